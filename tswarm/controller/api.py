@@ -1,0 +1,42 @@
+"""What a front-end may ask of the controller that holds the test.
+
+The controller runs its own asyncio loop (in a thread behind the TUI, or as the main loop when
+headless). Every method here is non-blocking and safe to call from another thread: commands are
+queued into the controller's loop, and ``snapshot()`` returns the newest ready-made picture.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tswarm.controller.snapshot import RunSnapshot
+
+
+class RunController(Protocol):
+    def snapshot(self) -> RunSnapshot:
+        """The newest picture of the run (rebuilt by the controller about once a second)."""
+        ...
+
+    def start(
+        self,
+        user_count: int,
+        spawn_rate: float,
+        host: str | None = None,
+        run_time: float | None = None,
+    ) -> None:
+        """Start a test, or change the running one to these figures."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the users; the numbers stay."""
+        ...
+
+    def reset_stats(self) -> None: ...
+
+    def write_outputs(self) -> list[str]:
+        """Write the --csv/--json files now; returns the paths written."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop the test, tell the workers to quit and end the controller's loop."""
+        ...

@@ -1,0 +1,146 @@
+"""Immutable pictures of a run, taken by the controller and drawn by the front-ends.
+
+The TUI and the headless front-end never reach into live controller state: they ask for a
+``RunSnapshot`` (about once a second) and draw it. Snapshots are plain data, cheap to copy across
+threads and easy to build by hand for deterministic UI tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class RunState(str, Enum):
+    WAITING = "waiting for workers"
+    READY = "ready"
+    SPAWNING = "spawning"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class WorkerState(str, Enum):
+    READY = "ready"
+    SPAWNING = "spawning"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One line of the statistics table: a (method, name) pair, or the aggregate (method "")."""
+
+    method: str
+    name: str
+    num_requests: int
+    num_failures: int
+    median_response_time: float
+    avg_response_time: float
+    min_response_time: float
+    max_response_time: float
+    avg_content_length: float
+    #: requests/s and failures/s over the sliding window
+    current_rps: float
+    current_fail_per_sec: float
+    #: total requests/s since the start of the test
+    total_rps: float
+    #: percentile (0.5, 0.9, ...) -> response time in ms, over the whole test
+    percentiles: dict[float, float] = field(default_factory=dict)
+
+    @property
+    def fail_ratio(self) -> float:
+        return self.num_failures / self.num_requests if self.num_requests else 0.0
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    node_id: str
+    host: str
+    index: int
+    state: WorkerState
+    user_count: int
+    cpu_percent: float
+    memory_bytes: int
+    #: seconds since the last heartbeat from this worker
+    heartbeat_age: float
+    #: requests/s of this worker over the last reports
+    rps: float
+
+    @property
+    def cpu_warning(self) -> bool:
+        return self.cpu_percent > 90.0
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    method: str
+    name: str
+    error: str
+    occurrences: int
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(frozen=True)
+class ExceptionRow:
+    count: int
+    message: str
+    traceback: str
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One point of the charts (about one a second)."""
+
+    timestamp: float
+    user_count: int
+    current_rps: float
+    current_fail_per_sec: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: float
+    #: "master" or a worker's node id
+    source: str
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    host: str
+    state: RunState
+    user_count: int
+    target_user_count: int
+    spawn_rate: float
+    workers_ready: int
+    workers_total: int
+    workers_missing: int
+    #: wall-clock time the test started (None before the first start)
+    started_at: float | None
+    #: seconds the test has run
+    elapsed: float
+    #: --run-time in seconds, None for no limit
+    run_time: float | None
+    entries: tuple[EntryRow, ...]
+    total: EntryRow
+    workers: tuple[WorkerRow, ...] = ()
+    failures: tuple[FailureRow, ...] = ()
+    exceptions: tuple[ExceptionRow, ...] = ()
+    history: tuple[HistoryPoint, ...] = ()
+    logs: tuple[LogLine, ...] = ()
+    #: percentiles shown in the tables, e.g. (0.5, 0.95, 0.99)
+    percentiles_to_show: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
+
+    @property
+    def remaining(self) -> float | None:
+        if self.run_time is None:
+            return None
+        return max(0.0, self.run_time - self.elapsed)
