@@ -1,0 +1,419 @@
+"""The HTTP client core against the real target server, in-process with gevent (no monkey-patching)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import gevent
+import pytest
+from conftest import TargetServer, free_port
+
+from tswarm.clients import FastHttpSession, HTTPError, HttpSession, ResponseContextManager, TooManyRedirects
+from tswarm.events import EventHook
+from tswarm.exceptions import CatchResponseError, RescheduleTask
+
+T = TypeVar("T")
+EVENT_ARGS = {
+    "request_type",
+    "name",
+    "response_time",
+    "response_length",
+    "response",
+    "context",
+    "exception",
+    "start_time",
+    "url",
+}
+
+
+def in_greenlet(fn: Callable[[], T], timeout: float = 30.0) -> T:
+    """Run ``fn`` in a greenlet and return its result (errors re-raised)."""
+    greenlet = gevent.spawn(fn)
+    greenlet.join(timeout)
+    assert greenlet.ready(), "greenlet did not finish"
+    return greenlet.get()
+
+
+class Recorder:
+    """A request event with a listener that keeps every call."""
+
+    def __init__(self) -> None:
+        self.event = EventHook("request")
+        self.calls: list[dict[str, Any]] = []
+        self.event.add_listener(lambda **kwargs: self.calls.append(kwargs))
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.calls[-1]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def session(target: TargetServer, recorder: Recorder) -> Iterator[HttpSession]:
+    s = HttpSession(base_url=target.url, request_event=recorder.event)
+    yield s
+    s.close()
+
+
+def test_fast_session_is_the_same_client() -> None:
+    assert FastHttpSession is HttpSession
+
+
+def test_get_fires_event_with_all_locust_arguments(
+    session: HttpSession, recorder: Recorder, target: TargetServer
+) -> None:
+    response = in_greenlet(lambda: session.get("/fast"))
+    assert response.status_code == 200 and response.text == "ok" and response.content == b"ok"
+    assert response.ok and response.reason == "OK" and response.error is None
+    assert response.headers["CONTENT-type"] == "text/plain"
+    assert response.url == target.url + "/fast"
+    assert response.request.method == "GET" and response.request.url == target.url + "/fast"
+    assert response.elapsed.total_seconds() >= 0
+    call = recorder.last
+    assert set(call) == EVENT_ARGS
+    assert call["request_type"] == "GET" and call["name"] == "/fast"
+    assert call["response_length"] == 2 and call["response"] is response
+    assert call["exception"] is None and call["context"] == {}
+    assert call["url"] == target.url + "/fast"
+    assert isinstance(call["response_time"], float) and call["response_time"] > 0
+    assert abs(call["start_time"] - __import__("time").time()) < 60
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_every_method(session: HttpSession, recorder: Recorder, method: str) -> None:
+    send = getattr(session, method.lower())
+    response = in_greenlet(
+        lambda: send("/echo", data=b"body") if method in ("POST", "PUT", "PATCH") else send("/echo")
+    )
+    echoed = response.json()
+    assert echoed["method"] == method
+    assert recorder.last["request_type"] == method
+    if method in ("POST", "PUT", "PATCH"):
+        assert echoed["body"] == "body"
+
+
+def test_head_is_bodyless_and_request_generic(session: HttpSession) -> None:
+    response = in_greenlet(lambda: session.head("/bytes/123"))
+    assert (
+        response.status_code == 200
+        and response.content == b""
+        and response.headers["content-length"] == "123"
+    )
+    assert in_greenlet(lambda: session.request("get", "/echo")).json()["method"] == "GET"
+
+
+def test_params_json_data_headers(session: HttpSession) -> None:
+    echoed = in_greenlet(lambda: session.get("/echo?a=1", params={"b": "x y", "c": ["1", "2"]})).json()
+    assert echoed["query"] == "a=1&b=x+y&c=1&c=2"
+
+    echoed = in_greenlet(lambda: session.post("/echo", json={"k": [1, 2]})).json()
+    assert json.loads(echoed["body"]) == {"k": [1, 2]}
+    assert echoed["headers"]["content-type"] == "application/json"
+
+    echoed = in_greenlet(lambda: session.post("/echo", data={"user": "a b", "n": 1})).json()
+    assert echoed["body"] == "user=a+b&n=1"
+    assert echoed["headers"]["content-type"] == "application/x-www-form-urlencoded"
+
+    echoed = in_greenlet(lambda: session.put("/echo", data="text é")).json()
+    assert echoed["body"] == "text é"
+
+    echoed = in_greenlet(
+        lambda: session.get("/echo", headers={"X-Custom": "1", "User-Agent": "mine", "Accept": "text/plain"})
+    ).json()
+    assert echoed["headers"]["x-custom"] == "1"
+    assert echoed["headers"]["user-agent"] == "mine"
+    assert echoed["headers"]["accept"] == "text/plain"
+
+    session.headers["X-Session"] = "s"
+    assert in_greenlet(lambda: session.get("/echo")).json()["headers"]["x-session"] == "s"
+
+
+def test_cookies_round_trip_per_session(target: TargetServer, recorder: Recorder) -> None:
+    alice = HttpSession(target.url, recorder.event)
+    bob = HttpSession(target.url, recorder.event)
+
+    def flow() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        alice.get("/cookies/set?sid=alice&theme=dark")
+        mine = alice.get("/cookies").json()
+        other = bob.get("/cookies").json()
+        extra = alice.get("/cookies", cookies={"one": "off"}).json()
+        return mine, other, extra
+
+    mine, other, extra = in_greenlet(flow)
+    assert mine == {"cookies": {"sid": "alice", "theme": "dark"}}
+    assert other == {"cookies": {}}
+    assert extra == {"cookies": {"sid": "alice", "theme": "dark", "one": "off"}}
+    assert alice.cookies["sid"] == "alice" and "one" not in alice.cookies
+
+    alice.cookies["manual"] = "yes"
+    assert in_greenlet(lambda: alice.get("/cookies")).json()["cookies"]["manual"] == "yes"
+
+    # the login cookie is kept and sent back
+    assert in_greenlet(lambda: bob.post("/login", data={"username": "bob", "password": "pw"})).ok
+    assert "session" in in_greenlet(lambda: bob.get("/cookies")).json()["cookies"]
+    alice.close()
+    bob.close()
+
+
+def test_basic_auth(session: HttpSession, recorder: Recorder) -> None:
+    assert in_greenlet(lambda: session.get("/basic-auth/u/p", auth=("u", "p"))).status_code == 200
+    denied = in_greenlet(lambda: session.get("/basic-auth/u/p", auth=("u", "wrong")))
+    assert denied.status_code == 401 and isinstance(recorder.last["exception"], HTTPError)
+    session.auth = ("u", "p")
+    assert in_greenlet(lambda: session.get("/basic-auth/u/p")).status_code == 200
+
+
+def test_redirects(session: HttpSession, recorder: Recorder, target: TargetServer) -> None:
+    response = in_greenlet(lambda: session.get("/redirect?to=/items/5"))
+    assert response.status_code == 200 and response.json()["id"] == "5"
+    assert [r.status_code for r in response.history] == [302]
+    assert response.url == target.url + "/items/5"
+    assert recorder.last["name"] == "/redirect?to=/items/5" and recorder.last["exception"] is None
+    assert len(recorder.calls) == 1  # one event for the whole chain
+
+    absolute = in_greenlet(lambda: session.get(f"/redirect?to={target.url}/fast"))
+    assert absolute.text == "ok"
+
+    # 303 after a POST becomes a GET
+    echoed = in_greenlet(lambda: session.post("/redirect?to=/echo&status=303", data=b"x")).json()
+    assert echoed["method"] == "GET" and echoed["body"] == ""
+
+    # not followed: a 3xx is a success
+    not_followed = in_greenlet(lambda: session.get("/redirect", allow_redirects=False))
+    assert not_followed.status_code == 302 and recorder.last["exception"] is None
+
+    chain = in_greenlet(lambda: session.get("/redirect/5"))
+    assert chain.text == "ok" and len(chain.history) == 5
+    too_many = in_greenlet(lambda: session.get("/redirect/6"))
+    assert isinstance(too_many.error, TooManyRedirects)
+    assert isinstance(recorder.last["exception"], TooManyRedirects)
+
+
+def test_name_groups_and_rename_request(session: HttpSession, recorder: Recorder) -> None:
+    def flow() -> None:
+        for i in range(3):
+            session.get(f"/items/{i}", name="/items/[id]")
+        with session.rename_request("renamed"):
+            session.get("/fast")
+            session.post("/echo")
+        session.get("/fast")
+
+    in_greenlet(flow)
+    assert [c["name"] for c in recorder.calls] == ["/items/[id]"] * 3 + ["renamed", "renamed", "/fast"]
+
+
+def test_catch_response(session: HttpSession, recorder: Recorder) -> None:
+    def flow() -> None:
+        with session.get("/fast", catch_response=True) as response:
+            assert isinstance(response, ResponseContextManager)
+            assert recorder.calls == []  # nothing reported inside the block
+            response.failure("wrong body")
+        with session.get("/status/500", catch_response=True) as response:
+            response.success()
+        with session.get("/status/404", catch_response=True):
+            pass
+        with session.get("/fast", catch_response=True) as response:
+            raise CatchResponseError("raised")  # swallowed, reported
+        with session.get("/fast", catch_response=True) as response:
+            pass
+
+    in_greenlet(flow)
+    errors = [c["exception"] for c in recorder.calls]
+    assert isinstance(errors[0], CatchResponseError) and str(errors[0]) == "wrong body"
+    assert errors[1] is None
+    assert isinstance(errors[2], HTTPError)
+    assert str(errors[3]) == "raised"
+    assert errors[4] is None
+
+
+def test_catch_response_other_exceptions_fail_and_propagate(session: HttpSession, recorder: Recorder) -> None:
+    def flow() -> None:
+        with session.get("/fast", catch_response=True):
+            raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        in_greenlet(flow)
+    assert isinstance(recorder.last["exception"], KeyError)
+
+    def control_flow() -> None:
+        with session.get("/fast", catch_response=True):
+            raise RescheduleTask()
+
+    with pytest.raises(RescheduleTask):
+        in_greenlet(control_flow)
+    assert recorder.last["exception"] is None  # control flow is no failure
+    assert len(recorder.calls) == 2
+
+
+def test_http_errors_are_failures_not_exceptions(session: HttpSession, recorder: Recorder) -> None:
+    response = in_greenlet(lambda: session.get("/status/500"))
+    assert response.status_code == 500 and not response.ok
+    assert repr(recorder.last["exception"]) == (
+        "HTTPError('500 Server Error: Internal Server Error for url: /status/500')"
+    )
+    with pytest.raises(HTTPError):
+        response.raise_for_status()
+    in_greenlet(lambda: session.get("/nope"))
+    assert str(recorder.last["exception"]).startswith("404 Client Error: Not Found")
+
+
+def test_connection_refused_is_a_failure_with_status_0(recorder: Recorder) -> None:
+    session = HttpSession(f"http://127.0.0.1:{free_port()}", recorder.event)
+    response = in_greenlet(lambda: session.get("/fast"))
+    assert response.status_code == 0 and not response.ok and response.content == b""
+    assert isinstance(response.error, ConnectionRefusedError)
+    assert repr(recorder.last["exception"]) == "ConnectionRefusedError(111, 'Connection refused')"
+    assert recorder.last["response_length"] == 0
+    with pytest.raises(ConnectionRefusedError):
+        response.raise_for_status()
+
+
+def test_timeout_is_a_failure(target: TargetServer, recorder: Recorder) -> None:
+    session = HttpSession(target.url, recorder.event)
+    response = in_greenlet(lambda: session.get("/slow?ms=2000", timeout=0.2))
+    assert response.status_code == 0 and isinstance(response.error, TimeoutError)
+    assert recorder.last["response_time"] < 1500
+    # the session still works afterwards
+    assert in_greenlet(lambda: session.get("/fast")).ok
+
+    short = HttpSession(target.url, recorder.event, network_timeout=0.2)
+    assert isinstance(in_greenlet(lambda: short.get("/slow?ms=2000")).error, TimeoutError)
+    session.close()
+    short.close()
+
+
+def test_context_merges_user_context(target: TargetServer, recorder: Recorder) -> None:
+    class FakeUser:
+        def context(self) -> dict[str, Any]:
+            return {"user": "u1", "tier": "gold"}
+
+    session = HttpSession(target.url, recorder.event, user=FakeUser())
+    in_greenlet(lambda: session.get("/fast", context={"tier": "silver", "step": 2}))
+    assert recorder.last["context"] == {"user": "u1", "tier": "silver", "step": 2}
+
+
+def test_absolute_urls_and_other_hosts(session: HttpSession, target: TargetServer) -> None:
+    other = f"http://localhost:{target.port}/items/9"
+    response = in_greenlet(lambda: session.get(other))
+    assert response.json()["id"] == "9" and response.url == other
+    assert in_greenlet(lambda: session.get(target.url + "/fast")).text == "ok"
+
+
+def test_base_url_path_prefix(target: TargetServer, recorder: Recorder) -> None:
+    session = HttpSession(target.url + "/items/", recorder.event)
+    assert in_greenlet(lambda: session.get("/3")).json()["id"] == "3"
+
+
+def test_bad_input_is_reported_not_raised(session: HttpSession, recorder: Recorder) -> None:
+    response = in_greenlet(lambda: session.get("/fast", headers={"X-Bad": "a\r\nInjected: 1"}))
+    assert response.status_code == 0 and isinstance(response.error, ValueError)
+    assert isinstance(recorder.last["exception"], ValueError)
+
+
+def test_text_json_and_large_bodies(session: HttpSession, recorder: Recorder) -> None:
+    response = in_greenlet(lambda: session.get("/bytes/1000000"))
+    assert len(response.content) == 1_000_000 and recorder.last["response_length"] == 1_000_000
+    assert in_greenlet(lambda: session.get("/json")).json()["service"] == "tswarm-target"
+
+
+def test_keep_alive_reuses_one_connection(session: HttpSession) -> None:
+    def flow() -> list[int]:
+        ports = []
+        for _ in range(5):
+            session.get("/fast")
+            pool = session._base_pool
+            assert pool is not None
+            sock = pool.connections._socket_queue.peek()
+            ports.append(sock.getsockname()[1])
+        return ports
+
+    assert len(set(in_greenlet(flow))) == 1
+
+
+def test_event_count_equals_server_count_under_load(target: TargetServer, recorder: Recorder) -> None:
+    sessions = [HttpSession(target.url, recorder.event) for _ in range(20)]
+    paths = ["/fast", "/json", "/items/1", "/flaky", "/status/404", "/latency", "/echo"]
+
+    def user(i: int) -> None:
+        session = sessions[i]
+        for n in range(30):
+            path = paths[(i + n) % len(paths)]
+            if path == "/echo":
+                session.post(path, json={"n": n})
+            else:
+                session.get(path)
+
+    gevent.joinall([gevent.spawn(user, i) for i in range(20)], timeout=60, raise_error=True)
+    assert len(recorder.calls) == 600
+    counts = target.counts()
+    assert counts["total"] == 600
+    by_event: dict[str, int] = {}
+    for call in recorder.calls:
+        key = f"{call['request_type']} {call['name']}"
+        by_event[key] = by_event.get(key, 0) + 1
+    assert by_event == counts["by_endpoint"]
+    failures = sum(1 for c in recorder.calls if c["exception"] is not None)
+    assert failures == counts["by_endpoint"]["GET /status/404"] + counts["by_endpoint"]["GET /flaky"] // 10
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def https_url(tmp_path: Any) -> Any:
+    """A tiny https server with a self-signed certificate, in a thread (real sockets, not gevent)."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"secure")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_insecure_by_default_and_verified_on_request(https_url: str, recorder: Recorder) -> None:
+    insecure = HttpSession(https_url, recorder.event)
+    response = in_greenlet(lambda: insecure.get("/"))
+    assert response.status_code == 200 and response.text == "secure"
+    assert in_greenlet(lambda: insecure.get("/again")).ok  # kept alive
+
+    checked = HttpSession(https_url, recorder.event, insecure=False)
+    refused = in_greenlet(lambda: checked.get("/"))
+    assert refused.status_code == 0 and "CERTIFICATE_VERIFY_FAILED" in str(refused.error)
+    insecure.close()
+    checked.close()
