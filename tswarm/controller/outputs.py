@@ -1,0 +1,523 @@
+"""Machine outputs built from the stats: Locust's CSV files, the JSON report, and snapshot rows.
+
+CSV files use Locust's file names, column headers and value formats, so tools that read Locust's CSV
+read ours. The JSON report is tswarm's own (schema in docs/json-output.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from tswarm._version import __version__
+from tswarm.controller.formatting import percentile_column
+from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
+from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
+from tswarm.stats.entries import ExceptionStats
+
+__all__ = [
+    "EXCEPTIONS_CSV_COLUMNS",
+    "FAILURES_CSV_COLUMNS",
+    "JSON_SCHEMA_VERSION",
+    "CsvHistoryWriter",
+    "build_json_report",
+    "entry_row",
+    "entry_rows",
+    "exception_rows",
+    "failure_rows",
+    "history_points",
+    "sorted_exceptions",
+    "sorted_failures",
+    "stats_csv_columns",
+    "stats_history_csv_columns",
+    "validate_json_report",
+    "write_csv_stats",
+    "write_json",
+]
+
+JSON_SCHEMA_VERSION = 1
+
+FAILURES_CSV_COLUMNS = ("Method", "Name", "Error", "Occurrences")
+EXCEPTIONS_CSV_COLUMNS = ("Count", "Message", "Traceback", "Nodes")
+
+
+def stats_csv_columns(percentiles: Sequence[float] = PERCENTILES_TO_REPORT) -> list[str]:
+    """Header of PREFIX_stats.csv (Locust's)."""
+    return [
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+        "Requests/s",
+        "Failures/s",
+        *(percentile_column(q) for q in percentiles),
+    ]
+
+
+def stats_history_csv_columns(percentiles: Sequence[float] = PERCENTILES_TO_REPORT) -> list[str]:
+    """Header of PREFIX_stats_history.csv (Locust's)."""
+    return [
+        "Timestamp",
+        "User Count",
+        "Type",
+        "Name",
+        "Requests/s",
+        "Failures/s",
+        *(percentile_column(q) for q in percentiles),
+        "Total Request Count",
+        "Total Failure Count",
+        "Total Median Response Time",
+        "Total Average Response Time",
+        "Total Min Response Time",
+        "Total Max Response Time",
+        "Total Average Content Size",
+    ]
+
+
+# -- ordering shared by every output -------------------------------------------------------------
+
+
+def sorted_failures(stats: RequestStats) -> list[StatsError]:
+    """Most frequent first."""
+    return sorted(stats.errors.values(), key=lambda e: (-e.occurrences, e.name, e.method, e.error))
+
+
+def sorted_exceptions(stats: RequestStats) -> list[ExceptionStats]:
+    """Most frequent first."""
+    return sorted(stats.exceptions.values(), key=lambda e: (-e.count, e.traceback))
+
+
+def _ms_int(value: float) -> int:
+    # Locust keeps medians and percentiles as whole ms
+    return int(round(value))
+
+
+# -- CSV -----------------------------------------------------------------------------------------
+
+
+def _percentile_fields(entry: StatsEntry, percentiles: Sequence[float], *, current: bool) -> list[Any]:
+    if not entry.num_requests:
+        return ["N/A"] * len(percentiles)
+    if current:
+        values = entry.get_current_response_time_percentiles(percentiles)
+    else:
+        values = entry.get_response_time_percentiles(percentiles)
+    return [_ms_int(v) for v in values]
+
+
+def _stats_row(entry: StatsEntry, percentiles: Sequence[float]) -> list[Any]:
+    return [
+        entry.method,
+        entry.name,
+        entry.num_requests,
+        entry.num_failures,
+        _ms_int(entry.median_response_time),
+        entry.avg_response_time,
+        entry.min_response_time or 0,
+        entry.max_response_time,
+        entry.avg_content_length,
+        entry.total_rps,
+        entry.total_fail_per_sec,
+        *_percentile_fields(entry, percentiles, current=False),
+    ]
+
+
+def _write_atomically(path: str, write: Any) -> None:
+    """Write through ``write(file)`` into a temporary file beside ``path``, then rename it over ``path``.
+
+    A reader sees the old file or the new one, never half of one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def write(f: IO[str]) -> None:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+    _write_atomically(path, write)
+
+
+def write_csv_stats(
+    prefix: str, stats: RequestStats, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
+) -> None:
+    """Write PREFIX_stats.csv, PREFIX_failures.csv and PREFIX_exceptions.csv, each atomically.
+
+    Rows: one per entry sorted by (name, method), then the "Aggregated" row.
+    """
+    rows = [_stats_row(e, percentiles) for e in stats.sorted_entries()]
+    rows.append(_stats_row(stats.total, percentiles))
+    _write_csv(f"{prefix}_stats.csv", stats_csv_columns(percentiles), rows)
+    _write_csv(
+        f"{prefix}_failures.csv",
+        FAILURES_CSV_COLUMNS,
+        ([e.method, e.name, e.error, e.occurrences] for e in sorted_failures(stats)),
+    )
+    _write_csv(
+        f"{prefix}_exceptions.csv",
+        EXCEPTIONS_CSV_COLUMNS,
+        ([g.count, g.message, g.traceback, ", ".join(sorted(g.nodes))] for g in sorted_exceptions(stats)),
+    )
+
+
+class CsvHistoryWriter:
+    """Appends to PREFIX_stats_history.csv: the header once, then rows on each :meth:`write_row`.
+
+    Streaming: rows go straight to the file, nothing is kept in memory. As in Locust, each call writes
+    the Aggregated row, preceded by one row per entry when ``full_history`` is set; percentiles are the
+    current (windowed) ones with ``full_history`` and the whole-test ones without.
+    """
+
+    def __init__(
+        self, prefix: str, full_history: bool = False, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
+    ) -> None:
+        self.path = f"{prefix}_stats_history.csv"
+        self.full_history = full_history
+        self.percentiles = tuple(percentiles)
+        self._file: IO[str] | None = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(stats_history_csv_columns(self.percentiles))
+        self._file.flush()
+
+    def write_row(self, stats: RequestStats, user_count: int, now: float | None = None) -> None:
+        """Append the rows for this moment and flush them."""
+        if self._file is None:
+            raise ValueError("CsvHistoryWriter is closed")
+        timestamp = int(time.time() if now is None else now)
+        entries = stats.sorted_entries() if self.full_history else []
+        entries.append(stats.total)
+        for entry in entries:
+            self._writer.writerow(
+                [
+                    timestamp,
+                    user_count,
+                    entry.method or "",
+                    entry.name,
+                    f"{entry.current_rps:2f}",
+                    f"{entry.current_fail_per_sec:2f}",
+                    *_percentile_fields(entry, self.percentiles, current=self.full_history),
+                    entry.num_requests,
+                    entry.num_failures,
+                    _ms_int(entry.median_response_time),
+                    entry.avg_response_time,
+                    entry.min_response_time or 0,
+                    entry.max_response_time,
+                    entry.avg_content_length,
+                ]
+            )
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> CsvHistoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _r(value: float) -> float:
+    # 4 decimals: a tenth of a microsecond, far below the histogram's resolution, and no float noise
+    return round(float(value), 4)
+
+
+def _entry_json(entry: StatsEntry, percentiles: Sequence[float]) -> dict[str, Any]:
+    values = entry.get_response_time_percentiles(percentiles)
+    return {
+        "method": entry.method,
+        "name": entry.name,
+        "num_requests": entry.num_requests,
+        "num_failures": entry.num_failures,
+        "fail_ratio": entry.fail_ratio,
+        "avg_response_time": entry.avg_response_time,
+        "min_response_time": entry.min_response_time,
+        "max_response_time": entry.max_response_time,
+        "median_response_time": _r(entry.median_response_time),
+        "total_response_time": entry.total_response_time,
+        "avg_content_length": entry.avg_content_length,
+        "total_content_length": entry.total_content_length,
+        "total_rps": entry.total_rps,
+        "total_fail_per_sec": entry.total_fail_per_sec,
+        "current_rps": entry.current_rps,
+        "current_fail_per_sec": entry.current_fail_per_sec,
+        "last_request_timestamp": entry.last_request_timestamp,
+        "percentiles": {percentile_column(q): _r(v) for q, v in zip(percentiles, values, strict=True)},
+    }
+
+
+def build_json_report(
+    stats: RequestStats,
+    history: StatsHistory | None,
+    *,
+    run_meta: dict[str, Any],
+    percentiles: Sequence[float] = PERCENTILES_TO_REPORT,
+) -> dict[str, Any]:
+    """The JSON report (schema version 1, documented in docs/json-output.md).
+
+    ``run_meta`` fills and overrides the ``run`` object: host, user_count, user_classes, exit_code,
+    end_time... ``end_time`` defaults to now.
+    """
+    run: dict[str, Any] = {
+        "tswarm_version": __version__,
+        "start_time": stats.start_time,
+        "end_time": time.time(),
+    }
+    run.update(run_meta)
+    run["duration"] = max(0.0, float(run["end_time"]) - float(run["start_time"]))
+    run["start_time_iso"] = _iso(run["start_time"])
+    run["end_time_iso"] = _iso(run["end_time"])
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "run": run,
+        "percentiles": list(percentiles),
+        "total": _entry_json(stats.total, percentiles),
+        "entries": [_entry_json(e, percentiles) for e in stats.sorted_entries()],
+        "failures": [e.to_wire() for e in sorted_failures(stats)],
+        "exceptions": [
+            {"count": g.count, "message": g.message, "traceback": g.traceback, "nodes": sorted(g.nodes)}
+            for g in sorted_exceptions(stats)
+        ],
+        "history": [
+            {
+                "timestamp": p.timestamp,
+                "user_count": p.user_count,
+                "current_rps": p.current_rps,
+                "current_fail_per_sec": p.current_fail_per_sec,
+                "p50": _r(p.p50),
+                "p95": _r(p.p95),
+                "total_requests": p.total_requests,
+                "total_failures": p.total_failures,
+            }
+            for p in (history.points() if history is not None else [])
+        ],
+    }
+
+
+def write_json(path_or_dash: str, report: dict[str, Any]) -> None:
+    """Write the report to a file (atomically), or to stdout when the path is ``-``."""
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+    if path_or_dash == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    _write_atomically(path_or_dash, lambda f: f.write(text))
+
+
+_NUM = (int, float)
+_OPT_NUM = (int, float, type(None))
+_ENTRY_SCHEMA: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "name": (str,),
+    "num_requests": (int,),
+    "num_failures": (int,),
+    "fail_ratio": _NUM,
+    "avg_response_time": _NUM,
+    "min_response_time": _OPT_NUM,
+    "max_response_time": _NUM,
+    "median_response_time": _NUM,
+    "total_response_time": _NUM,
+    "avg_content_length": _NUM,
+    "total_content_length": _NUM,
+    "total_rps": _NUM,
+    "total_fail_per_sec": _NUM,
+    "current_rps": _NUM,
+    "current_fail_per_sec": _NUM,
+    "last_request_timestamp": _OPT_NUM,
+    "percentiles": (dict,),
+}
+_RUN_SCHEMA: dict[str, tuple[type, ...]] = {
+    "tswarm_version": (str,),
+    "start_time": _NUM,
+    "end_time": _NUM,
+    "duration": _NUM,
+    "start_time_iso": (str,),
+    "end_time_iso": (str,),
+}
+_RUN_OPTIONAL: dict[str, tuple[type, ...]] = {
+    "host": (str, type(None)),
+    "user_count": (int,),
+    "user_classes": (dict,),
+    "exit_code": (int,),
+}
+_FAILURE_SCHEMA: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "name": (str,),
+    "error": (str,),
+    "occurrences": (int,),
+    "first_seen": _NUM,
+    "last_seen": _NUM,
+}
+_EXCEPTION_SCHEMA: dict[str, tuple[type, ...]] = {
+    "count": (int,),
+    "message": (str,),
+    "traceback": (str,),
+    "nodes": (list,),
+}
+_HISTORY_SCHEMA: dict[str, tuple[type, ...]] = {
+    "timestamp": _NUM,
+    "user_count": (int,),
+    "current_rps": _NUM,
+    "current_fail_per_sec": _NUM,
+    "p50": _NUM,
+    "p95": _NUM,
+    "total_requests": (int,),
+    "total_failures": (int,),
+}
+
+
+def _check(
+    obj: Any, schema: dict[str, tuple[type, ...]], where: str, problems: list[str], *, required: bool = True
+) -> None:
+    if not isinstance(obj, dict):
+        problems.append(f"{where}: expected an object")
+        return
+    for key, types in schema.items():
+        if key not in obj:
+            if required:
+                problems.append(f"{where}.{key}: missing")
+            continue
+        value = obj[key]
+        # bool is an int in Python but not a number in this schema
+        if isinstance(value, bool) or not isinstance(value, types):
+            problems.append(f"{where}.{key}: unexpected type {type(value).__name__}")
+
+
+def _check_list(
+    doc: dict[str, Any], key: str, schema: dict[str, tuple[type, ...]], problems: list[str]
+) -> list[Any]:
+    items = doc.get(key)
+    if not isinstance(items, list):
+        problems.append(f"{key}: expected a list")
+        return []
+    for i, item in enumerate(items):
+        _check(item, schema, f"{key}[{i}]", problems)
+    return items
+
+
+def validate_json_report(doc: Any) -> list[str]:
+    """Problems with a JSON report (empty when it matches schema version 1)."""
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        return ["report: expected an object"]
+    if doc.get("schema_version") != JSON_SCHEMA_VERSION:
+        problems.append(f"schema_version: expected {JSON_SCHEMA_VERSION}, got {doc.get('schema_version')!r}")
+    _check(doc.get("run"), _RUN_SCHEMA, "run", problems)
+    _check(doc.get("run"), _RUN_OPTIONAL, "run", problems, required=False)
+    run = doc.get("run")
+    if isinstance(run, dict) and isinstance(run.get("user_classes"), dict):
+        for cls, count in run["user_classes"].items():
+            if not isinstance(cls, str) or isinstance(count, bool) or not isinstance(count, int):
+                problems.append(f"run.user_classes: {cls!r} -> {count!r} is not name -> int")
+    percentiles = doc.get("percentiles")
+    if not isinstance(percentiles, list) or not all(
+        isinstance(q, _NUM) and not isinstance(q, bool) and 0 <= q <= 1 for q in percentiles
+    ):
+        problems.append("percentiles: expected a list of numbers in 0..1")
+        percentiles = []
+    columns = [percentile_column(q) for q in percentiles]
+    entries = [("total", doc.get("total"))]
+    raw_entries = doc.get("entries")
+    if isinstance(raw_entries, list):
+        entries += [(f"entries[{i}]", e) for i, e in enumerate(raw_entries)]
+    else:
+        problems.append("entries: expected a list")
+    for where, entry in entries:
+        _check(entry, _ENTRY_SCHEMA, where, problems)
+        if isinstance(entry, dict) and isinstance(entry.get("percentiles"), dict):
+            values = entry["percentiles"]
+            if sorted(values) != sorted(columns):
+                problems.append(f"{where}.percentiles: keys {sorted(values)} do not match {sorted(columns)}")
+            if not all(isinstance(v, _NUM) and not isinstance(v, bool) for v in values.values()):
+                problems.append(f"{where}.percentiles: values must be numbers")
+    _check_list(doc, "failures", _FAILURE_SCHEMA, problems)
+    for i, exc in enumerate(_check_list(doc, "exceptions", _EXCEPTION_SCHEMA, problems)):
+        nodes = exc.get("nodes") if isinstance(exc, dict) else None
+        if isinstance(nodes, list) and not all(isinstance(n, str) for n in nodes):
+            problems.append(f"exceptions[{i}].nodes: expected a list of strings")
+    _check_list(doc, "history", _HISTORY_SCHEMA, problems)
+    return problems
+
+
+# -- snapshot rows for the front-ends ------------------------------------------------------------
+
+
+def entry_row(entry: StatsEntry, percentiles: Sequence[float]) -> EntryRow:
+    """One line of the statistics table, with the whole-test ``percentiles`` (e.g. (0.5, 0.95))."""
+    values = entry.get_response_time_percentiles(percentiles)
+    return EntryRow(
+        method=entry.method,
+        name=entry.name,
+        num_requests=entry.num_requests,
+        num_failures=entry.num_failures,
+        median_response_time=entry.median_response_time,
+        avg_response_time=entry.avg_response_time,
+        min_response_time=entry.min_response_time or 0.0,
+        max_response_time=entry.max_response_time,
+        avg_content_length=entry.avg_content_length,
+        current_rps=entry.current_rps,
+        current_fail_per_sec=entry.current_fail_per_sec,
+        total_rps=entry.total_rps,
+        percentiles=dict(zip(percentiles, values, strict=True)),
+    )
+
+
+def entry_rows(stats: RequestStats, percentiles: Sequence[float]) -> tuple[tuple[EntryRow, ...], EntryRow]:
+    """(rows of the entries sorted by (name, method), row of the aggregate)."""
+    rows = tuple(entry_row(e, percentiles) for e in stats.sorted_entries())
+    return rows, entry_row(stats.total, percentiles)
+
+
+def failure_rows(stats: RequestStats) -> tuple[FailureRow, ...]:
+    return tuple(
+        FailureRow(e.method, e.name, e.error, e.occurrences, e.first_seen, e.last_seen)
+        for e in sorted_failures(stats)
+    )
+
+
+def exception_rows(stats: RequestStats) -> tuple[ExceptionRow, ...]:
+    return tuple(
+        ExceptionRow(g.count, g.message, g.traceback, tuple(sorted(g.nodes)))
+        for g in sorted_exceptions(stats)
+    )
+
+
+def history_points(history: StatsHistory) -> tuple[HistoryPoint, ...]:
+    return tuple(
+        HistoryPoint(p.timestamp, p.user_count, p.current_rps, p.current_fail_per_sec, p.p50, p.p95)
+        for p in history.points()
+    )

@@ -1,0 +1,172 @@
+"""Text tables for the headless front-end: the periodic live table and the final summary.
+
+Without colour the output is plain text with no escape codes at all (safe for logs and CI); with
+colour, rich draws the same tables.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from tswarm.controller.formatting import (
+    format_failures,
+    format_ms,
+    format_rps,
+    percentile_column,
+)
+from tswarm.controller.outputs import sorted_exceptions, sorted_failures
+from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
+
+__all__ = ["render_live_table", "render_summary"]
+
+#: longest request name shown before it is cut
+NAME_WIDTH = 50
+
+_STATS_HEADERS = ("Type", "Name", "# reqs", "# fails (%)", "Avg", "Min", "Max", "Med", "req/s", "failures/s")
+
+
+def _cell(text: str, width: int = NAME_WIDTH) -> str:
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _stats_cells(entry: StatsEntry, *, current: bool) -> list[str]:
+    rps = entry.current_rps if current else entry.total_rps
+    fails = entry.current_fail_per_sec if current else entry.total_fail_per_sec
+    return [
+        entry.method,
+        _cell(entry.name),
+        str(entry.num_requests),
+        format_failures(entry.num_failures, entry.fail_ratio),
+        format_ms(entry.avg_response_time),
+        format_ms(entry.min_response_time or 0),
+        format_ms(entry.max_response_time),
+        format_ms(entry.median_response_time),
+        format_rps(rps),
+        format_rps(fails),
+    ]
+
+
+def _plain_table(headers: Sequence[str], rows: list[list[str]], footer: list[list[str]], left: int) -> str:
+    """Columns padded with spaces; the first ``left`` columns align left, the rest right."""
+    widths = [len(h) for h in headers]
+    for row in rows + footer:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [line(headers), rule, *(line(r) for r in rows)]
+    if footer:
+        out.append(rule)
+        out.extend(line(r) for r in footer)
+    return "\n".join(out)
+
+
+def _rich_table(
+    title: str | None, headers: Sequence[str], rows: list[list[str]], footer: list[list[str]], left: int
+) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold cyan", pad_edge=False
+    )
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    if footer:
+        table.add_section()
+        for row in footer:
+            table.add_row(*row, style="bold")
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, color_system="standard", width=200, highlight=False)
+    console.print(table)
+    return buffer.getvalue().rstrip("\n")
+
+
+def _table(
+    title: str | None,
+    headers: Sequence[str],
+    rows: list[list[str]],
+    footer: list[list[str]],
+    *,
+    left: int,
+    color: bool,
+) -> str:
+    if color:
+        return _rich_table(title, headers, rows, footer, left)
+    body = _plain_table(headers, rows, footer, left)
+    return f"{title}\n{body}" if title else body
+
+
+def _stats_table(stats: RequestStats, *, current: bool, color: bool, title: str | None) -> str:
+    rows = [_stats_cells(e, current=current) for e in stats.sorted_entries()]
+    footer = [_stats_cells(stats.total, current=current)]
+    return _table(title, _STATS_HEADERS, rows, footer, left=2, color=color)
+
+
+def render_live_table(stats: RequestStats, user_count: int, *, color: bool) -> str:
+    """The periodic table: one line per entry and the Aggregated line, with current rates."""
+    title = f"Users: {user_count}"
+    return _stats_table(stats, current=True, color=color, title=title)
+
+
+def _percentile_table(stats: RequestStats, percentiles: Sequence[float], *, color: bool) -> str:
+    headers = ["Type", "Name", *(percentile_column(q) for q in percentiles), "# reqs"]
+
+    def cells(entry: StatsEntry) -> list[str]:
+        values = entry.get_response_time_percentiles(percentiles)
+        return [entry.method, _cell(entry.name), *(format_ms(v) for v in values), str(entry.num_requests)]
+
+    rows = [cells(e) for e in stats.sorted_entries() if e.num_requests]
+    footer = [cells(stats.total)] if stats.total.num_requests else []
+    return _table("Response time percentiles (approximated, ms)", headers, rows, footer, left=2, color=color)
+
+
+def render_summary(
+    stats: RequestStats, *, color: bool, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
+) -> str:
+    """The end-of-test report: statistics (whole-test rates), percentiles, failures, exceptions."""
+    parts = [
+        _stats_table(stats, current=False, color=color, title="Statistics (whole test)"),
+        _percentile_table(stats, percentiles, color=color),
+    ]
+    failures = sorted_failures(stats)
+    if failures:
+        rows = [[e.method, _cell(e.name), _cell(e.error, 100), str(e.occurrences)] for e in failures]
+        parts.append(
+            _table("Failures", ("Method", "Name", "Error", "Occurrences"), rows, [], left=3, color=color)
+        )
+    exceptions = sorted_exceptions(stats)
+    if exceptions:
+        lines = ["Exceptions"]
+        for group in exceptions:
+            nodes = ", ".join(sorted(group.nodes))
+            lines.append(f"{group.count} x {group.message}" + (f"  (on {nodes})" if nodes else ""))
+            lines.extend("    " + tb_line for tb_line in group.traceback.rstrip("\n").splitlines())
+        text = "\n".join(lines)
+        if color:
+            text = _rich_text(text)
+        parts.append(text)
+    return "\n\n".join(parts) + "\n"
+
+
+def _rich_text(text: str) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, color_system="standard", width=200, highlight=False)
+    rich_text = Text(text)
+    rich_text.stylize("bold", 0, len("Exceptions"))
+    console.print(rich_text)
+    return buffer.getvalue().rstrip("\n")

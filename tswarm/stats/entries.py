@@ -1,0 +1,687 @@
+"""Request statistics: one entry per (method, name), the aggregate, errors and exceptions.
+
+``RequestStats.log_request`` is the hot path (every request). It computes the histogram bucket key
+once and hands it to the entry, the aggregate and the pending delta, each of which only adds to a few
+counters and dicts.
+
+"Current" figures come from a ring of per-second slots (second, requests, failures, histogram), so
+memory stays bounded however long the test runs.
+
+Distributed mode: a worker calls ``take_delta()`` (everything logged since the previous call, as
+msgpack-friendly basic types) and the master calls ``merge_delta()``; merging adds counts, sums and
+histogram buckets, so the master ends with what one process logging every request would hold.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tswarm.stats.histogram import ResponseTimeHistogram, bucket_key, wire_problem
+
+__all__ = [
+    "DELTA_VERSION",
+    "PERCENTILES_TO_REPORT",
+    "ExceptionStats",
+    "RequestStats",
+    "StatsEntry",
+    "StatsError",
+    "normalize_error",
+]
+
+PERCENTILES_TO_REPORT: tuple[float, ...] = (
+    0.50,
+    0.66,
+    0.75,
+    0.80,
+    0.90,
+    0.95,
+    0.98,
+    0.99,
+    0.999,
+    0.9999,
+    1.0,
+)
+
+#: per-second slots kept per entry; must cover the rate window plus its lag, with room to spare
+WINDOW_SLOTS = 16
+_SLOT_MASK = WINDOW_SLOTS - 1
+#: current percentiles cover the current second and the 10 before it
+CURRENT_PERCENTILE_WINDOW = 10
+#: current rates average 10 whole seconds ending 2 s before the latest request, as Locust does: the
+#: latest seconds are still incomplete (workers report about once a second)
+CURRENT_RATE_WINDOW = 10
+CURRENT_RATE_LAG = 2
+
+#: version of the delta format produced by take_delta
+DELTA_VERSION = 1
+
+_time = time.time
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+
+
+def normalize_error(error: object) -> str:
+    """The text an error is grouped by: a string as is, anything else as its repr.
+
+    Object addresses (``0x7f3a...``) are replaced by ``0x....`` so that the same error raised on
+    different objects groups together.
+    """
+    text = error if isinstance(error, str) else repr(error)
+    if "0x" in text:
+        text = _ADDRESS.sub("0x....", text)
+    return text
+
+
+class StatsEntry:
+    """Statistics of one (method, name) pair, or of the aggregate (method ``""``).
+
+    Response times are in ms. ``min_response_time`` is None until the first request.
+    """
+
+    __slots__ = (
+        "method",
+        "name",
+        "num_requests",
+        "num_failures",
+        "total_response_time",
+        "min_response_time",
+        "max_response_time",
+        "total_content_length",
+        "histogram",
+        "start_time",
+        "last_request_timestamp",
+        "_stats",
+        "_buckets",
+        "_slot_second",
+        "_slot_requests",
+        "_slot_failures",
+        "_slot_buckets",
+    )
+
+    def __init__(
+        self, method: str, name: str, *, start_time: float | None = None, stats: RequestStats | None = None
+    ) -> None:
+        self.method = method
+        self.name = name
+        # the owning RequestStats: current and total rates use its clock (start, latest request) so
+        # that an entry nobody calls any more shows its rate falling, as in Locust
+        self._stats = stats
+        self.reset(start_time)
+
+    def reset(self, start_time: float | None = None) -> None:
+        """Zero every figure; ``start_time`` defaults to now."""
+        self.num_requests = 0
+        self.num_failures = 0
+        self.total_response_time: float = 0.0
+        self.min_response_time: float | None = None
+        self.max_response_time: float = 0
+        self.total_content_length = 0
+        self.histogram = ResponseTimeHistogram()
+        self._buckets = self.histogram._buckets
+        self.start_time = _time() if start_time is None else start_time
+        self.last_request_timestamp: float | None = None
+        self._slot_second = [-1] * WINDOW_SLOTS
+        self._slot_requests = [0] * WINDOW_SLOTS
+        self._slot_failures = [0] * WINDOW_SLOTS
+        self._slot_buckets: list[dict[int, int]] = [{} for _ in range(WINDOW_SLOTS)]
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log(self, response_time_ms: float, content_length: int, now: float | None = None) -> None:
+        """Count one request that took ``response_time_ms`` and returned ``content_length`` bytes."""
+        self._record(
+            response_time_ms, bucket_key(response_time_ms), content_length, _time() if now is None else now
+        )
+
+    def log_error(self, now: float | None = None) -> None:
+        """Count one failure (the request itself is counted by :meth:`log`)."""
+        self._record_failure(_time() if now is None else now)
+
+    def _record(self, rt: float, key: int, content_length: int, now: float) -> None:
+        self.num_requests += 1
+        self.total_response_time += rt
+        if rt > self.max_response_time:
+            self.max_response_time = rt
+        low = self.min_response_time
+        if low is None or rt < low:
+            self.min_response_time = rt
+        self.total_content_length += content_length
+        buckets = self._buckets
+        buckets[key] = buckets.get(key, 0) + 1
+        last = self.last_request_timestamp
+        if last is None or now > last:
+            self.last_request_timestamp = now
+        second = int(now)
+        i = second & _SLOT_MASK
+        if self._slot_second[i] != second and not self._claim_slot(i, second):
+            return
+        self._slot_requests[i] += 1
+        slot = self._slot_buckets[i]
+        slot[key] = slot.get(key, 0) + 1
+
+    def _record_failure(self, now: float) -> None:
+        self.num_failures += 1
+        second = int(now)
+        i = second & _SLOT_MASK
+        if self._slot_second[i] == second or self._claim_slot(i, second):
+            self._slot_failures[i] += 1
+
+    def _claim_slot(self, i: int, second: int) -> bool:
+        """Make slot ``i`` hold ``second``; False when that second is older than the ring keeps."""
+        if second < self._slot_second[i]:
+            return False
+        self._slot_second[i] = second
+        self._slot_requests[i] = 0
+        self._slot_failures[i] = 0
+        self._slot_buckets[i] = {}
+        return True
+
+    # -- figures -------------------------------------------------------------------------------
+
+    @property
+    def avg_response_time(self) -> float:
+        return self.total_response_time / self.num_requests if self.num_requests else 0.0
+
+    @property
+    def median_response_time(self) -> float:
+        return self.get_response_time_percentile(0.5)
+
+    @property
+    def avg_content_length(self) -> float:
+        return self.total_content_length / self.num_requests if self.num_requests else 0
+
+    @property
+    def fail_ratio(self) -> float:
+        """Failures per request (1.0 when there are failures but no requests, as in Locust)."""
+        if self.num_requests:
+            return self.num_failures / self.num_requests
+        return 1.0 if self.num_failures else 0.0
+
+    def _clock(self) -> tuple[float, float | None]:
+        stats = self._stats
+        if stats is not None:
+            return stats.start_time, stats.total.last_request_timestamp
+        return self.start_time, self.last_request_timestamp
+
+    def _elapsed(self) -> float:
+        start, last = self._clock()
+        return last - start if last is not None else 0.0
+
+    @property
+    def total_rps(self) -> float:
+        """Requests per second from the start of the test to the latest request."""
+        elapsed = self._elapsed()
+        return self.num_requests / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def total_fail_per_sec(self) -> float:
+        elapsed = self._elapsed()
+        return self.num_failures / elapsed if elapsed > 0 else 0.0
+
+    def _rate(self, counts: list[int]) -> float:
+        start, last = self._clock()
+        if last is None:
+            return 0.0
+        top = int(last) - CURRENT_RATE_LAG
+        bottom = max(top - CURRENT_RATE_WINDOW, int(start))
+        if top <= bottom:
+            return 0.0
+        seconds = self._slot_second
+        total = 0
+        for i in range(WINDOW_SLOTS):
+            if bottom <= seconds[i] < top:
+                total += counts[i]
+        return total / (top - bottom)
+
+    @property
+    def current_rps(self) -> float:
+        """Requests per second over the sliding window (about the last 10 s)."""
+        return self._rate(self._slot_requests)
+
+    @property
+    def current_fail_per_sec(self) -> float:
+        return self._rate(self._slot_failures)
+
+    def get_response_time_percentile(self, q: float) -> float:
+        """Response time (ms) at percentile ``q`` (0..1) over the whole test; 0 when empty."""
+        return self.get_response_time_percentiles((q,))[0]
+
+    def get_response_time_percentiles(self, qs: Sequence[float]) -> list[float]:
+        """Several whole-test percentiles in one pass.
+
+        Values are clamped to the exact [min, max] and ``q >= 1`` gives the exact maximum, so a
+        bucket's middle never shows more than the slowest request.
+        """
+        if not self.num_requests or self.min_response_time is None:
+            return [0.0] * len(qs)
+        low, high = self.min_response_time, self.max_response_time
+        values = self.histogram.percentiles(qs)
+        for i, q in enumerate(qs):
+            v = values[i]
+            if q >= 1.0 or v > high:
+                values[i] = high
+            elif v < low:
+                values[i] = low
+        return values
+
+    def current_histogram(self) -> ResponseTimeHistogram:
+        """Response times of the current percentile window (about the last 10 s)."""
+        merged = ResponseTimeHistogram()
+        _, last = self._clock()
+        if last is None:
+            return merged
+        top = int(last)
+        bottom = top - CURRENT_PERCENTILE_WINDOW
+        for i in range(WINDOW_SLOTS):
+            if bottom <= self._slot_second[i] <= top:
+                merged.merge_wire(self._slot_buckets[i])
+        return merged
+
+    def get_current_response_time_percentile(self, q: float) -> float:
+        """Response time (ms) at percentile ``q`` over the sliding window; 0 when it is empty."""
+        return self.current_histogram().percentile(q)
+
+    def get_current_response_time_percentiles(self, qs: Sequence[float]) -> list[float]:
+        return self.current_histogram().percentiles(qs)
+
+    # -- merging -------------------------------------------------------------------------------
+
+    def to_wire(self) -> dict[str, Any]:
+        """This entry as msgpack-friendly basic types (see :meth:`RequestStats.take_delta`)."""
+        return self._wire(copy=True)
+
+    def _wire(self, *, copy: bool) -> dict[str, Any]:
+        slots = []
+        for i in range(WINDOW_SLOTS):
+            second = self._slot_second[i]
+            if second >= 0 and (self._slot_requests[i] or self._slot_failures[i]):
+                buckets = self._slot_buckets[i]
+                slots.append(
+                    [
+                        second,
+                        self._slot_requests[i],
+                        self._slot_failures[i],
+                        dict(buckets) if copy else buckets,
+                    ]
+                )
+        return {
+            "method": self.method,
+            "name": self.name,
+            "num_requests": self.num_requests,
+            "num_failures": self.num_failures,
+            "total_response_time": self.total_response_time,
+            "min_response_time": self.min_response_time if self.min_response_time is not None else 0.0,
+            "max_response_time": self.max_response_time,
+            "total_content_length": self.total_content_length,
+            "last_request_timestamp": self.last_request_timestamp or 0.0,
+            "histogram": dict(self._buckets) if copy else self._buckets,
+            "per_second": slots,
+        }
+
+    def merge(self, other: StatsEntry) -> None:
+        """Add everything ``other`` counted into this entry (names are not compared)."""
+        self._merge_wire(other._wire(copy=False))
+
+    def _merge_wire(self, wire: dict[str, Any]) -> None:
+        # wire is trusted here: RequestStats.merge_delta validates before merging
+        requests = wire["num_requests"]
+        self.num_requests += requests
+        self.num_failures += wire["num_failures"]
+        self.total_response_time += wire["total_response_time"]
+        self.total_content_length += wire["total_content_length"]
+        if requests:
+            if wire["max_response_time"] > self.max_response_time:
+                self.max_response_time = wire["max_response_time"]
+            low = self.min_response_time
+            if low is None or wire["min_response_time"] < low:
+                self.min_response_time = wire["min_response_time"]
+        last = wire["last_request_timestamp"]
+        if last and (self.last_request_timestamp is None or last > self.last_request_timestamp):
+            self.last_request_timestamp = last
+        self.histogram.merge_wire(wire["histogram"])
+        for second, slot_requests, slot_failures, slot_buckets in wire["per_second"]:
+            i = second & _SLOT_MASK
+            if self._slot_second[i] != second and not self._claim_slot(i, second):
+                continue
+            self._slot_requests[i] += slot_requests
+            self._slot_failures[i] += slot_failures
+            target = self._slot_buckets[i]
+            for key, n in slot_buckets.items():
+                target[key] = target.get(key, 0) + n
+
+    def __repr__(self) -> str:
+        return f"StatsEntry({self.method!r}, {self.name!r}, requests={self.num_requests}, failures={self.num_failures})"
+
+
+@dataclass(slots=True)
+class StatsError:
+    """One kind of failure of one (method, name): the normalised error text and how often it occurred."""
+
+    method: str
+    name: str
+    error: str
+    occurrences: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "name": self.name,
+            "error": self.error,
+            "occurrences": self.occurrences,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+
+@dataclass(slots=True)
+class ExceptionStats:
+    """Exceptions raised in user code, grouped by traceback."""
+
+    count: int
+    message: str
+    traceback: str
+    nodes: set[str] = field(default_factory=set)
+
+
+ErrorKey = tuple[str, str, str]
+
+
+def _count_error(
+    errors: dict[ErrorKey, StatsError],
+    method: str,
+    name: str,
+    text: str,
+    occurrences: int,
+    first_seen: float,
+    last_seen: float,
+) -> None:
+    key = (method, name, text)
+    err = errors.get(key)
+    if err is None:
+        errors[key] = StatsError(method, name, text, occurrences, first_seen, last_seen)
+        return
+    err.occurrences += occurrences
+    err.first_seen = min(err.first_seen, first_seen)
+    err.last_seen = max(err.last_seen, last_seen)
+
+
+def _count_exception(
+    exceptions: dict[str, ExceptionStats], count: int, message: str, traceback: str, nodes: Iterable[str]
+) -> None:
+    group = exceptions.get(traceback)
+    if group is None:
+        group = exceptions[traceback] = ExceptionStats(0, message, traceback)
+    group.count += count
+    group.nodes.update(nodes)
+
+
+class RequestStats:
+    """All the statistics of a test: entries, the aggregate, errors and exceptions.
+
+    Args:
+        track_deltas: keep what is logged since the last :meth:`take_delta` (workers, and local
+            runners that report to a front-end). A master that only merges can turn it off.
+        cumulative: keep the whole-test figures (``entries``, ``total``, ``errors``, ``exceptions``).
+            A worker whose master holds the real totals may turn it off: ``log_request`` then only
+            feeds the delta and costs about a third (like a Locust worker, whose stats reset at
+            every report).
+        start_time: when the test started (default: now); total and current rates count from it.
+    """
+
+    def __init__(
+        self, *, track_deltas: bool = True, cumulative: bool = True, start_time: float | None = None
+    ) -> None:
+        if not (track_deltas or cumulative):
+            raise ValueError("RequestStats needs track_deltas or cumulative (or both)")
+        self.track_deltas = track_deltas
+        self.cumulative = cumulative
+        self.start_time: float = _time() if start_time is None else start_time
+        self.entries: dict[tuple[str, str], StatsEntry] = {}
+        self.total = StatsEntry("", "Aggregated", start_time=self.start_time, stats=self)
+        self.errors: dict[ErrorKey, StatsError] = {}
+        #: traceback -> group
+        self.exceptions: dict[str, ExceptionStats] = {}
+        self._new_delta()
+
+    def _new_delta(self) -> None:
+        self._delta_entries: dict[tuple[str, str], StatsEntry] = {}
+        self._delta_errors: dict[ErrorKey, StatsError] = {}
+        self._delta_exceptions: dict[str, ExceptionStats] = {}
+
+    @property
+    def num_requests(self) -> int:
+        return self.total.num_requests
+
+    @property
+    def num_failures(self) -> int:
+        return self.total.num_failures
+
+    @property
+    def last_request_timestamp(self) -> float | None:
+        return self.total.last_request_timestamp
+
+    def get(self, name: str, method: str) -> StatsEntry:
+        """The entry of (name, method), created empty when missing."""
+        entry = self.entries.get((name, method))
+        if entry is None:
+            entry = self.entries[(name, method)] = StatsEntry(method, name, stats=self)
+        return entry
+
+    def _delta_entry(self, key: tuple[str, str]) -> StatsEntry:
+        entry = self._delta_entries.get(key)
+        if entry is None:
+            entry = self._delta_entries[key] = StatsEntry(key[1], key[0], start_time=0.0)
+        return entry
+
+    def log_request(
+        self, method: str, name: str, response_time: float, content_length: int, now: float | None = None
+    ) -> None:
+        """Count one request (failed or not) that took ``response_time`` ms."""
+        if now is None:
+            now = _time()
+        bucket = bucket_key(response_time)
+        key = (name, method)
+        if self.cumulative:
+            entry = self.entries.get(key)
+            if entry is None:
+                entry = self.entries[key] = StatsEntry(method, name, stats=self)
+            entry._record(response_time, bucket, content_length, now)
+            self.total._record(response_time, bucket, content_length, now)
+        if self.track_deltas:
+            delta = self._delta_entries.get(key)
+            if delta is None:
+                delta = self._delta_entry(key)
+            delta._record(response_time, bucket, content_length, now)
+
+    def log_error(self, method: str, name: str, error: object, now: float | None = None) -> None:
+        """Count one failure of (method, name); log the request itself with :meth:`log_request`."""
+        if now is None:
+            now = _time()
+        text = normalize_error(error)
+        if self.cumulative:
+            self.get(name, method)._record_failure(now)
+            self.total._record_failure(now)
+            _count_error(self.errors, method, name, text, 1, now, now)
+        if self.track_deltas:
+            self._delta_entry((name, method))._record_failure(now)
+            _count_error(self._delta_errors, method, name, text, 1, now, now)
+
+    def log_exception(self, node_id: str, message: str, traceback: str) -> None:
+        """Count an exception raised in user code; exceptions with the same traceback group together."""
+        if self.cumulative:
+            _count_exception(self.exceptions, 1, message, traceback, (node_id,))
+        if self.track_deltas:
+            _count_exception(self._delta_exceptions, 1, message, traceback, (node_id,))
+
+    def reset_all(self, now: float | None = None) -> None:
+        """Zero every entry, drop errors, exceptions and the pending delta; the test restarts now."""
+        self.start_time = _time() if now is None else now
+        self.total.reset(self.start_time)
+        for entry in self.entries.values():
+            entry.reset(self.start_time)
+        self.errors = {}
+        self.exceptions = {}
+        self._new_delta()
+
+    def sorted_entries(self) -> list[StatsEntry]:
+        """Entries sorted by (name, method), without the aggregate."""
+        return [self.entries[key] for key in sorted(self.entries)]
+
+    # -- distributed mode ----------------------------------------------------------------------
+
+    def take_delta(self) -> dict[str, Any]:
+        """Everything logged since the previous call, as msgpack-friendly basic types; starts a new delta.
+
+        Shape (version 1)::
+
+            {"version": 1,
+             "entries": [StatsEntry.to_wire(), ...],
+             "errors": [{"method", "name", "error", "occurrences", "first_seen", "last_seen"}, ...],
+             "exceptions": [{"count", "message", "traceback"}, ...]}
+
+        Histograms are ``{bucket key: count}`` with int keys (decode msgpack with
+        ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
+        """
+        delta = {
+            "version": DELTA_VERSION,
+            "entries": [entry._wire(copy=False) for entry in self._delta_entries.values()],
+            "errors": [err.to_wire() for err in self._delta_errors.values()],
+            "exceptions": [
+                {"count": group.count, "message": group.message, "traceback": group.traceback}
+                for group in self._delta_exceptions.values()
+            ],
+        }
+        self._new_delta()
+        return delta
+
+    def merge_delta(self, delta: dict[str, Any], node_id: str = "local") -> None:
+        """Add a delta from :meth:`take_delta` (sent by ``node_id``) into these statistics.
+
+        Raises:
+            ValueError: the delta is malformed; nothing of it was merged.
+        """
+        problem = delta_problem(delta)
+        if problem:
+            raise ValueError(f"malformed stats delta from {node_id}: {problem}")
+        for wire in delta["entries"]:
+            if self.cumulative:
+                self.get(wire["name"], wire["method"])._merge_wire(wire)
+                self.total._merge_wire(wire)
+            if self.track_deltas:
+                self._delta_entry((wire["name"], wire["method"]))._merge_wire(wire)
+        error_targets = [self.errors] if self.cumulative else []
+        exception_targets = [self.exceptions] if self.cumulative else []
+        if self.track_deltas:
+            error_targets.append(self._delta_errors)
+            exception_targets.append(self._delta_exceptions)
+        for err in delta["errors"]:
+            for errors in error_targets:
+                _count_error(
+                    errors,
+                    err["method"],
+                    err["name"],
+                    err["error"],
+                    err["occurrences"],
+                    err["first_seen"],
+                    err["last_seen"],
+                )
+        # the master knows who sent the delta; that node is the one that saw the exception
+        for exc in delta["exceptions"]:
+            for exceptions in exception_targets:
+                _count_exception(exceptions, exc["count"], exc["message"], exc["traceback"], (node_id,))
+
+
+# -- delta validation --------------------------------------------------------------------------
+
+_NUMBER = (int, float)
+_ENTRY_FIELDS: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "name": (str,),
+    "num_requests": (int,),
+    "num_failures": (int,),
+    "total_response_time": _NUMBER,
+    "min_response_time": _NUMBER,
+    "max_response_time": _NUMBER,
+    "total_content_length": _NUMBER,
+    "last_request_timestamp": _NUMBER,
+    "histogram": (dict,),
+    "per_second": (list,),
+}
+_ERROR_FIELDS: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "name": (str,),
+    "error": (str,),
+    "occurrences": (int,),
+    "first_seen": _NUMBER,
+    "last_seen": _NUMBER,
+}
+_EXCEPTION_FIELDS: dict[str, tuple[type, ...]] = {"count": (int,), "message": (str,), "traceback": (str,)}
+
+
+def _fields_problem(obj: object, fields: dict[str, tuple[type, ...]], where: str) -> str | None:
+    if not isinstance(obj, dict):
+        return f"{where} must be a mapping, not {type(obj).__name__}"
+    for name, types in fields.items():
+        if name not in obj:
+            return f"{where} lacks {name!r}"
+        # bool is an int subclass; a bool here is a bug on the sending side
+        if type(obj[name]) not in types:
+            return f"{where}.{name} has type {type(obj[name]).__name__}"
+    return None
+
+
+def _entry_problem(wire: dict[str, Any], where: str) -> str | None:
+    problem = _fields_problem(wire, _ENTRY_FIELDS, where)
+    if problem:
+        return problem
+    if wire["num_requests"] < 0 or wire["num_failures"] < 0:
+        return f"{where} has a negative count"
+    problem = wire_problem(wire["histogram"])
+    if problem:
+        return f"{where}: {problem}"
+    if sum(wire["histogram"].values()) != wire["num_requests"]:
+        return f"{where}: histogram counts do not add up to num_requests"
+    for j, slot in enumerate(wire["per_second"]):
+        if (
+            not isinstance(slot, list | tuple)
+            or len(slot) != 4
+            or any(type(v) is not int or v < 0 for v in slot[:3])
+        ):
+            return f"{where}.per_second[{j}] must be [second, requests, failures, histogram] of non-negative ints"
+        problem = wire_problem(slot[3])
+        if problem:
+            return f"{where}.per_second[{j}]: {problem}"
+    return None
+
+
+def delta_problem(delta: object) -> str | None:
+    """Why ``delta`` is not a valid stats delta, or None when it is."""
+    if not isinstance(delta, dict):
+        return f"delta must be a mapping, not {type(delta).__name__}"
+    if delta.get("version") != DELTA_VERSION:
+        return f"unsupported delta version {delta.get('version')!r} (expected {DELTA_VERSION})"
+    for part in ("entries", "errors", "exceptions"):
+        if not isinstance(delta.get(part), list):
+            return f"delta[{part!r}] must be a list"
+    for i, wire in enumerate(delta["entries"]):
+        problem = _entry_problem(wire, f"entries[{i}]")
+        if problem:
+            return problem
+    for i, err in enumerate(delta["errors"]):
+        problem = _fields_problem(err, _ERROR_FIELDS, f"errors[{i}]")
+        if problem:
+            return problem
+        if err["occurrences"] < 0:
+            return f"errors[{i}].occurrences is negative"
+    for i, exc in enumerate(delta["exceptions"]):
+        problem = _fields_problem(exc, _EXCEPTION_FIELDS, f"exceptions[{i}]")
+        if problem:
+            return problem
+        if exc["count"] < 0:
+            return f"exceptions[{i}].count is negative"
+    return None
