@@ -1,0 +1,416 @@
+"""`tswarm run --headless` as a real subprocess against the real target server."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, repo_env
+
+RUN_TIMEOUT = 60
+
+
+def tswarm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tswarm", *args],
+        cwd=cwd,
+        env=env or repo_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write(path: Path, source: str) -> Path:
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+BOUNDED_USERS = """
+    from locust import FastHttpUser, HttpUser, task, constant
+    from locust.exception import StopUser
+
+    class Browser(FastHttpUser):
+        wait_time = constant(0)
+        done = 0
+
+        @task(3)
+        def fast(self):
+            self.client.get("/fast")
+
+        @task(1)
+        def item(self):
+            self.client.get(f"/items/{self.done}", name="/items/[id]")
+            self.done += 1
+            if self.done >= 40:
+                raise StopUser()
+"""
+
+
+def totals_by_endpoint(report: dict) -> dict[str, int]:
+    return {f"{e['method']} {e['name']}": e["num_requests"] for e in report["entries"]}
+
+
+def test_request_counts_equal_the_servers(tmp_path: Path, target) -> None:
+    write(tmp_path / "locustfile.py", BOUNDED_USERS)
+    result = tswarm(
+        "run", "--headless", "-H", target.url, "-u", "5", "-r", "100", "-t", "3s",
+        "--stop-timeout", "5", "--json", "out.json", "--csv", "res", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    server = target.counts()
+    assert report["total"]["num_requests"] == server["total"] > 0
+    ours = totals_by_endpoint(report)
+    assert ours["GET /items/[id]"] == sum(n for k, n in server["by_endpoint"].items() if k.startswith("GET /items/"))
+    assert ours["GET /fast"] == server["by_endpoint"]["GET /fast"]
+    # the final CSV agrees with the final JSON
+    with open(tmp_path / "res_stats.csv", newline="") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    assert int(rows["Aggregated"]["Request Count"]) == report["total"]["num_requests"]
+    assert int(rows["/fast"]["Request Count"]) == ours["GET /fast"]
+    assert "Aggregated" in result.stderr  # the summary table
+
+
+def test_failures_give_the_error_exit_code(tmp_path: Path, target) -> None:
+    write(tmp_path / "locustfile.py", """
+        from tswarm import HttpUser, task, constant, StopUser
+
+        class Failing(HttpUser):
+            wait_time = constant(0)
+            n = 0
+
+            @task
+            def boom(self):
+                self.n += 1
+                self.client.get("/status/500")
+                if self.n == 3:
+                    raise StopUser()
+    """)
+    result = tswarm("run", "--headless", "-H", target.url, "-u", "2", "-r", "10", "-t", "2s", "--json", "-", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["total"]["num_failures"] == 6
+    assert report["failures"][0]["occurrences"] == 6
+    result = tswarm(
+        "run", "--headless", "-H", target.url, "-u", "1", "-r", "10", "-t", "2s", "--exit-code-on-error", "7",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 7
+
+
+def test_process_exit_code_wins(tmp_path: Path, target) -> None:
+    write(tmp_path / "locustfile.py", """
+        from locust import HttpUser, task, events
+        from locust.exception import StopUser
+
+        @events.quitting.add_listener
+        def decide(environment, **kw):
+            environment.process_exit_code = 3 if environment.stats.total.num_requests == 2 else 4
+
+        class One(HttpUser):
+            @task
+            def once(self):
+                self.client.get("/fast")
+                self.client.get("/fast")
+                raise StopUser()
+    """)
+    result = tswarm("run", "--headless", "-H", target.url, "-u", "1", "-t", "3s", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+
+
+def test_user_exceptions_are_grouped_and_the_user_goes_on(tmp_path: Path, target) -> None:
+    write(tmp_path / "locustfile.py", """
+        from tswarm import User, task, constant, StopUser
+
+        class Buggy(User):
+            wait_time = constant(0)
+            n = 0
+
+            @task
+            def oops(self):
+                self.n += 1
+                if self.n > 5:
+                    raise StopUser()
+                raise ValueError("broken task")
+    """)
+    result = tswarm("run", "--headless", "-u", "2", "-r", "10", "-t", "2s", "--json", "-", cwd=tmp_path)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert len(report["exceptions"]) == 1
+    assert report["exceptions"][0]["count"] == 10
+    assert "ValueError" in report["exceptions"][0]["traceback"]
+
+
+def test_sigterm_stops_gracefully_and_writes_outputs(tmp_path: Path, target) -> None:
+    write(tmp_path / "locustfile.py", """
+        from tswarm import FastHttpUser, task, constant
+
+        class Steady(FastHttpUser):
+            wait_time = constant(0.01)
+
+            @task
+            def fast(self):
+                self.client.get("/fast")
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tswarm", "run", "--headless", "-H", target.url, "-u", "3", "-r", "100",
+         "--stop-timeout", "5", "--json", "out.json", "--csv", "res"],
+        cwd=tmp_path, env=repo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the first live table is out
+        if "Aggregated" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    assert (tmp_path / "res_stats.csv").exists()
+
+
+LOCUST_FILES = {
+    "tasksets.py": """
+        from locust import HttpUser, TaskSet, task, between
+        from locust.exception import StopUser
+
+        class Browse(TaskSet):
+            @task(3)
+            def page(self):
+                self.client.get("/fast")
+
+            @task(1)
+            def leave(self):
+                self.interrupt()
+
+        class Visitor(HttpUser):
+            wait_time = between(0, 0.01)
+            tasks = {Browse: 2}
+            count = 0
+
+            @task
+            def home(self):
+                self.count += 1
+                self.client.get("/")
+                if self.count > 5:
+                    raise StopUser()
+    """,
+    "sequential.py": """
+        import locust
+        from locust import SequentialTaskSet, task, constant
+        from locust.contrib.fasthttp import FastHttpUser
+
+        class Flow(SequentialTaskSet):
+            @task
+            def login(self):
+                with self.client.post("/echo", json={"user": "a"}, name="/login", catch_response=True) as r:
+                    if r.status_code != 200:
+                        r.failure("login failed")
+
+            @task
+            def item(self):
+                self.client.get("/items/1", name="/items/[id]")
+
+            @task
+            def stop(self):
+                raise locust.exception.StopUser()
+
+        class Shopper(FastHttpUser):
+            wait_time = constant(0)
+            tasks = [Flow]
+    """,
+    "shape.py": """
+        from locust import HttpUser, LoadTestShape, task, constant
+
+        class Pinger(HttpUser):
+            wait_time = constant(0.05)
+
+            @task
+            def ping(self):
+                self.client.get("/fast")
+
+        class TwoSteps(LoadTestShape):
+            def tick(self):
+                t = self.get_run_time()
+                if t < 1:
+                    return (2, 10)
+                if t < 2:
+                    return (4, 10)
+                return None
+    """,
+    "tags.py": """
+        from locust import HttpUser, task, tag, constant
+        from locust.exception import StopUser
+
+        class Tagged(HttpUser):
+            wait_time = constant(0)
+            n = 0
+
+            @tag("keep")
+            @task
+            def kept(self):
+                self.n += 1
+                self.client.get("/fast")
+                if self.n >= 5:
+                    raise StopUser()
+
+            @tag("drop")
+            @task
+            def dropped(self):
+                self.client.get("/json")
+    """,
+    "events.py": """
+        from locust import HttpUser, task, constant, events
+        from locust.exception import StopUser
+
+        seen = []
+
+        @events.init_command_line_parser.add_listener
+        def options(parser):
+            parser.add_argument("--greeting", default="hi", help="a custom option")
+
+        @events.test_start.add_listener
+        def start(environment, **kw):
+            seen.append(("start", environment.parsed_options.greeting))
+
+        @events.request.add_listener
+        def on_request(request_type, name, response_time, response_length, exception, **kw):
+            seen.append(("request", name))
+
+        @events.test_stop.add_listener
+        def stop(environment, **kw):
+            print("EVENTS", seen[0], len([s for s in seen if s[0] == "request"]))
+
+        class Once(HttpUser):
+            wait_time = constant(0)
+
+            @task
+            def one(self):
+                self.client.get("/fast")
+                raise StopUser()
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOCUST_FILES))
+def test_locust_files_run_unchanged(tmp_path: Path, target, name: str) -> None:
+    write(tmp_path / name, LOCUST_FILES[name])
+    extra = {"tags.py": ["-T", "keep"], "events.py": ["--greeting", "hello"]}.get(name, [])
+    result = tswarm(
+        "run", "-f", name, "--headless", "-H", target.url, "-u", "2", "-r", "20", "-t", "3s",
+        "--stop-timeout", "2", "--json", "out.json", *extra, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    names = {e["name"] for e in report["entries"]}
+    if name == "tags.py":
+        assert names == {"/fast"} and report["total"]["num_requests"] == 10
+    if name == "sequential.py":
+        assert names == {"/login", "/items/[id]"}
+    if name == "events.py":
+        assert "EVENTS ('start', 'hello') 2" in result.stdout
+    if name == "shape.py":
+        assert report["run"]["user_count"] in (0, 4)
+
+
+BAD_INPUTS = [
+    (["-f", "missing.py"], "test file missing.py not found"),
+    (["-f", "syntax.py"], "syntax error in syntax.py:2"),
+    (["-f", "importerror.py"], "error importing importerror.py:1: ModuleNotFoundError"),
+    (["-f", "nousers.py"], "no User class found"),
+    (["-f", "ok.py", "Nobody"], "unknown User class Nobody"),
+    (["-f", "ok.py", "-t", "5x"], "invalid --run-time '5x'"),
+    (["-f", "ok.py", "-u", "-3"], "--users must be 0 or more"),
+    (["-f", "ok.py", "-r", "0"], "--spawn-rate must be more than 0"),
+    (["-f", "ok.py", "--usres", "3"], "unknown option --usres (did you mean --users?)"),
+    (["-f", "ok.py", "-H", "localhost:80"], "invalid --host 'localhost:80'"),
+    (["-f", "ok.py", "--config", "nothere.toml"], "config file nothere.toml not found"),
+    (["-f", "ok.py", "--config", "bad.toml"], "config file bad.toml is not valid TOML"),
+    (["-f", "ok.py", "--config", "typo.toml"], "unknown option 'usrs' in typo.toml"),
+    (["-f", "unsupported.py"], "locust.web is not supported by tswarm"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
+def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str], message: str) -> None:
+    write(tmp_path / "syntax.py", "from tswarm import User\nclass (:\n")
+    write(tmp_path / "importerror.py", "import no_such_module_here\n")
+    write(tmp_path / "nousers.py", "X = 1\n")
+    write(tmp_path / "ok.py", "from tswarm import User, task\nclass U(User):\n    @task\n    def t(self): pass\n")
+    write(tmp_path / "unsupported.py", "from locust.web import WebUI\n")
+    write(tmp_path / "bad.toml", "users = [\n")
+    write(tmp_path / "typo.toml", "usrs = 3\n")
+    result = tswarm("run", "--headless", "-t", "1s", *args, cwd=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tswarm: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_host_gives_failures_not_a_crash(tmp_path: Path) -> None:
+    from conftest import free_port
+
+    write(tmp_path / "locustfile.py", BOUNDED_USERS)
+    result = tswarm(
+        "run", "--headless", "-H", f"http://127.0.0.1:{free_port()}", "-u", "1", "-t", "2s", "--json", "-",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["total"]["num_failures"] == report["total"]["num_requests"] > 0
+
+
+def test_options_from_config_file_and_environment(tmp_path: Path, target) -> None:
+    """file < environment < command line."""
+    write(tmp_path / "locustfile.py", """
+        from tswarm import User, task, events
+
+        @events.test_start.add_listener
+        def show(environment, **kw):
+            o = environment.parsed_options
+            print(f"OPTIONS users={o.users} rate={o.spawn_rate} run_time={o.run_time}")
+
+        class U(User):
+            @task
+            def t(self):
+                pass
+    """)
+    write(tmp_path / "tswarm.toml", 'users = 3\nspawn-rate = 2\nrun-time = "1s"\nheadless = true\n')
+    result = tswarm("run", cwd=tmp_path)
+    assert "OPTIONS users=3 rate=2.0 run_time=1.0" in result.stdout, result.stderr
+    result = tswarm("run", cwd=tmp_path, env=repo_env(TSWARM_USERS="5"))
+    assert "OPTIONS users=5 rate=2.0" in result.stdout, result.stderr
+    result = tswarm("run", "-u", "7", cwd=tmp_path, env=repo_env(TSWARM_USERS="5"))
+    assert "OPTIONS users=7 rate=2.0" in result.stdout, result.stderr
+
+
+def test_list_and_version(tmp_path: Path) -> None:
+    write(tmp_path / "locustfile.py", BOUNDED_USERS)
+    result = tswarm("run", "-l", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.split() == ["Browser"]
+    result = tswarm("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("tswarm ")
+
+
+def test_import_tswarm_never_patches() -> None:
+    code = (
+        "import tswarm, gevent.monkey\n"
+        "from tswarm import User, HttpUser, events\n"
+        "from tswarm.loader import load_testfiles\n"
+        f"load_testfiles({str(REPO_ROOT / 'examples' / 'custom_messages.py')!r})\n"
+        "assert not gevent.monkey.is_anything_patched()\n"
+        "print('clean')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "clean", result.stderr

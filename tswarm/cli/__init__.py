@@ -1,0 +1,1 @@
+"""The tswarm command line."""

@@ -1,0 +1,277 @@
+"""The ``tswarm`` command: run, master, worker, demo and target.
+
+Only option parsing lives here; each command hands a ``RunOptions`` to the module that runs it. This
+module imports neither gevent nor Textual: ``run`` and ``worker`` patch with gevent before they import
+anything that opens sockets.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer._click import exceptions as click_errors  # typer >= 0.29 vendors click
+
+from tswarm._version import __version__
+from tswarm.cli.config import find_config_path, load_config, suggest
+from tswarm.cli.options import RunOptions
+from tswarm.exceptions import UsageError
+
+EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="tswarm",
+    help="A terminal-first distributed load tester with Locust's test-file API.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _env(name: str) -> str:
+    return f"TSWARM_{name.upper()}"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"tswarm {__version__}")
+        raise typer.Exit(0)
+
+
+# The options every command that loads a test file shares. Defaults are Locust's.
+Locustfile = Annotated[str, typer.Option("-f", "--locustfile", envvar=_env("locustfile"), help="Test file(s): a .py file, a directory or a comma-separated list; '-' on a worker fetches it from the master.")]
+Host = Annotated[str | None, typer.Option("-H", "--host", envvar=_env("host"), help="Base URL of the system under test, e.g. http://127.0.0.1:8080")]
+Users = Annotated[int, typer.Option("-u", "--users", envvar=_env("users"), help="Peak number of concurrent users.")]
+SpawnRate = Annotated[float, typer.Option("-r", "--spawn-rate", envvar=_env("spawn_rate"), help="Users started (or stopped) per second.")]
+RunTime = Annotated[str | None, typer.Option("-t", "--run-time", envvar=_env("run_time"), help="Stop after this long: 300s, 20m, 1h30m.")]
+Headless = Annotated[bool, typer.Option("--headless", envvar=_env("headless"), help="No TUI: a live table on stderr, then a summary.")]
+StopTimeout = Annotated[str, typer.Option("--stop-timeout", envvar=_env("stop_timeout"), help="Let users finish their task for up to this long when stopping (0 = stop at once).")]
+Tags = Annotated[list[str] | None, typer.Option("-T", "--tags", envvar=_env("tags"), help="Only run tasks with these tags (repeat or comma-separate).")]
+ExcludeTags = Annotated[list[str] | None, typer.Option("-E", "--exclude-tags", envvar=_env("exclude_tags"), help="Do not run tasks with these tags.")]
+Csv = Annotated[str | None, typer.Option("--csv", envvar=_env("csv"), help="Write PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv.")]
+CsvFullHistory = Annotated[bool, typer.Option("--csv-full-history", envvar=_env("csv_full_history"), help="Every entry in _stats_history.csv, not only the aggregate.")]
+Json = Annotated[str | None, typer.Option("--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout).")]
+ResetStats = Annotated[bool, typer.Option("--reset-stats", envvar=_env("reset_stats"), help="Reset the stats once all users are spawned.")]
+OnlySummary = Annotated[bool, typer.Option("--only-summary", envvar=_env("only_summary"), help="No live table, only the final summary.")]
+PrintStats = Annotated[bool, typer.Option("--print-stats", envvar=_env("print_stats"), help="Print the live table (always on when headless).")]
+LogLevel = Annotated[str, typer.Option("--loglevel", "-L", envvar=_env("loglevel"), help="DEBUG, INFO, WARNING, ERROR or CRITICAL.")]
+LogFile = Annotated[str | None, typer.Option("--logfile", envvar=_env("logfile"), help="Write the log to this file instead of stderr.")]
+ExitCodeOnError = Annotated[int, typer.Option("--exit-code-on-error", envvar=_env("exit_code_on_error"), help="Exit code when a request failed or user code raised.")]
+ListClasses = Annotated[bool, typer.Option("-l", "--list", help="List the User classes of the test file and exit.")]
+Config = Annotated[str | None, typer.Option("--config", help="Config file (TOML). Default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml.")]
+Processes = Annotated[str | None, typer.Option("--processes", envvar=_env("processes"), help="Run N local worker processes (or 'auto': one per core).")]
+Autostart = Annotated[bool, typer.Option("--autostart", envvar=_env("autostart"), help="TUI: start the test at once with -u and -r.")]
+Autoquit = Annotated[float, typer.Option("--autoquit", envvar=_env("autoquit"), help="TUI: quit this many seconds after the test ended (-1 = stay).")]
+HeartbeatInterval = Annotated[float, typer.Option("--heartbeat-interval", envvar=_env("heartbeat_interval"), help="Seconds between heartbeats.")]
+HeartbeatTimeout = Annotated[float, typer.Option("--heartbeat-timeout", envvar=_env("heartbeat_timeout"), help="Seconds of silence before a worker is marked missing.")]
+MasterTimeout = Annotated[float, typer.Option("--master-timeout", envvar=_env("master_timeout"), help="Seconds of silence before a worker gives up on its master.")]
+BindHost = Annotated[str, typer.Option("--master-bind-host", envvar=_env("master_bind_host"), help="Interface the master binds to.")]
+BindPort = Annotated[int, typer.Option("--master-bind-port", envvar=_env("master_bind_port"), help="Port the master binds to.")]
+ExpectWorkers = Annotated[int, typer.Option("--expect-workers", envvar=_env("expect_workers"), help="Headless: wait for this many workers before starting.")]
+ExpectWorkersMaxWait = Annotated[float, typer.Option("--expect-workers-max-wait", envvar=_env("expect_workers_max_wait"), help="Headless: give up after this many seconds (0 = wait forever).")]
+MasterHost = Annotated[str, typer.Option("--master-host", envvar=_env("master_host"), help="Host of the master to connect to.")]
+MasterPort = Annotated[int, typer.Option("--master-port", envvar=_env("master_port"), help="Port of the master to connect to.")]
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """tswarm: load tests from the terminal."""
+
+
+@app.command(context_settings=EXTRA_ARGS)
+def run(
+    ctx: typer.Context,
+    locustfile: Locustfile = "locustfile.py",
+    host: Host = None,
+    users: Users = 1,
+    spawn_rate: SpawnRate = 1.0,
+    run_time: RunTime = None,
+    headless: Headless = False,
+    stop_timeout: StopTimeout = "0",
+    tags: Tags = None,
+    exclude_tags: ExcludeTags = None,
+    csv: Csv = None,
+    csv_full_history: CsvFullHistory = False,
+    json: Json = None,
+    reset_stats: ResetStats = False,
+    only_summary: OnlySummary = False,
+    print_stats: PrintStats = False,
+    loglevel: LogLevel = "INFO",
+    logfile: LogFile = None,
+    exit_code_on_error: ExitCodeOnError = 1,
+    list_classes: ListClasses = False,
+    config: Config = None,
+    processes: Processes = None,
+    autostart: Autostart = False,
+    autoquit: Autoquit = -1.0,
+    heartbeat_interval: HeartbeatInterval = 1.0,
+    heartbeat_timeout: HeartbeatTimeout = 60.0,
+) -> None:
+    """Run a test on this machine: [USER_CLASS ...] picks the User classes to run."""
+    options = RunOptions.from_params(ctx, "run", locals())
+    if options.processes:
+        from tswarm.cli.distributed import run_with_local_workers
+
+        raise typer.Exit(run_with_local_workers(options))
+    if options.tui:
+        from tswarm.cli.frontend import run_local_tui
+
+        raise typer.Exit(run_local_tui(options))
+    from tswarm.cli.local import run_local_headless
+
+    raise typer.Exit(run_local_headless(options))
+
+
+@app.command(context_settings=EXTRA_ARGS)
+def master(
+    ctx: typer.Context,
+    locustfile: Locustfile = "locustfile.py",
+    host: Host = None,
+    users: Users = 1,
+    spawn_rate: SpawnRate = 1.0,
+    run_time: RunTime = None,
+    headless: Headless = False,
+    stop_timeout: StopTimeout = "0",
+    tags: Tags = None,
+    exclude_tags: ExcludeTags = None,
+    csv: Csv = None,
+    csv_full_history: CsvFullHistory = False,
+    json: Json = None,
+    reset_stats: ResetStats = False,
+    only_summary: OnlySummary = False,
+    print_stats: PrintStats = False,
+    loglevel: LogLevel = "INFO",
+    logfile: LogFile = None,
+    exit_code_on_error: ExitCodeOnError = 1,
+    list_classes: ListClasses = False,
+    config: Config = None,
+    autostart: Autostart = False,
+    autoquit: Autoquit = -1.0,
+    master_bind_host: BindHost = "*",
+    master_bind_port: BindPort = 5557,
+    expect_workers: ExpectWorkers = 1,
+    expect_workers_max_wait: ExpectWorkersMaxWait = 0.0,
+    heartbeat_interval: HeartbeatInterval = 1.0,
+    heartbeat_timeout: HeartbeatTimeout = 60.0,
+) -> None:
+    """Hold a distributed test: workers connect here and run the users; no users run on the master."""
+    options = RunOptions.from_params(ctx, "master", locals())
+    from tswarm.cli.distributed import run_master
+
+    raise typer.Exit(run_master(options))
+
+
+@app.command(context_settings=EXTRA_ARGS)
+def worker(
+    ctx: typer.Context,
+    locustfile: Locustfile = "locustfile.py",
+    master_host: MasterHost = "127.0.0.1",
+    master_port: MasterPort = 5557,
+    processes: Processes = None,
+    loglevel: LogLevel = "INFO",
+    logfile: LogFile = None,
+    config: Config = None,
+    heartbeat_interval: HeartbeatInterval = 1.0,
+    master_timeout: MasterTimeout = 60.0,
+) -> None:
+    """Run users for a master: connect to --master-host and report to it."""
+    options = RunOptions.from_params(ctx, "worker", locals())
+    from tswarm.cli.distributed import run_worker
+
+    raise typer.Exit(run_worker(options))
+
+
+@app.command(context_settings=EXTRA_ARGS)
+def demo(
+    ctx: typer.Context,
+    users: Users = 20,
+    spawn_rate: SpawnRate = 10.0,
+    run_time: RunTime = None,
+    headless: Headless = False,
+    csv: Csv = None,
+    json: Json = None,
+    only_summary: OnlySummary = False,
+    loglevel: LogLevel = "INFO",
+    exit_code_on_error: ExitCodeOnError = 0,
+    config: Config = None,
+    processes: Processes = None,
+    autoquit: Autoquit = -1.0,
+) -> None:
+    """Show tswarm off: the bundled example test against a built-in target server on 127.0.0.1."""
+    options = RunOptions.from_params(ctx, "demo", locals())
+    from tswarm.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(options))
+
+
+@app.command()
+def target(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0 = any free port).")] = 8089,
+) -> None:
+    """Serve the built-in HTTP target (the demo's and the test suite's) until Ctrl+C."""
+    from tswarm.target.server import serve
+
+    serve(host, port, ready=lambda h, p: print(f"tswarm target listening on http://{h}:{p}", flush=True))
+
+
+def _known_options(command: Any) -> set[str]:
+    names: set[str] = set()
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "option":
+            names.update(o for o in param.opts if o.startswith("--"))
+    return names
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: parse, run, and turn a user's mistake into one line and exit code 1."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        config = load_config(find_config_path(args))
+        source = config.pop("__path__", {}).get("path", "the config file")
+        default_map: dict[str, Any] = {}
+        for name, sub in command.commands.items():  # type: ignore[attr-defined]
+            values = config.get(name, {})
+            known = {p.name for p in sub.params if p.name}
+            default_map[name] = {k: v for k, v in values.items() if k in known}
+            # other keys may be custom options of the test file, checked once it is loaded
+            RunOptions.config_extras[name] = ({k: v for k, v in values.items() if k not in known}, source)
+        result = command.main(args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map)
+        code = result if isinstance(result, int) else 0
+    except click_errors.NoSuchOption as e:
+        sub = command.commands.get(args[0]) if hasattr(command, "commands") and args else None  # type: ignore[attr-defined]
+        hint = suggest(e.option_name, _known_options(sub)) if sub else ""
+        _fail(f"unknown option {e.option_name}{hint}")
+    except typer.Exit as e:
+        code = e.exit_code
+    except typer.Abort:
+        code = 130
+    except click_errors.ClickException as e:
+        _fail(e.format_message().replace("\n", " "))
+    except UsageError as e:
+        _fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit:
+        raise
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("tswarm: internal error (the traceback above is a bug in tswarm; please report it)", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print(f"tswarm: error: {message}", file=sys.stderr)
+    sys.exit(code)
+

@@ -1,0 +1,103 @@
+"""Where option values come from: config file < TSWARM_* environment variables < command line.
+
+The config file is ``--config FILE``, else ``tswarm.toml`` in the working directory, else the
+``[tool.tswarm]`` table of ``pyproject.toml`` there. Keys are option names (``spawn-rate`` or
+``spawn_rate``); a table named after a command (``[worker]``) applies to that command only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tswarm.exceptions import ConfigError
+
+COMMANDS = ("run", "master", "worker", "demo")
+
+
+def find_config_path(argv: list[str]) -> Path | None:
+    """The config file named by ``--config`` in ``argv``, or the default one in the working directory."""
+    for i, arg in enumerate(argv):
+        if arg == "--config":
+            if i + 1 >= len(argv):
+                raise ConfigError("--config needs a file name")
+            return _must_exist(argv[i + 1])
+        if arg.startswith("--config="):
+            return _must_exist(arg.split("=", 1)[1])
+    for default in (Path("tswarm.toml"), Path("pyproject.toml")):
+        if default.is_file():
+            return default
+    return None
+
+
+def _must_exist(name: str) -> Path:
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(f"config file {name} not found")
+    return path
+
+
+def load_config(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Read the config file into ``{command: {option_name: value}}`` (option names with underscores)."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    if path.name == "pyproject.toml" and path.parent == Path("."):
+        data = data.get("tool", {}).get("tswarm", {})
+    elif path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("tswarm", data)
+    common = {_key(k): v for k, v in data.items() if k not in COMMANDS}
+    result: dict[str, dict[str, Any]] = {}
+    for command in COMMANDS:
+        section = data.get(command, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"[{command}] in {path} must be a table")
+        result[command] = {**common, **{_key(k): v for k, v in section.items()}}
+    result["__path__"] = {"path": str(path)}
+    return result
+
+
+def _key(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def check_config_keys(config: dict[str, Any], known: set[str], source: str) -> None:
+    """Refuse keys that are no option of the command, suggesting the closest one."""
+    for key in config:
+        if key not in known:
+            raise ConfigError(f"unknown option {key!r} in {source}{suggest(key, known)}")
+
+
+def suggest(name: str, candidates: set[str] | list[str]) -> str:
+    """' (did you mean --x?)' for the closest candidate, or ''."""
+    bare = name.lstrip("-").replace("_", "-")
+    names = {c.lstrip("-").replace("_", "-") for c in candidates}
+    match = difflib.get_close_matches(bare, names, n=1, cutoff=0.6)
+    return f" (did you mean --{match[0]}?)" if match else ""
+
+
+_TIMESPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def parse_timespan(text: str | int | float, option: str = "--run-time") -> float:
+    """Seconds in ``"300s"``, ``"20m"``, ``"1h30m"`` or a plain number of seconds."""
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ConfigError(f"invalid {option} {text!r}: must not be negative")
+        return float(text)
+    value = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    match = _TIMESPAN.match(value)
+    if not value or not match or not any(match.groupdict().values()):
+        raise ConfigError(f"invalid {option} {text!r}: use a time span like 30s, 20m, 1h30m")
+    parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
+    return float(parts["h"] * 3600 + parts["m"] * 60 + parts["s"])

@@ -1,0 +1,188 @@
+"""The options of a run, checked once, and the test file's custom options (init_command_line_parser)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from argparse import Namespace
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from tswarm.cli.config import parse_timespan, suggest
+from tswarm.exceptions import ConfigError, UsageError
+
+
+@dataclass
+class RunOptions:
+    """Every option of every command; a command leaves the ones it lacks at their defaults."""
+
+    command: str
+    locustfile: str = "locustfile.py"
+    host: str | None = None
+    users: int = 1
+    spawn_rate: float = 1.0
+    run_time: float | None = None
+    headless: bool = False
+    stop_timeout: float = 0.0
+    tags: list[str] = field(default_factory=list)
+    exclude_tags: list[str] = field(default_factory=list)
+    csv: str | None = None
+    csv_full_history: bool = False
+    json: str | None = None
+    reset_stats: bool = False
+    only_summary: bool = False
+    print_stats: bool = False
+    loglevel: str = "INFO"
+    logfile: str | None = None
+    exit_code_on_error: int = 1
+    list_classes: bool = False
+    processes: int = 0
+    autostart: bool = False
+    autoquit: float = -1.0
+    master_bind_host: str = "*"
+    master_bind_port: int = 5557
+    expect_workers: int = 1
+    expect_workers_max_wait: float = 0.0
+    master_host: str = "127.0.0.1"
+    master_port: int = 5557
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 60.0
+    master_timeout: float = 60.0
+    #: what typer did not know: USER_CLASS names and the test file's custom options
+    extra_args: list[str] = field(default_factory=list)
+    #: config-file keys that are no built-in option (maybe custom ones), and the file they came from
+    config_extra: dict[str, Any] = field(default_factory=dict)
+    config_source: str = "the config file"
+
+    #: filled by cli.app.main before typer runs: command -> (extra keys, source)
+    config_extras: ClassVar[dict[str, tuple[dict[str, Any], str]]] = {}
+
+    @classmethod
+    def from_params(cls, ctx: Any, command: str, params: dict[str, Any]) -> RunOptions:
+        values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__ and k != "command"}
+        values["run_time"] = parse_timespan(params["run_time"]) if params.get("run_time") else None
+        if "stop_timeout" in params:
+            values["stop_timeout"] = parse_timespan(params["stop_timeout"], "--stop-timeout")
+        values["tags"] = _split(params.get("tags"))
+        values["exclude_tags"] = _split(params.get("exclude_tags"))
+        values["processes"] = _processes(params.get("processes"))
+        extra, source = cls.config_extras.get(command, ({}, "the config file"))
+        options = cls(command=command, extra_args=list(ctx.args), config_extra=extra, config_source=source, **values)
+        options.validate()
+        return options
+
+    def validate(self) -> None:
+        if self.users < 0:
+            raise ConfigError(f"--users must be 0 or more, not {self.users}")
+        if self.spawn_rate <= 0:
+            raise ConfigError(f"--spawn-rate must be more than 0, not {self.spawn_rate:g}")
+        if self.host is not None:
+            check_host(self.host)
+        if self.loglevel.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"invalid --loglevel {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if self.expect_workers < 1:
+            raise ConfigError(f"--expect-workers must be 1 or more, not {self.expect_workers}")
+        for name in ("heartbeat_interval", "heartbeat_timeout", "master_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be more than 0")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
+
+    @property
+    def tui(self) -> bool:
+        """Show the TUI: not --headless, and both stdin and stdout are terminals."""
+        return not self.headless and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def check_host(host: str) -> None:
+    parsed = urlparse(host)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"invalid --host {host!r}: give a URL like http://127.0.0.1:8080")
+
+
+def _split(values: list[str] | str | None) -> list[str]:
+    if not values:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _processes(value: str | int | None) -> int:
+    if value in (None, "", 0, "0"):
+        return 0
+    if value == "auto" or value == -1:
+        return os.cpu_count() or 1
+    try:
+        count = int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise ConfigError(f"invalid --processes {value!r}: give a number or 'auto'") from None
+    if count < 0:
+        raise ConfigError("--processes must be a positive number or 'auto'")
+    return count
+
+
+class TestFileOptionParser(argparse.ArgumentParser):
+    """The parser handed to ``init_command_line_parser`` listeners.
+
+    Accepts Locust's extra keyword arguments: ``env_var`` (read the default from that variable),
+    ``include_in_web_ui`` and ``is_secret`` (no web UI here; accepted and ignored).
+    """
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        super().__init__(prog="tswarm", add_help=False, allow_abbrev=False)
+        self.add_argument("user_classes", nargs="*", metavar="USER_CLASS")
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        env_var = kwargs.pop("env_var", None)
+        kwargs.pop("include_in_web_ui", None)
+        kwargs.pop("is_secret", None)
+        long_names = [a for a in args if isinstance(a, str) and a.startswith("--")]
+        candidates = [env_var] if env_var else []
+        candidates += ["TSWARM_" + n[2:].upper().replace("-", "_") for n in long_names]
+        for name in candidates:
+            if name and name in os.environ:
+                kwargs["default"] = os.environ[name]
+                break
+        return super().add_argument(*args, **kwargs)
+
+    def error(self, message: str) -> Any:  # argparse would print usage and exit 2
+        raise UsageError(message)
+
+
+def parse_test_options(
+    options: RunOptions, events: Any, builtin_names: set[str]
+) -> tuple[Namespace, list[str]]:
+    """Parse the extra arguments with the test file's custom options.
+
+    Returns the parsed options (built-in ones included, under Locust's names too) and the USER_CLASS
+    names. An option nobody knows gets one line with the closest known name.
+    """
+    parser = TestFileOptionParser()
+    events.init_command_line_parser.fire(parser=parser)
+    custom = {a.dest: a for a in parser._actions if a.dest != "user_classes"}
+    for key, value in options.config_extra.items():
+        if key not in custom:
+            raise ConfigError(
+                f"unknown option {key!r} in {options.config_source}{suggest(key, builtin_names | set(custom))}"
+            )
+        parser.set_defaults(**{key: value})
+    known_flags = builtin_names | {o for a in custom.values() for o in a.option_strings}
+    parsed, unknown = parser.parse_known_args(options.extra_args)
+    if unknown:
+        flag = next((u for u in unknown if u.startswith("-")), unknown[0])
+        raise UsageError(f"unknown option {flag.split('=')[0]}{suggest(flag.split('=')[0], known_flags)}")
+    for key, value in vars(options).items():
+        if key not in ("extra_args", "config_extra", "config_source"):
+            setattr(parsed, key, value)
+    # Locust's attribute names, for test files that read them
+    parsed.num_users = options.users
+    parsed.csv_prefix = options.csv
+    parsed.json_file = options.json
+    parsed.master = options.command == "master"
+    parsed.worker = options.command == "worker"
+    return parsed, list(parsed.user_classes)

@@ -1,0 +1,87 @@
+"""What every command that loads a test file does: logging, loading, custom options, the Environment."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from tswarm.cli.options import RunOptions, parse_test_options
+from tswarm.env import Environment
+from tswarm.loader import LoadedTest, load_testfiles
+
+
+@dataclass
+class Session:
+    options: RunOptions
+    loaded: LoadedTest
+    environment: Environment
+
+
+def setup_logging(options: RunOptions, *, node: str | None = None) -> None:
+    """Log lines like ``[2026-11-26 10:00:00,123] host/INFO/tswarm.runner: message`` to stderr or --logfile."""
+    handler: logging.Handler
+    handler = logging.FileHandler(options.logfile) if options.logfile else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(f"[%(asctime)s] {node or socket.gethostname()}/%(levelname)s/%(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(options.loglevel.upper())
+
+
+def builtin_option_names(ctx_command: Any | None = None) -> set[str]:
+    from tswarm.cli.app import app
+
+    command = typer.main.get_command(app)
+    names: set[str] = set()
+    for sub in command.commands.values():  # type: ignore[attr-defined]
+        for param in sub.params:
+            names.update(o for o in getattr(param, "opts", []) if o.startswith("--"))
+    return names
+
+
+def load_session(options: RunOptions, *, testfile_spec: str | None = None) -> Session:
+    """Load the test file(s), parse the custom options and build the Environment (no runner yet)."""
+    loaded = load_testfiles(testfile_spec or options.locustfile)
+    from tswarm.events import events
+
+    parsed, class_names = parse_test_options(options, events, builtin_option_names())
+    if options.list_classes:
+        for name in sorted(loaded.user_classes):
+            print(name)
+        raise typer.Exit(0)
+    user_classes = loaded.select_user_classes(class_names)
+    shape = loaded.select_shape()
+    environment = Environment(
+        user_classes=user_classes,
+        shape_class=shape,
+        tags=options.tags or None,
+        exclude_tags=options.exclude_tags or None,
+        events=events,
+        host=options.host,
+        reset_stats=options.reset_stats,
+        stop_timeout=options.stop_timeout or None,
+        parsed_options=parsed,
+        available_user_classes=loaded.user_classes,
+        available_shape_classes=loaded.shape_classes,
+    )
+    return Session(options, loaded, environment)
+
+
+def exit_code_of(environment: Environment, options: RunOptions) -> int:
+    """``environment.process_exit_code`` if the test set it; else --exit-code-on-error when a request
+    failed or user code raised; else 0."""
+    if environment.process_exit_code is not None:
+        return int(environment.process_exit_code)
+    stats = environment.stats
+    exceptions = sum(group.count for group in stats.exceptions.values())
+    if stats.num_failures or exceptions or environment.events.listener_errors():
+        return options.exit_code_on_error
+    return 0

@@ -1,0 +1,1 @@
+"""Compatibility with test files written for Locust."""

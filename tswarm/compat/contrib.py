@@ -1,0 +1,3 @@
+"""``locust.contrib``: only ``fasthttp`` is provided."""
+
+__all__: list[str] = []

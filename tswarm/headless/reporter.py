@@ -1,0 +1,119 @@
+"""The headless front-end: a live table on stderr, CSV files while running, and the final outputs.
+
+Plain Python, driven by whoever holds the loop: the local runner's greenlet or the master's asyncio
+loop call ``periodic()`` about once a second and ``final()`` once the test has stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tswarm._version import __version__
+from tswarm.controller.outputs import CsvHistoryWriter, build_json_report, write_csv_stats, write_json
+from tswarm.controller.report import render_live_table, render_summary
+from tswarm.stats import StatsHistory
+
+if TYPE_CHECKING:
+    from tswarm.cli.options import RunOptions
+    from tswarm.env import Environment
+
+#: seconds between two live tables (Locust prints every 2 s too)
+LIVE_TABLE_INTERVAL = 2.0
+
+
+class HeadlessReporter:
+    def __init__(
+        self,
+        environment: Environment,
+        options: RunOptions,
+        *,
+        user_count: Callable[[], int],
+        stream: Any = None,
+    ) -> None:
+        self.environment = environment
+        self.options = options
+        self.user_count = user_count
+        self.stream = stream or sys.stderr
+        self.color = _use_color(self.stream)
+        self.history = StatsHistory()
+        self.started_at = time.time()
+        self._last_table = 0.0
+        self._csv_history = CsvHistoryWriter(options.csv, options.csv_full_history) if options.csv else None
+        self._finished = False
+
+    def periodic(self) -> None:
+        """Sample the history, rewrite the CSV files, and print the live table when it is due."""
+        stats = self.environment.stats
+        users = self.user_count()
+        now = time.time()
+        self.history.record(stats, users, now)
+        if self._csv_history is not None:
+            write_csv_stats(self.options.csv, stats)
+            self._csv_history.write_row(stats, users, now)
+        if not self.options.only_summary and now - self._last_table >= LIVE_TABLE_INTERVAL:
+            self._last_table = now
+            self._print(render_live_table(stats, users, color=self.color))
+
+    def final(self) -> list[str]:
+        """Write the final CSV and JSON and print the summary; returns the paths written."""
+        if self._finished:
+            return []
+        self._finished = True
+        return self.write_outputs(final=True)
+
+    def write_outputs(self, *, final: bool = False) -> list[str]:
+        stats = self.environment.stats
+        users = self.user_count()
+        now = time.time()
+        self.history.record(stats, users, now, force=True)
+        written: list[str] = []
+        if self.options.csv:
+            write_csv_stats(self.options.csv, stats)
+            written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
+            if final and self._csv_history is not None:
+                self._csv_history.write_row(stats, users, now)
+                self._csv_history.close()
+            written.append(f"{self.options.csv}_stats_history.csv")
+        if self.options.json:
+            report = build_json_report(stats, self.history, run_meta=self.run_meta(now))
+            write_json(self.options.json, report)
+            written.append(self.options.json)
+        if final:
+            self._print(render_summary(stats, color=self.color))
+        return written
+
+    def run_meta(self, now: float) -> dict[str, Any]:
+        env = self.environment
+        return {
+            "tswarm_version": __version__,
+            "command": self.options.command,
+            "locustfile": self.options.locustfile,
+            "host": env.host or _class_hosts(env),
+            "start_time": self.started_at,
+            "end_time": now,
+            "duration": now - self.started_at,
+            "user_count": self.user_count(),
+            "target_user_count": self.options.users,
+            "spawn_rate": self.options.spawn_rate,
+            "run_time": self.options.run_time,
+            "user_classes": sorted(c.__name__ for c in env.user_classes),
+        }
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def _use_color(stream: Any) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _class_hosts(environment: Environment) -> str | None:
+    hosts = {getattr(c, "host", None) for c in environment.user_classes} - {None}
+    return ", ".join(sorted(hosts)) if hosts else None

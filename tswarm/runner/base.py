@@ -1,0 +1,224 @@
+"""What the local and the worker runner share: users as greenlets, stats logging, CPU watch, messages.
+
+Only processes that run users import this module, after ``gevent.monkey.patch_all()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.pool
+import psutil
+
+from tswarm.protocol import RESERVED_TYPES, Message
+
+if TYPE_CHECKING:
+    from tswarm.env import Environment
+    from tswarm.runner.users import User
+
+log = logging.getLogger("tswarm.runner")
+
+CPU_WARNING_THRESHOLD = 90.0
+CPU_MONITOR_INTERVAL = 5.0
+
+STATE_READY = "ready"
+STATE_SPAWNING = "spawning"
+STATE_RUNNING = "running"
+STATE_STOPPING = "stopping"
+STATE_STOPPED = "stopped"
+
+
+class UserRunner:
+    """Holds the users of this process and brings them to the counts it is asked for.
+
+    Users that are asked to go stop gracefully (they finish their task) when the environment has a
+    stop timeout, else at once, as in Locust.
+    """
+
+    node_id = "local"
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.user_greenlets = gevent.pool.Group()
+        self._users: dict[str, list[User]] = defaultdict(list)
+        #: users per class that this runner started and has not asked to stop
+        self.assigned: dict[str, int] = {}
+        self.state = STATE_READY
+        self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._unknown_message_types: set[str] = set()
+        self.cpu_usage = 0.0
+        self.memory_usage = 0
+        self._cpu_warning_active = False
+        self.cpu_warning_emitted = False
+        self._process = psutil.Process(os.getpid())
+        self._process.cpu_percent()  # the first call only starts the measurement
+        self.exceptions_logged = 0
+        stats = environment.stats
+        log_request = stats.log_request
+        log_error = stats.log_error
+
+        # The hot path: called once per request, so it binds what it needs up front.
+        def on_request(
+            request_type: str, name: str, response_time: float, response_length: int, exception: Any = None, **_: Any
+        ) -> None:
+            log_request(request_type, name, response_time, response_length)
+            if exception is not None:
+                log_error(request_type, name, exception)
+
+        self._on_request = on_request
+        environment.events.request.add_listener(on_request)
+        environment.events.user_error.add_listener(self._on_user_error)
+        self._monitor = gevent.spawn(self._monitor_cpu)
+
+    # -- users ---------------------------------------------------------------------------------------
+
+    @property
+    def user_count(self) -> int:
+        return len(self.user_greenlets)
+
+    @property
+    def user_classes_count(self) -> dict[str, int]:
+        counts = {}
+        for name, users in self._users.items():
+            alive = [u for u in users if u.greenlet is not None and not u.greenlet.dead]
+            self._users[name] = alive
+            counts[name] = len(alive)
+        return counts
+
+    def set_users(self, target: dict[str, int]) -> None:
+        """Start or stop users at once so that each class has the count in ``target``.
+
+        Counts are of users this runner started and has not asked to stop: a user that stopped by
+        itself (StopUser) is not replaced, as in Locust.
+        """
+        classes = self.environment.user_classes_by_name
+        for name, count in target.items():
+            if name not in classes:
+                log.error("Asked to run users of an unknown class %r; is the test file the same everywhere?", name)
+                continue
+            missing = count - self.assigned.get(name, 0)
+            if missing > 0:
+                cls = classes[name]
+                users = self._users[name]
+                for _ in range(missing):
+                    user = cls(self.environment)
+                    user.start(self.user_greenlets)
+                    users.append(user)
+                self.assigned[name] = count
+        for name, assigned in list(self.assigned.items()):
+            extra = assigned - target.get(name, 0)
+            if extra > 0:
+                users = [u for u in self._users[name] if u.greenlet is not None and not u.greenlet.dead]
+                leaving = users[-extra:] if extra < len(users) else users
+                self._users[name] = users[: len(users) - len(leaving)]
+                self.assigned[name] = assigned - extra
+                self._stop_users(leaving)
+
+    def _stop_users(self, users: list[User]) -> None:
+        graceful = bool(self.environment.stop_timeout)
+        for user in users:
+            user.stop(force=not graceful)
+        if graceful:
+            gevent.spawn(self._kill_after_timeout, users, self.environment.stop_timeout)
+
+    @staticmethod
+    def _kill_after_timeout(users: list[User], timeout: float) -> None:
+        gevent.joinall([u.greenlet for u in users if u.greenlet is not None], timeout=timeout)
+        for user in users:
+            if user.greenlet is not None and not user.greenlet.dead:
+                user.stop(force=True)
+
+    def stop_all_users(self) -> None:
+        """Stop every user and wait: within the stop timeout for graceful stops, then by force."""
+        for users in self._users.values():
+            for user in users:
+                user.stop(force=not self.environment.stop_timeout)
+        self._users.clear()
+        self.assigned.clear()
+        if self.environment.stop_timeout:
+            self.user_greenlets.join(timeout=self.environment.stop_timeout)
+        self.user_greenlets.kill(block=True, timeout=5)
+
+    # -- errors and CPU ----------------------------------------------------------------------------
+
+    def _on_user_error(self, user_instance: Any, exception: BaseException, tb: Any, **_: Any) -> None:
+        text = "".join(traceback.format_exception(type(exception), exception, tb))
+        self.environment.stats.log_exception(self.node_id, f"{type(exception).__name__}({exception})", text)
+        self.exceptions_logged += 1
+
+    def _monitor_cpu(self) -> None:
+        while True:
+            gevent.sleep(CPU_MONITOR_INTERVAL)
+            self.sample_usage()
+
+    def sample_usage(self) -> None:
+        self.cpu_usage = self._process.cpu_percent()
+        self.memory_usage = self._process.memory_info().rss
+        self.environment.events.usage_monitor.fire(
+            environment=self.environment, cpu_usage=self.cpu_usage, memory_usage=self.memory_usage
+        )
+        if self.cpu_usage > CPU_WARNING_THRESHOLD:
+            if not self._cpu_warning_active:
+                self._cpu_warning_active = True
+                self.cpu_warning_emitted = True
+                message = (
+                    f"CPU usage of {self.node_id} is {self.cpu_usage:.0f}% (above {CPU_WARNING_THRESHOLD:.0f}%): "
+                    "its request rate is capped and its response times are getting less reliable"
+                )
+                log.warning(message)
+                self.on_cpu_warning(self.cpu_usage)
+                self.environment.events.cpu_warning.fire(
+                    environment=self.environment, cpu_usage=self.cpu_usage, message=message, timestamp=time.time()
+                )
+        else:
+            self._cpu_warning_active = False
+
+    def on_cpu_warning(self, cpu: float) -> None:
+        """Hook for the worker, which tells its master."""
+
+    # -- custom messages ---------------------------------------------------------------------------
+
+    def register_message(self, msg_type: str, listener: Callable[..., Any], concurrent: bool = False) -> None:
+        """Call ``listener(environment=..., msg=...)`` for each message of ``msg_type``.
+
+        With ``concurrent=True`` each call runs in its own greenlet, so a slow listener does not hold up
+        the messages behind it.
+        """
+        if msg_type in RESERVED_TYPES:
+            raise ValueError(f"{msg_type!r} is a message type of tswarm itself; choose another name")
+        self.custom_messages[msg_type] = (listener, concurrent)
+
+    def _handle_custom_message(self, msg: Message) -> None:
+        entry = self.custom_messages.get(msg.type)
+        if entry is None:
+            if msg.type not in self._unknown_message_types:
+                self._unknown_message_types.add(msg.type)
+                log.warning(
+                    "Got a message of type %r from %s, but no listener is registered for it (logged once)",
+                    msg.type,
+                    msg.node_id,
+                )
+            return
+        listener, concurrent = entry
+        if concurrent:
+            gevent.spawn(self._call_listener, listener, msg)
+        else:
+            self._call_listener(listener, msg)
+
+    def _call_listener(self, listener: Callable[..., Any], msg: Message) -> None:
+        try:
+            listener(environment=self.environment, msg=msg)
+        except Exception:
+            log.error("Listener of message %r raised:\n%s", msg.type, traceback.format_exc())
+
+    def close(self) -> None:
+        self._monitor.kill(block=False)
+        self.environment.events.request.remove_listener(self._on_request)
+        self.environment.events.user_error.remove_listener(self._on_user_error)

@@ -1,0 +1,169 @@
+"""The runner of a one-process test: users run here, and this process holds the test's state."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.event
+
+from tswarm.dispatch import class_counts, step_towards
+from tswarm.protocol import Message
+from tswarm.runner.base import (
+    STATE_READY,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    UserRunner,
+)
+
+if TYPE_CHECKING:
+    from tswarm.env import Environment
+
+log = logging.getLogger("tswarm.runner")
+
+#: how often the spawner moves the user counts towards the target
+SPAWN_TICK = 0.1
+
+
+class LocalRunner(UserRunner):
+    """Runs every user in this process; custom messages it sends are handled by itself.
+
+    Neither a MasterRunner nor a WorkerRunner, as in Locust.
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.target_user_count = 0
+        self.spawn_rate = 1.0
+        self.started_at: float | None = None
+        self._target: dict[str, int] = {}
+        self._spawner: gevent.Greenlet | None = None
+        self._shape_greenlet: gevent.Greenlet | None = None
+        self._run_timer: gevent.Greenlet | None = None
+        self.stopped = gevent.event.Event()
+        self.worker_index = 0
+
+    @property
+    def worker_count(self) -> int:
+        return 1
+
+    # -- control ------------------------------------------------------------------------------------
+
+    def start(self, user_count: int, spawn_rate: float, user_classes: list[type] | None = None) -> None:
+        """Move to ``user_count`` users at ``spawn_rate`` users/s; starts the test if it is not running."""
+        if user_count < 0:
+            raise ValueError("user_count must be >= 0")
+        if spawn_rate <= 0:
+            raise ValueError("spawn_rate must be > 0")
+        if self.state in (STATE_READY, STATE_STOPPED):
+            self.stopped.clear()
+            self.started_at = time.time()
+            self.environment.stats.reset_all()
+            self.environment.events.test_start.fire(environment=self.environment)
+        classes = user_classes or self.environment.user_classes
+        self.target_user_count = user_count
+        self.spawn_rate = spawn_rate
+        self._target = class_counts(classes, user_count)
+        self.state = STATE_SPAWNING
+        if self._spawner is None or self._spawner.dead:
+            self._spawner = gevent.spawn(self._spawn_loop)
+
+    def _spawn_loop(self) -> None:
+        budget = 1.0  # the first user starts at once
+        last = time.monotonic()
+        while True:
+            current = {"local": dict(self.assigned)}
+            desired = {"local": self._target}
+            if _same(current["local"], self._target):
+                break
+            steps = int(budget)
+            if steps:
+                budget -= steps
+                new = step_towards(current, desired, steps)
+                self.set_users(new["local"])
+            gevent.sleep(SPAWN_TICK)
+            now = time.monotonic()
+            budget = min(budget + (now - last) * self.spawn_rate, max(1.0, self.spawn_rate))
+            last = now
+        self.state = STATE_RUNNING
+        count = self.user_count
+        log.info("All users spawned: %s (%d total)", _describe(self._target), count)
+        self.environment.events.spawning_complete.fire(user_count=count)
+        if self.environment.reset_stats:
+            log.info("Resetting stats (--reset-stats)")
+            self.reset_stats()
+
+    def reset_stats(self) -> None:
+        self.environment.stats.reset_all()
+        self.environment.events.reset_stats.fire()
+
+    def start_shape(self) -> None:
+        """Let the environment's LoadTestShape drive users and spawn rate until its tick() says stop."""
+        shape = self.environment.shape_class
+        shape.runner = self
+        shape.reset_time()
+        self._shape_greenlet = gevent.spawn(self._shape_loop, shape)
+
+    def _shape_loop(self, shape: Any) -> None:
+        last: Any = None
+        while self.state != STATE_STOPPED:
+            figures = shape.tick()
+            if figures is None:
+                log.info("The load shape ended the test")
+                gevent.spawn(self.stop)
+                return
+            if figures != last:
+                last = figures
+                user_count, spawn_rate, *rest = figures
+                classes = rest[0] if rest and rest[0] else None
+                self.start(int(user_count), float(spawn_rate), user_classes=classes)
+            gevent.sleep(1.0)
+
+    def stop_after(self, seconds: float) -> None:
+        """End the test ``seconds`` from now (-t/--run-time)."""
+        self._run_timer = gevent.spawn_later(seconds, self._time_limit_reached)
+
+    def _time_limit_reached(self) -> None:
+        log.info("Run time limit reached, stopping the test")
+        self.stop()
+
+    def request_test_stop(self) -> None:
+        """Stop the test soon; safe to call from a user's greenlet (StopTest)."""
+        gevent.spawn(self.stop)
+
+    def stop(self) -> None:
+        """Stop all users (gracefully within the stop timeout) and end the test."""
+        if self.state in (STATE_STOPPING, STATE_STOPPED) or self.started_at is None:
+            self.stopped.set()
+            return
+        self.state = STATE_STOPPING
+        for greenlet in (self._spawner, self._shape_greenlet, self._run_timer):
+            if greenlet is not None and greenlet is not gevent.getcurrent():
+                greenlet.kill(block=False)
+        self.environment.events.test_stopping.fire(environment=self.environment)
+        self.stop_all_users()
+        self.state = STATE_STOPPED
+        self.environment.events.test_stop.fire(environment=self.environment)
+        self.stopped.set()
+
+    def quit(self) -> None:
+        self.stop()
+        self.close()
+
+    # -- custom messages: a local runner handles what it sends ---------------------------------------
+
+    def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
+        self._handle_custom_message(Message(msg_type, data, self.node_id))
+
+
+def _same(current: dict[str, int], target: dict[str, int]) -> bool:
+    names = set(current) | set(target)
+    return all(current.get(n, 0) == target.get(n, 0) for n in names)
+
+
+def _describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no users"

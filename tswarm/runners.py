@@ -1,0 +1,26 @@
+"""The runner classes a test file checks against (``isinstance(environment.runner, MasterRunner)``).
+
+The classes are imported on first use, so that ``import tswarm`` stays light and never starts gevent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LocalRunner", "MasterRunner", "WorkerRunner"]
+
+_WHERE = {
+    "LocalRunner": "tswarm.runner.local",
+    "WorkerRunner": "tswarm.runner.worker",
+    "MasterRunner": "tswarm.controller.master",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
