@@ -1,0 +1,91 @@
+"""SVG snapshots of every view of the TUI, at 120x40 and 80x24, fed the deterministic fixture.
+
+Update after an intended change with ``pytest tests/test_tui_snapshots.py --snapshot-update`` and look
+at the report (or the SVGs under ``tests/__snapshots__/``) before committing them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+from tui_fixtures import FakeController
+
+from tswarm.controller.snapshot import RunState
+from tswarm.tui import TswarmApp
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times of day in the logs and failures are local time: make local time UTC for stable output."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _press(*keys: str):
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        # A blinking cursor would make the picture depend on timing.
+        for input_ in pilot.app.screen.query(Input):
+            input_.cursor_blink = False
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("1", id="stats"),
+        pytest.param("2", id="charts"),
+        pytest.param("3", id="workers"),
+        pytest.param("4", id="failures"),
+        pytest.param("5", id="exceptions"),
+        pytest.param("6", id="logs"),
+        pytest.param("question_mark", id="help"),
+    ],
+)
+def test_view(snap_compare, key: str, size: tuple[int, int]) -> None:
+    app = TswarmApp(FakeController.running())
+    assert snap_compare(app, terminal_size=size, run_before=_press(key))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_spawn_dialog(snap_compare, size: tuple[int, int]) -> None:
+    app = TswarmApp(FakeController.running(state=RunState.STOPPED))
+    assert snap_compare(app, terminal_size=size, run_before=_press("n"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_spawn_dialog_error(snap_compare, size: tuple[int, int]) -> None:
+    app = TswarmApp(FakeController.running(state=RunState.STOPPED))
+    keys = ("n", "tab", "tab", "tab", *"soon", "enter")  # users, rate, host, run time
+    assert snap_compare(app, terminal_size=size, run_before=_press(*keys))
+
+
+def test_quit_dialog(snap_compare) -> None:
+    app = TswarmApp(FakeController.running())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_press("q"))
+
+
+def test_stats_filtered_and_sorted(snap_compare) -> None:
+    app = TswarmApp(FakeController.running())
+    keys = ("slash", *"api", "enter", "s", "s", "s", "s", "s")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_press(*keys))
+
+
+def test_stats_custom_percentiles(snap_compare) -> None:
+    app = TswarmApp(FakeController.running(), percentiles=(0.5, 0.99))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_press())

@@ -1,0 +1,117 @@
+"""Every number, size and time the TUI draws is formatted here.
+
+Kept in one small module so it can later be swapped for the shared
+``tswarm.controller.formatting`` without touching the widgets.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+__all__ = [
+    "fmt_age",
+    "fmt_bytes",
+    "fmt_clock",
+    "fmt_count",
+    "fmt_duration",
+    "fmt_ms",
+    "fmt_percent",
+    "fmt_percentile_label",
+    "fmt_rps",
+    "parse_duration",
+]
+
+
+def fmt_ms(value: float) -> str:
+    """A response time in milliseconds, without unit: one decimal below 10 ms, whole ms above."""
+    if value < 10:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def fmt_rps(value: float) -> str:
+    """Requests (or failures) per second, one decimal."""
+    return f"{value:,.1f}"
+
+
+def fmt_count(value: int) -> str:
+    """A count with thousands separators."""
+    return f"{value:,}"
+
+
+def fmt_bytes(value: float) -> str:
+    """A size in bytes with a binary unit (B, KiB, MiB, GiB)."""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_percent(value: float) -> str:
+    """A percentage (``value`` is already in percent, e.g. 12.5 -> "12.5%")."""
+    if value and abs(value) < 0.1:
+        return f"{value:.2f}%"
+    return f"{value:.1f}%"
+
+
+def fmt_percentile_label(percentile: float) -> str:
+    """0.95 -> "p95", 0.999 -> "p99.9"."""
+    return "p" + f"{percentile * 100:.4g}"
+
+
+def fmt_duration(seconds: float) -> str:
+    """A duration as "45s", "5m00s", "1h30m00s" (readable, and accepted by :func:`parse_duration`)."""
+    total = int(round(max(0.0, seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def fmt_age(seconds: float) -> str:
+    """How long ago something happened, e.g. a heartbeat: "0.4s", "12s", "3m05s"."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    return fmt_duration(seconds)
+
+
+def fmt_clock(timestamp: float) -> str:
+    """A wall-clock time of day (local time) as HH:MM:SS."""
+    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> float | None:
+    """Parse a run time typed by the user.
+
+    Args:
+        text: "30s", "5m", "1h30m", a bare number of seconds, or empty for no limit.
+
+    Returns:
+        Seconds, or None when ``text`` is empty.
+
+    Raises:
+        ValueError: if ``text`` is not a duration, or is zero.
+    """
+    text = text.strip().lower().replace(" ", "")
+    if not text:
+        return None
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        match = _DURATION.fullmatch(text)
+        if match is None or not any(match.groups()):
+            raise ValueError(f"not a duration: {text!r} (try 30s, 5m, 1h30m)")
+        hours, minutes, secs = (int(group or 0) for group in match.groups())
+        seconds = float(hours * 3600 + minutes * 60 + secs)
+    if seconds <= 0:
+        raise ValueError("run time must be more than 0 s")
+    return seconds

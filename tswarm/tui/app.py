@@ -1,0 +1,279 @@
+"""The tswarm full-screen app: draws the controller's snapshots and sends it the user's commands.
+
+The app only talks to a :class:`~tswarm.controller.api.RunController`. Every controller method is
+non-blocking, so the app calls them straight from its handlers; it reads ``snapshot()`` on a timer
+(about once a second) and redraws the visible view from it.
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.events import Resize
+from textual.timer import Timer
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tswarm.controller.api import RunController
+from tswarm.controller.snapshot import RunSnapshot, RunState
+from tswarm.tui.bindings import VIEWS, app_bindings
+from tswarm.tui.commands import TswarmCommands
+from tswarm.tui.screens.help import HelpScreen
+from tswarm.tui.screens.quit import QuitScreen
+from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
+from tswarm.tui.widgets.charts_view import ChartsView
+from tswarm.tui.widgets.exceptions_view import ExceptionsView
+from tswarm.tui.widgets.failures_view import FailuresView
+from tswarm.tui.widgets.log_view import LogView
+from tswarm.tui.widgets.stats_view import StatsView
+from tswarm.tui.widgets.status_bar import StatusBar
+from tswarm.tui.widgets.workers_view import WorkersView
+
+__all__ = ["TswarmApp"]
+
+#: states in which users are (being) run: the test can be stopped, edited, grown or shrunk
+_ACTIVE = frozenset({RunState.SPAWNING, RunState.RUNNING})
+#: actions that only mean something on the Statistics view
+_STATS_ACTIONS = frozenset({"filter", "sort", "reverse_sort"})
+#: from this width on, the footer also shows the command palette key
+WIDE_FOOTER = 100
+
+
+class TswarmApp(App[None]):
+    """The master's front-end.
+
+    Args:
+        controller: the test's controller (real, or a fake in tests).
+        autostart: ``(users, spawn_rate)`` to start at once instead of asking.
+        autoquit: seconds to wait after the test stopped (having run) before quitting; None = stay.
+        title: shown in the terminal title and screenshots.
+        percentiles: the percentile columns of the statistics (default: the snapshot's).
+    """
+
+    CSS_PATH = "app.tcss"
+    AUTO_FOCUS = "#stats-table"
+    BINDINGS = app_bindings()
+    COMMANDS = App.COMMANDS | {TswarmCommands}
+    #: seconds between two snapshots
+    REFRESH_INTERVAL = 1.0
+
+    def __init__(
+        self,
+        controller: RunController,
+        *,
+        autostart: tuple[int, float] | None = None,
+        autoquit: float | None = None,
+        title: str = "tswarm",
+        percentiles: tuple[float, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        self.controller = controller
+        self.autostart = autostart
+        self.autoquit = autoquit if autoquit is None or autoquit >= 0 else None
+        self.title = title
+        self.percentiles = percentiles
+        self.snapshot: RunSnapshot | None = None
+        self._has_run = False
+        self._autoquit_timer: Timer | None = None
+        #: the user target asked for since the last snapshot, so quick +/+/+ presses add up
+        self._requested_target: int | None = None
+        #: the last start request, to prefill the start dialog
+        self._last_request: SpawnRequest | None = None
+
+    # ---- layout and refresh -------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with TabbedContent(initial="stats", id="views"):
+            for number, (pane, title) in enumerate(VIEWS, start=1):
+                with TabPane(f"{number} {title}", id=pane):
+                    yield self._make_view(pane)
+        yield Footer(compact=True)
+
+    def _make_view(self, pane: str) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView:
+        match pane:
+            case "stats":
+                return StatsView(percentiles=self.percentiles, id="stats-view")
+            case "charts":
+                return ChartsView(id="charts-view")
+            case "workers":
+                return WorkersView(id="workers-view")
+            case "failures":
+                return FailuresView(id="failures-view")
+            case "exceptions":
+                return ExceptionsView(id="exceptions-view")
+            case "logs":
+                return LogView(id="logs-view")
+        raise ValueError(pane)
+
+    def on_mount(self) -> None:
+        if self.autostart is not None:
+            users, rate = self.autostart
+            self.controller.start(users, rate)
+            self._has_run = True
+        self.refresh_snapshot()
+        self.set_interval(self.REFRESH_INTERVAL, self.refresh_snapshot)
+        # The panes of the TabbedContent are not focusable until laid out; focus the table after that.
+        self.call_after_refresh(self.query_one("#stats-table").focus)
+        if self.autostart is None and self.snapshot is not None and self.snapshot.state is RunState.READY:
+            self.action_spawn()
+
+    @property
+    def active_view(self) -> str:
+        return self.query_one("#views", TabbedContent).active
+
+    def refresh_snapshot(self) -> None:
+        """Take a new snapshot from the controller and redraw the status bar and the visible view."""
+        previous = self.snapshot
+        snapshot = self.controller.snapshot()
+        self.snapshot = snapshot
+        self._requested_target = None
+        with self.batch_update():
+            self.query_one(StatusBar).update_snapshot(snapshot)
+            self._draw_view(self.active_view)
+        if previous is None or previous.state is not snapshot.state:
+            self.refresh_bindings()
+        self._check_autoquit(snapshot)
+
+    def _draw_view(self, pane: str) -> None:
+        if self.snapshot is None or not pane:
+            return
+        self.query_one(f"#{pane}-view").update_snapshot(self.snapshot)  # type: ignore[attr-defined]
+
+    def on_resize(self, event: Resize) -> None:
+        # At 80 columns the footer cannot hold every key: keep the room for the run's commands; the
+        # palette (ctrl+p) is listed in the help screen, the view keys on the tabs and the filter and
+        # sort keys in the filter box.
+        self.query_one(Footer).show_command_palette = event.size.width >= WIDE_FOOTER
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # Hidden views are not redrawn each tick; bring the newly shown one up to date at once.
+        self._draw_view(event.pane.id or "")
+        self.refresh_bindings()
+
+    def _check_autoquit(self, snapshot: RunSnapshot) -> None:
+        if snapshot.state in _ACTIVE:
+            self._has_run = True
+        if (
+            self.autoquit is not None
+            and self._has_run
+            and snapshot.state is RunState.STOPPED
+            and self._autoquit_timer is None
+        ):
+            self._autoquit_timer = self.set_timer(self.autoquit, self.shutdown_and_exit)
+
+    # ---- which keys apply now --------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.snapshot.state if self.snapshot else None
+        if action in ("edit", "stop", "users"):
+            return state in _ACTIVE
+        if action == "spawn":
+            return state not in _ACTIVE
+        if action in _STATS_ACTIONS:
+            return self.active_view == "stats"
+        return True
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def _start(self, request: SpawnRequest | None) -> None:
+        if request is None:
+            return
+        self._last_request = request
+        self.controller.start(request.user_count, request.spawn_rate, request.host, request.run_time)
+        self._has_run = True
+        self.refresh_snapshot()
+
+    def _spawn_dialog(self, editing: bool) -> SpawnScreen:
+        snapshot = self.snapshot
+        last = self._last_request
+        if editing and snapshot is not None:
+            return SpawnScreen(
+                editing=True,
+                user_count=snapshot.target_user_count,
+                spawn_rate=snapshot.spawn_rate,
+                host=snapshot.host,
+                run_time=snapshot.run_time,
+            )
+        return SpawnScreen(
+            editing=False,
+            user_count=last.user_count if last else (snapshot.target_user_count if snapshot and snapshot.target_user_count else 1),
+            spawn_rate=last.spawn_rate if last else (snapshot.spawn_rate if snapshot and snapshot.spawn_rate else 1.0),
+            host=(last.host if last and last.host else (snapshot.host if snapshot else "")),
+            run_time=last.run_time if last else (snapshot.run_time if snapshot else None),
+        )
+
+    def action_spawn(self) -> None:
+        """Ask for users, spawn rate, host and run time; start the test."""
+        self.push_screen(self._spawn_dialog(editing=False), self._start)
+
+    def action_edit(self) -> None:
+        """Change the running test in the same dialog, prefilled."""
+        self.push_screen(self._spawn_dialog(editing=True), self._start)
+
+    def action_users(self, delta: int) -> None:
+        """Grow or shrink the running test by ``delta`` users, at the current spawn rate."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        base = self._requested_target if self._requested_target is not None else snapshot.target_user_count
+        target = max(0, base + delta)
+        self._requested_target = target
+        self.controller.start(target, snapshot.spawn_rate or 1.0)
+
+    def action_stop(self) -> None:
+        self.controller.stop()
+        self.notify("Stopping the test")
+        self.refresh_snapshot()
+
+    def action_reset(self) -> None:
+        self.controller.reset_stats()
+        self.notify("Statistics reset")
+        self.refresh_snapshot()
+
+    def action_write(self) -> None:
+        paths = self.controller.write_outputs()
+        if paths:
+            self.notify("Wrote\n" + "\n".join(paths), title="Outputs")
+        else:
+            self.notify("No --csv or --json output configured", severity="warning")
+
+    def action_screenshot(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"Screenshot saved to {path}", title="Screenshot")
+
+    def action_view(self, pane: str) -> None:
+        """Show view ``pane`` and focus its table, if it has one."""
+        self.query_one("#views", TabbedContent).active = pane
+        # Focusing a widget in another pane would make the TabbedContent switch back to that pane.
+        focusable = [widget for widget in self.query_one(f"#{pane}", TabPane).query("*") if widget.can_focus]
+        self.set_focus(focusable[-1] if focusable else None)
+
+    def action_filter(self) -> None:
+        self.action_view("stats")
+        self.query_one(StatsView).focus_filter()
+
+    def action_sort(self) -> None:
+        self.query_one(StatsView).cycle_sort()
+
+    def action_reverse_sort(self) -> None:
+        self.query_one(StatsView).reverse_sort()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Quit; while a test runs, ask first."""
+        if self.snapshot is not None and self.snapshot.state in _ACTIVE:
+
+            def answered(quit_: bool | None) -> None:
+                if quit_:
+                    self.shutdown_and_exit()
+
+            self.push_screen(QuitScreen(), answered)
+        else:
+            self.shutdown_and_exit()
+
+    def shutdown_and_exit(self) -> None:
+        """Tell the controller to shut down (stop, release workers) and leave the app."""
+        self.controller.shutdown()
+        self.exit()

@@ -1,0 +1,109 @@
+"""The line (or two, when narrow) at the top: host, state, users, workers, throughput, time."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+
+from tswarm.controller.snapshot import RunSnapshot, RunState
+from tswarm.tui._format import fmt_count, fmt_duration, fmt_percent, fmt_rps
+
+__all__ = ["StatusBar"]
+
+_SEPARATOR = " │ "
+
+_STATE_CLASS = {
+    RunState.WAITING: "status-bar--waiting",
+    RunState.READY: "status-bar--idle",
+    RunState.SPAWNING: "status-bar--running",
+    RunState.RUNNING: "status-bar--running",
+    RunState.STOPPING: "status-bar--waiting",
+    RunState.STOPPED: "status-bar--idle",
+}
+
+
+class StatusBar(Widget):
+    """Packs the run's headline figures into as few lines as the width allows, never splitting one."""
+
+    COMPONENT_CLASSES = {
+        "status-bar--label",
+        "status-bar--running",
+        "status-bar--waiting",
+        "status-bar--idle",
+        "status-bar--bad",
+        "status-bar--warn",
+    }
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+        & > .status-bar--label { color: $text-muted; }
+        & > .status-bar--running { color: $text-success; text-style: bold; }
+        & > .status-bar--waiting { color: $text-warning; text-style: bold; }
+        & > .status-bar--idle { color: $text-accent; text-style: bold; }
+        & > .status-bar--bad { color: $text-error; text-style: bold; }
+        & > .status-bar--warn { color: $text-warning; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._snapshot: RunSnapshot | None = None
+
+    def update_snapshot(self, snapshot: RunSnapshot) -> None:
+        """Draw ``snapshot`` (re-lays out only when the number of lines may change)."""
+        self._snapshot = snapshot
+        self.refresh(layout=True)
+
+    def _segments(self) -> list[Text]:
+        snap = self._snapshot
+        if snap is None:
+            return [Text("connecting…")]
+        label = self.get_component_rich_style("status-bar--label")
+
+        def field(name: str, value: str | Text) -> Text:
+            return Text.assemble((name + " ", label), value)
+
+        state = Text(snap.state.value.upper(), self.get_component_rich_style(_STATE_CLASS[snap.state]))
+        workers = Text(f"{snap.workers_ready}/{snap.workers_total}")
+        if snap.workers_missing:
+            workers.append(f" ({snap.workers_missing} missing)", self.get_component_rich_style("status-bar--bad"))
+        fail_percent = snap.total.fail_ratio * 100
+        fails = Text(fmt_percent(fail_percent))
+        if fail_percent > 0:
+            fails.stylize(self.get_component_rich_style("status-bar--bad" if fail_percent > 5 else "status-bar--warn"))
+        elapsed = Text(fmt_duration(snap.elapsed))
+        if snap.remaining is not None:
+            elapsed.append(f" ({fmt_duration(snap.remaining)} left)", label)
+        return [
+            state,
+            Text(snap.host or "no host"),
+            field("users", f"{fmt_count(snap.user_count)}/{fmt_count(snap.target_user_count)}"),
+            field("workers", workers),
+            Text.assemble(fmt_rps(snap.total.current_rps), (" RPS", label)),
+            Text.assemble(fmt_count(snap.total.num_requests), (" reqs", label)),
+            Text.assemble(fails, (" failed", label)),
+            elapsed,
+        ]
+
+    def _lines(self, width: int) -> list[Text]:
+        lines: list[Text] = []
+        line = Text()
+        for segment in self._segments():
+            if line and line.cell_len + len(_SEPARATOR) + segment.cell_len > width:
+                lines.append(line)
+                line = Text()
+            if line:
+                line.append(_SEPARATOR, self.get_component_rich_style("status-bar--label"))
+            line.append_text(segment)
+        lines.append(line)
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width))
+
+    def render(self) -> Text:
+        return Text("\n").join(self._lines(self.content_size.width or 80))
