@@ -89,6 +89,8 @@ class Environment:
         """Make the runner of a one-process run (users run here, in gevent greenlets)."""
         from tswarm.runner.local import LocalRunner
 
+        # the stats stay here: nothing takes deltas of them
+        self.stats = RequestStats(track_deltas=False)
         self.runner = LocalRunner(self)
         return self.runner
 
@@ -96,6 +98,8 @@ class Environment:
         """Make the runner of a worker process that connects to a master."""
         from tswarm.runner.worker import WorkerRunner
 
+        # A worker only ships deltas to its master; like Locust's, its own stats stay empty.
+        self.stats = RequestStats(cumulative=False)
         self.runner = WorkerRunner(self, master_host, master_port, **kwargs)
         return self.runner
 
@@ -105,5 +109,7 @@ class Environment:
         """Make the runner of a master process (no users here; workers connect to it)."""
         from tswarm.controller.master import MasterRunner
 
+        # the master merges deltas in and never ships any out
+        self.stats = RequestStats(track_deltas=False)
         self.runner = MasterRunner(self, master_bind_host, master_bind_port, **kwargs)
         return self.runner

@@ -8,12 +8,14 @@ The config file is ``--config FILE``, else ``tswarm.toml`` in the working direct
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from tswarm.exceptions import ConfigError
+from tswarm.timespan import parse_timespan
+
+__all__ = ["check_config_keys", "find_config_path", "load_config", "parse_timespan", "suggest"]
 
 COMMANDS = ("run", "master", "worker", "demo")
 
@@ -82,22 +84,3 @@ def suggest(name: str, candidates: set[str] | list[str]) -> str:
     names = {c.lstrip("-").replace("_", "-") for c in candidates}
     match = difflib.get_close_matches(bare, names, n=1, cutoff=0.6)
     return f" (did you mean --{match[0]}?)" if match else ""
-
-
-_TIMESPAN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
-
-
-def parse_timespan(text: str | int | float, option: str = "--run-time") -> float:
-    """Seconds in ``"300s"``, ``"20m"``, ``"1h30m"`` or a plain number of seconds."""
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ConfigError(f"invalid {option} {text!r}: must not be negative")
-        return float(text)
-    value = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    match = _TIMESPAN.match(value)
-    if not value or not match or not any(match.groupdict().values()):
-        raise ConfigError(f"invalid {option} {text!r}: use a time span like 30s, 20m, 1h30m")
-    parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-    return float(parts["h"] * 3600 + parts["m"] * 60 + parts["s"])

@@ -6,8 +6,9 @@ Kept in one small module so it can later be swapped for the shared
 
 from __future__ import annotations
 
-import re
 import time
+
+from tswarm.timespan import TimespanError, parse_timespan
 
 __all__ = [
     "fmt_age",
@@ -86,7 +87,6 @@ def fmt_clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp))
 
 
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 def parse_duration(text: str) -> float | None:
@@ -101,17 +101,12 @@ def parse_duration(text: str) -> float | None:
     Raises:
         ValueError: if ``text`` is not a duration, or is zero.
     """
-    text = text.strip().lower().replace(" ", "")
-    if not text:
+    if not text.strip():
         return None
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        match = _DURATION.fullmatch(text)
-        if match is None or not any(match.groups()):
-            raise ValueError(f"not a duration: {text!r} (try 30s, 5m, 1h30m)")
-        hours, minutes, secs = (int(group or 0) for group in match.groups())
-        seconds = float(hours * 3600 + minutes * 60 + secs)
+    try:
+        seconds = parse_timespan(text, "run time")
+    except TimespanError:
+        raise ValueError(f"not a duration: {text.strip()!r} (try 30s, 5m, 1h30m)") from None
     if seconds <= 0:
         raise ValueError("run time must be more than 0 s")
     return seconds
