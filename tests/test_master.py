@@ -1,0 +1,470 @@
+"""The MasterRunner against fake workers: asyncio tasks with plain zmq DEALER sockets, no gevent.
+
+The fake workers speak docs/protocol.md themselves, so these tests also pin the master's side of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+import zmq.asyncio
+
+from tswarm.controller.master import MasterRunner
+from tswarm.controller.snapshot import RunState, WorkerState
+from tswarm.env import Environment
+from tswarm.events import Events
+from tswarm.protocol import PROTOCOL_VERSION, Message, decode, encode
+from tswarm.stats import RequestStats
+
+HB_INTERVAL = 0.05
+HB_TIMEOUT = 0.6
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: Any = "") -> None:
+    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {(what() if callable(what) else what) or condition}")
+        await asyncio.sleep(0.01)
+
+
+class Reader:
+    weight = 2
+    fixed_count = 0
+
+
+class Writer:
+    weight = 1
+    fixed_count = 0
+
+
+class FakeWorker:
+    """A worker that answers the master as the real one does, without running any user."""
+
+    def __init__(self, port: int, node_id: str, host: str = "host-a", protocol: int = PROTOCOL_VERSION) -> None:
+        self.node_id = node_id
+        self.host = host
+        self.protocol = protocol
+        self.port = port
+        self.context = zmq.asyncio.Context.instance()
+        self.socket = self._socket(node_id)
+        self.hb_socket = self._socket(node_id + "#hb")
+        self.received: list[Message] = []
+        self.users: dict[str, int] = {}
+        self.spawns: list[dict[str, int]] = []
+        self.stats = RequestStats()
+        self.silent = False
+        self.state = "ready"
+        self.index: int | None = None
+        self.heartbeats_from_master = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _socket(self, identity: str) -> zmq.asyncio.Socket:
+        sock = self.context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, identity.encode())
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(f"tcp://127.0.0.1:{self.port}")
+        return sock
+
+    def send(self, msg_type: str, data: Any = None) -> None:
+        self.socket.send(encode(msg_type, {} if data is None else data, self.node_id))
+
+    def send_raw(self, *frames: bytes) -> None:
+        self.socket.send_multipart(list(frames))
+
+    async def connect(self, wait_ack: bool = True) -> None:
+        self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._receive_hb())]
+        self.send("hello", {"protocol": self.protocol, "version": "test", "host": self.host, "pid": 1, "cpu_count": 1})
+        if wait_ack:
+            await wait_for(lambda: self.index is not None, what=f"ack to {self.node_id}")
+            # as a real worker, heartbeats start once the master has acknowledged
+            self._tasks.append(asyncio.create_task(self._beat()))
+
+    def of_type(self, msg_type: str) -> list[Message]:
+        return [m for m in self.received if m.type == msg_type]
+
+    def log_requests(self, n: int, name: str = "/a") -> None:
+        for i in range(n):
+            self.stats.log_request("GET", name, 10 + i % 50, 100)
+
+    def flush(self) -> None:
+        self.send("stats", {"stats": self.stats.take_delta(), "user_count": sum(self.users.values()),
+                            "user_classes_count": dict(self.users), "extra": {}})
+
+    async def _receive(self) -> None:
+        while True:
+            msg = decode(await self.socket.recv())
+            self.received.append(msg)
+            if msg.type == "ack":
+                self.index = msg.data["index"]
+            elif msg.type == "spawn" and not self.silent:
+                self.users = {k: v for k, v in msg.data["user_classes_count"].items() if v}
+                self.spawns.append(dict(self.users))
+                self.state = "running"
+                counts = {"user_classes_count": dict(self.users), "user_count": sum(self.users.values())}
+                self.send("spawning", counts)
+                self.send("spawning_complete", counts)
+            elif msg.type == "stop":
+                self.users = {}
+                self.flush()
+                self.state = "stopped"
+                self.send("stopped")
+            elif msg.type == "quit":
+                self.flush()
+                self.send("quit")
+
+    async def _receive_hb(self) -> None:
+        while True:
+            msg = decode(await self.hb_socket.recv())
+            if msg.type == "heartbeat":
+                self.heartbeats_from_master += 1
+
+    async def _beat(self) -> None:
+        while True:
+            if not self.silent:
+                data = {"state": self.state, "user_count": sum(self.users.values()),
+                        "cpu": 1.5, "memory": 1000, "timestamp": time.time()}
+                self.hb_socket.send(encode("heartbeat", data, self.node_id))
+            await asyncio.sleep(HB_INTERVAL)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.socket.close(linger=0)
+        self.hb_socket.close(linger=0)
+
+
+@pytest.fixture
+def environment() -> Environment:
+    return Environment(user_classes=[Reader, Writer], events=Events())
+
+
+@pytest.fixture
+async def master(environment: Environment) -> AsyncIterator[MasterRunner]:
+    runner = environment.create_master_runner(
+        "127.0.0.1", 0, heartbeat_interval=HB_INTERVAL, heartbeat_timeout=HB_TIMEOUT,
+        testfiles=[("locustfile.py", b"print('hi')\n")],
+    )
+    task = asyncio.create_task(runner.serve())
+    await wait_for(lambda: runner._loop is not None)
+    yield runner
+    runner.quit()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def make_worker(master: MasterRunner) -> AsyncIterator[Callable[..., Any]]:
+    made: list[FakeWorker] = []
+
+    async def make(node_id: str, host: str = "host-a", **kwargs: Any) -> FakeWorker:
+        worker = FakeWorker(master.bind_port, node_id, host, **kwargs)
+        made.append(worker)
+        await worker.connect(wait_ack=kwargs.get("protocol", PROTOCOL_VERSION) == PROTOCOL_VERSION)
+        return worker
+
+    yield make
+    for worker in made:
+        await worker.close()
+
+
+def live_total(workers: list[FakeWorker]) -> int:
+    return sum(sum(w.users.values()) for w in workers)
+
+
+async def test_hello_ack_with_increasing_index(master: MasterRunner, make_worker: Any) -> None:
+    connected: list[str] = []
+    master.environment.events.worker_connect.add_listener(lambda client_id: connected.append(client_id))
+    a = await make_worker("a")
+    b = await make_worker("b")
+    assert (a.index, b.index) == (0, 1)
+    assert connected == ["a", "b"]
+    assert master.worker_count == 2 and master.workers["b"].index == 1
+    ack = a.of_type("ack")[0].data
+    assert ack["protocol"] == PROTOCOL_VERSION and ack["heartbeat_interval"] == HB_INTERVAL
+    # a repeated hello (sent before the ack arrived) keeps the index and does not count twice
+    a.send("hello", {"protocol": PROTOCOL_VERSION, "version": "t", "host": "host-a", "pid": 1})
+    await wait_for(lambda: len(a.of_type("ack")) == 2)
+    assert a.of_type("ack")[1].data["index"] == 0 and connected == ["a", "b"]
+    # heartbeats both ways
+    await wait_for(lambda: a.heartbeats_from_master >= 2)
+    assert master.workers["a"].memory == 1000
+
+
+async def test_protocol_mismatch_is_refused_naming_both_versions(
+    master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = await make_worker("old", protocol=PROTOCOL_VERSION + 1)
+    await wait_for(lambda: old.of_type("refuse"))
+    reason = old.of_type("refuse")[0].data["reason"]
+    assert reason == (
+        f"protocol version mismatch: master speaks {PROTOCOL_VERSION}, worker speaks {PROTOCOL_VERSION + 1}"
+    )
+    assert "old" not in master.workers
+    assert any(reason in r.getMessage() for r in caplog.records)
+
+
+async def test_three_workers_even_share_at_spawn_rate(master: MasterRunner, make_worker: Any) -> None:
+    completes: list[int] = []
+    starts: list[bool] = []
+    master.environment.events.spawning_complete.add_listener(lambda user_count: completes.append(user_count))
+    master.environment.events.test_start.add_listener(lambda environment: starts.append(True))
+    workers = [await make_worker("w1", "h1"), await make_worker("w2", "h1"), await make_worker("w3", "h2")]
+    began = time.monotonic()
+    master.start(30, 20)
+    await asyncio.sleep(0.5)
+    early = live_total(workers)
+    assert 1 <= early <= 1 + 20 * (time.monotonic() - began) + 5, early
+    await wait_for(lambda: master.state is RunState.RUNNING, what="spawning complete")
+    took = time.monotonic() - began
+    assert 1.2 <= took <= 3.5, took  # 29 users after the first at 20/s
+    assert [sum(w.users.values()) for w in workers] == [10, 10, 10]
+    assert sum(w.users.get("Reader", 0) for w in workers) == 20
+    assert completes == [30] and starts == [True]
+    assert master.user_count == 30
+    # ramp down at the spawn rate too, and the spawn messages carry the test's settings
+    master.start(3, 50)
+    await wait_for(lambda: live_total(workers) == 3)
+    assert [sum(w.users.values()) for w in workers] == [1, 1, 1]
+    spawn = workers[0].of_type("spawn")[-1].data
+    assert {"host", "stop_timeout", "test_id", "parsed_options"} <= set(spawn)
+
+
+async def test_missing_worker_users_move_and_it_rejoins(
+    master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    workers = [await make_worker("w1", "h1"), await make_worker("w2", "h2"), await make_worker("w3", "h3")]
+    master.start(12, 100)
+    await wait_for(lambda: master.state is RunState.RUNNING)
+    silent = workers[2]
+    silent.silent = True
+    went_silent = time.monotonic()
+    await wait_for(lambda: master.workers["w3"].state is WorkerState.MISSING, timeout=HB_TIMEOUT + 2)
+    assert time.monotonic() - went_silent <= HB_TIMEOUT + 2 * HB_INTERVAL + 0.3
+    assert any("w3 is missing" in r.getMessage() for r in caplog.records)
+    await wait_for(lambda: sum(workers[0].users.values()) + sum(workers[1].users.values()) == 12)
+    assert master.worker_count == 2
+    # it speaks again: back, with its share
+    silent.silent = False
+    silent.users = {}
+    await wait_for(lambda: master.workers["w3"].state is not WorkerState.MISSING)
+    await wait_for(lambda: [sum(w.users.values()) for w in workers] == [4, 4, 4])
+    assert master.workers["w3"].index == 2
+
+
+async def test_worker_joining_mid_test_gets_its_share(master: MasterRunner, make_worker: Any) -> None:
+    first = await make_worker("w1")
+    master.start(6, 100)
+    await wait_for(lambda: sum(first.users.values()) == 6)
+    second = await make_worker("w2")
+    await wait_for(lambda: sum(first.users.values()) == 3 and sum(second.users.values()) == 3)
+
+
+async def test_stats_deltas_merge_to_the_sum_and_stop_waits_for_final_flush(
+    master: MasterRunner, make_worker: Any
+) -> None:
+    reports: list[str] = []
+    stops: list[int] = []
+    master.environment.events.worker_report.add_listener(lambda client_id, data: reports.append(client_id))
+    master.environment.events.test_stop.add_listener(
+        lambda environment: stops.append(environment.stats.total.num_requests)
+    )
+    workers = [await make_worker(f"w{i}") for i in range(3)]
+    master.start(3, 100)
+    await wait_for(lambda: master.state is RunState.RUNNING)
+    for i, w in enumerate(workers):
+        w.log_requests(10 * (i + 1), "/a")
+        w.stats.log_request("POST", "/b", 5, 10)
+        w.stats.log_error("POST", "/b", "boom")
+        w.flush()
+    await wait_for(lambda: len(reports) == 3)
+    assert master.stats.total.num_requests == 63
+    # requests made after the last periodic report reach the master in the final flush, before test_stop
+    for w in workers:
+        w.log_requests(7, "/c")
+    master.stop()
+    await wait_for(lambda: master.state is RunState.STOPPED)
+    assert stops == [63 + 21]
+    assert master.stats.get("/c", "GET").num_requests == 21
+    assert master.stats.get("/b", "POST").num_failures == 3
+    assert master.snapshot().failures[0].occurrences == 3
+    assert all(w.state is WorkerState.STOPPED for w in master.workers.values())
+
+
+async def test_malformed_stats_report_is_dropped(master: MasterRunner, make_worker: Any) -> None:
+    w = await make_worker("w")
+    w.send("stats", {"stats": {"version": 1, "entries": [{"oops": 1}]}, "user_count": 0})
+    await wait_for(lambda: master.malformed_reports == 1)
+    w.log_requests(4)
+    w.flush()
+    await wait_for(lambda: master.stats.total.num_requests == 4)
+
+
+async def test_custom_messages_both_ways(
+    master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[tuple[str, Any]] = []
+    threaded: list[Any] = []
+
+    def on_ack(environment: Environment, msg: Message) -> None:
+        assert environment is master.environment
+        got.append((msg.node_id, msg.data))
+        environment.runner.send_message("thanks", msg.data, client_id=msg.node_id)
+
+    master.register_message("acknowledge_users", on_ack)
+    master.register_message("slow", lambda environment, msg: threaded.append(msg.data), concurrent=True)
+    with pytest.raises(ValueError):
+        master.register_message("stats", on_ack)
+    a, b = await make_worker("a"), await make_worker("b")
+    a.send("acknowledge_users", "Thanks for the 3 users!")
+    await wait_for(lambda: a.of_type("thanks"))
+    assert got == [("a", "Thanks for the 3 users!")] and not b.of_type("thanks")
+    a.send("slow", [1, 2])
+    await wait_for(lambda: threaded == [[1, 2]])
+    master.send_message("test_users", [{"name": "User1"}])
+    await wait_for(lambda: a.of_type("test_users") and b.of_type("test_users"))
+    # unregistered: logged once per type, with its name and its sender
+    for _ in range(3):
+        b.send("nobody_listens", 1)
+    a.send("acknowledge_users", "still working")
+    await wait_for(lambda: len(got) == 2)
+    warnings = [r.getMessage() for r in caplog.records if "nobody_listens" in r.getMessage()]
+    assert len(warnings) == 1 and " b" in warnings[0]
+
+
+async def test_garbage_is_counted_and_the_master_keeps_working(master: MasterRunner, make_worker: Any) -> None:
+    stranger = FakeWorker(master.bind_port, "stranger")
+    try:
+        stranger.send_raw(b"\xff\x00random bytes")
+        stranger.send_raw(msgpack.packb({"a": 1}))
+        stranger.send_raw(msgpack.packb(["hello", "not a map", "stranger"]))
+        stranger.send_raw(b"one", b"two")
+        stranger.send("stats", {"stats": {}, "user_count": 0})  # before hello
+        await wait_for(lambda: master.protocol_errors == 5, what=lambda: master._peer_errors)
+        w = await make_worker("good")
+        w.send("spawn", {"user_classes_count": {}})  # a type only the master sends
+        w.send("heartbeat", {"no timestamp": 1})
+        await wait_for(lambda: master.protocol_errors == 7, what=lambda: master._peer_errors)
+        assert master._peer_errors == {"stranger": 5, "good": 2}
+        master.start(2, 100)
+        await wait_for(lambda: sum(w.users.values()) == 2)
+    finally:
+        await stranger.close()
+
+
+async def test_testfile_request_is_answered(master: MasterRunner, make_worker: Any) -> None:
+    w = await make_worker("w")
+    w.send("testfile_request")
+    await wait_for(lambda: w.of_type("testfile"))
+    assert w.of_type("testfile")[0].data == {"files": [{"name": "locustfile.py", "content": b"print('hi')\n"}]}
+
+
+async def test_logs_and_cpu_warning(master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture) -> None:
+    w = await make_worker("w")
+    caplog.set_level(logging.INFO)
+    w.send("logs", {"lines": [[time.time(), "INFO", "hello from the worker"]]})
+    w.send("cpu_warning", {"cpu": 97.0})
+    await wait_for(lambda: master.workers["w"].cpu_warning and len(master.logs) >= 2)
+    assert any(line.source == "w" and line.message == "hello from the worker" for line in master.logs)
+    assert any("[w] hello from the worker" in r.getMessage() for r in caplog.records)
+    assert any("w is using 97% CPU" in r.getMessage() for r in caplog.records)
+
+
+async def test_expect_workers_timeout(environment: Environment, caplog: pytest.LogCaptureFixture) -> None:
+    runner = environment.create_master_runner("127.0.0.1", 0, heartbeat_interval=HB_INTERVAL)
+    began = time.monotonic()
+    code = await runner.run_headless(10, 5, expect_workers=3, expect_workers_max_wait=0.5)
+    assert code == 1
+    assert time.monotonic() - began < 3
+    assert "Gave up waiting for workers: 0 of 3 connected after 0.5s" in caplog.text
+
+
+async def test_run_headless_runs_and_quits_workers(environment: Environment) -> None:
+    runner = environment.create_master_runner("127.0.0.1", 0, heartbeat_interval=HB_INTERVAL)
+
+    class Reporter:
+        periodic_calls = 0
+        final_total: int | None = None
+
+        def periodic(self) -> None:
+            self.periodic_calls += 1
+
+        def final(self) -> None:
+            self.final_total = runner.stats.total.num_requests
+
+    reporter = Reporter()
+    run = asyncio.create_task(
+        runner.run_headless(4, 100, run_time=1.6, expect_workers=2, reporter=reporter)
+    )
+    workers = [FakeWorker(runner.bind_port, f"w{i}") for i in range(2)]
+    try:
+        for w in workers:
+            await w.connect()
+        await wait_for(lambda: live_total(workers) == 4)
+        workers[0].log_requests(5)
+        assert await asyncio.wait_for(run, 10) == 0
+        assert reporter.periodic_calls >= 1 and reporter.final_total == 5
+        assert all(w.of_type("quit") for w in workers)
+    finally:
+        for w in workers:
+            await w.close()
+
+
+def test_thread_mode_for_the_tui(environment: Environment) -> None:
+    runner = environment.create_master_runner(
+        "127.0.0.1", 0, heartbeat_interval=HB_INTERVAL, outputs_writer=lambda: ["out.csv"]
+    )
+    runner.start_in_thread()
+    try:
+        assert runner.snapshot().state is RunState.WAITING
+        runner.start(5, 10, host="http://example.test", run_time=60)
+        deadline = time.monotonic() + 5
+        while runner.snapshot().state is not RunState.SPAWNING and time.monotonic() < deadline:
+            time.sleep(0.05)
+        snap = runner.snapshot()
+        assert snap.state is RunState.SPAWNING and snap.target_user_count == 5 and snap.run_time == 60
+        assert snap.host == "http://example.test"
+        assert runner.write_outputs() == ["out.csv"]
+        runner.stop()
+        while runner.snapshot().state is not RunState.STOPPED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.snapshot().state is RunState.STOPPED
+    finally:
+        runner.shutdown()
+    assert runner._thread is not None and not runner._thread.is_alive()
+
+
+async def test_run_headless_follows_a_load_shape(environment: Environment) -> None:
+    from tswarm.runner.shape import LoadTestShape
+
+    class TwoSteps(LoadTestShape):
+        def tick(self) -> Any:
+            t = self.get_run_time()
+            if t < 0.6:
+                return (2, 100)
+            if t < 1.6:
+                return (4, 100)
+            return None
+
+    environment.shape_class = TwoSteps()
+    runner = environment.create_master_runner("127.0.0.1", 0, heartbeat_interval=HB_INTERVAL)
+    run = asyncio.create_task(runner.run_headless(0, 1, expect_workers=1))
+    worker = FakeWorker(runner.bind_port, "w")
+    try:
+        await worker.connect()
+        assert await asyncio.wait_for(run, 10) == 0
+        sizes = [sum(s.values()) for s in worker.spawns]
+        assert 2 in sizes and max(sizes) == 4 and sizes.index(2) < sizes.index(4)
+        assert worker.of_type("stop") and worker.of_type("quit")
+    finally:
+        await worker.close()
