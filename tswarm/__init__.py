@@ -51,7 +51,30 @@ _WHERE = {
     "constant_throughput": "tswarm.runner.wait_time",
 }
 
-__all__ = sorted([*_WHERE, "__version__"])
+__all__ = [
+    "Environment",
+    "EventHook",
+    "Events",
+    "FastHttpUser",
+    "HttpUser",
+    "InterruptTaskSet",
+    "LoadTestShape",
+    "RescheduleTask",
+    "RescheduleTaskImmediately",
+    "SequentialTaskSet",
+    "StopTest",
+    "StopUser",
+    "TaskSet",
+    "User",
+    "__version__",
+    "between",
+    "constant",
+    "constant_pacing",
+    "constant_throughput",
+    "events",
+    "tag",
+    "task",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -85,13 +85,12 @@ def load_testfiles(spec: str) -> LoadedTest:
     for path in loaded.paths:
         module = _import_file(path)
         loaded.modules.append(module)
-        for name, value in vars(module).items():
+        for value in vars(module).values():
             if inspect.isclass(value):
                 if is_user_class(value):
                     loaded.user_classes.setdefault(value.__name__, value)
                 elif is_shape_class(value):
                     loaded.shape_classes.setdefault(value.__name__, value)
-        del name
     if not loaded.user_classes:
         files = ", ".join(str(p) for p in loaded.paths)
         raise TestFileError(f"no User class found in {files} (define a subclass of User, HttpUser or FastHttpUser)")

@@ -5,7 +5,12 @@ The classes are imported on first use, so that ``import tswarm`` stays light and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tswarm.controller.master import MasterRunner
+    from tswarm.runner.local import LocalRunner
+    from tswarm.runner.worker import WorkerRunner
 
 __all__ = ["LocalRunner", "MasterRunner", "WorkerRunner"]
 

@@ -8,10 +8,10 @@ threads and easy to build by hand for deterministic UI tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class RunState(str, Enum):
+class RunState(StrEnum):
     WAITING = "waiting for workers"
     READY = "ready"
     SPAWNING = "spawning"
@@ -20,7 +20,7 @@ class RunState(str, Enum):
     STOPPED = "stopped"
 
 
-class WorkerState(str, Enum):
+class WorkerState(StrEnum):
     READY = "ready"
     SPAWNING = "spawning"
     RUNNING = "running"

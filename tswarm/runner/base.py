@@ -201,7 +201,7 @@ class UserRunner:
             if msg.type not in self._unknown_message_types:
                 self._unknown_message_types.add(msg.type)
                 log.warning(
-                    "Got a message of type %r from %s, but no listener is registered for it (logged once)",
+                    "Ignored a message of type %r from %s: no handler is registered for it (runner.register_message); further ones are ignored silently",
                     msg.type,
                     msg.node_id,
                 )

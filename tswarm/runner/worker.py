@@ -1,0 +1,395 @@
+"""The runner of a worker process: runs the users its master asks for and reports to it over ZeroMQ.
+
+See docs/protocol.md. The main socket lives in gevent (zmq.green); heartbeats go through a second socket
+driven by a native OS thread, so that users that keep the gevent loop busy cannot starve them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import gevent.event
+import psutil
+import zmq
+import zmq.green as zmq_green
+from gevent import monkey
+
+from tswarm._version import __version__
+from tswarm.exceptions import TestFileError
+from tswarm.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
+from tswarm.runner.base import (
+    STATE_READY,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    UserRunner,
+)
+
+if TYPE_CHECKING:
+    from tswarm.env import Environment
+
+log = logging.getLogger("tswarm.worker")
+
+#: how often a worker sends a stats delta while users run (the protocol asks for at least 1/s)
+STATS_INTERVAL = 1.0
+LOG_FLUSH_INTERVAL = 0.5
+
+
+def make_node_id() -> str:
+    return f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+class WorkerLogForwarder(logging.Handler):
+    """Keeps log lines for the master; sent in batches by the worker's main loop."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: deque[list[Any]] = deque(maxlen=capacity)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a log handler must never raise
+            self.lines.append([record.created, record.levelname, self.format(record)])
+
+    def take(self) -> list[list[Any]]:
+        taken = []
+        while self.lines:
+            taken.append(self.lines.popleft())
+        return taken
+
+
+class WorkerRunner(UserRunner):
+    """Connects to a master, runs the users it dispatches here, and reports their stats."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        master_host: str,
+        master_port: int,
+        *,
+        heartbeat_interval: float = 1.0,
+        master_timeout: float = 60.0,
+        node_id: str | None = None,
+    ) -> None:
+        self.node_id = node_id or make_node_id()
+        super().__init__(environment)
+        self.master_host = master_host
+        self.master_port = master_port
+        self.heartbeat_interval = heartbeat_interval
+        self.master_timeout = master_timeout
+        self.worker_index = -1
+        self.worker_count = 0
+        self.exit_code = 0
+        self.connected = gevent.event.Event()
+        self.finished = gevent.event.Event()
+        self._last_master_message = time.monotonic()
+        self._test_id: str | None = None
+        self._stop_heartbeat = False
+        self._quitting = False
+        self._bad_frames = 0
+        self._log_forwarder = WorkerLogForwarder()
+        self._log_forwarder.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self.endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
+        self._context = zmq_green.Context()
+        self._socket = self._context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.IDENTITY, self.node_id.encode())
+        self._socket.setsockopt(zmq.LINGER, 2000)
+        self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        self._socket.connect(self.endpoint)
+        self._greenlets: list[gevent.Greenlet] = []
+        # Filled by the heartbeat thread, drained (and turned into events) by the gevent side.
+        self.heartbeats_sent: deque[float] = deque(maxlen=100)
+        self.heartbeats_received: deque[bytes] = deque(maxlen=100)
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def _send(self, msg_type: str, data: Any = None) -> None:
+        self._socket.send(encode(msg_type, data if data is not None else {}, self.node_id))
+
+    def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
+        """Send a custom message to the master (``client_id`` is ignored on a worker)."""
+        self._send(msg_type, data)
+
+    def _hello(self) -> dict[str, Any]:
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "version": __version__,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "cpu_count": os.cpu_count() or 1,
+        }
+
+    # -- life --------------------------------------------------------------------------------------
+
+    def connect(self, timeout: float | None = None) -> bool:
+        """Say hello until the master acknowledges; returns False if ``timeout`` passes first."""
+        self._greenlets.append(gevent.spawn(self._receive_loop))
+        started = time.monotonic()
+        last_notice = 0.0
+        while not self.connected.is_set():
+            if self.exit_code:
+                return False
+            self._send("hello", self._hello())
+            waited = time.monotonic() - started
+            if waited - last_notice >= 5.0 or last_notice == 0.0:
+                last_notice = max(waited, 0.001)
+                log.info("Waiting for the master at %s ...", self.endpoint)
+            if timeout is not None and waited > timeout:
+                return False
+            self.connected.wait(timeout=self.heartbeat_interval)
+        return True
+
+    def run(self) -> int:
+        """Serve the master until it says quit or is gone; returns the process exit code."""
+        logging.getLogger().addHandler(self._log_forwarder)
+        self._last_master_message = time.monotonic()
+        self._greenlets += [
+            gevent.spawn(self._report_loop),
+            gevent.spawn(self._watch_master),
+        ]
+        # A real OS thread: threading.Thread is patched into a greenlet here, and a greenlet would
+        # share the very loop that busy users can starve.
+        self._heartbeat_running = monkey.get_original("_thread", "allocate_lock")()
+        self._heartbeat_running.acquire()
+        monkey.get_original("_thread", "start_new_thread")(self._heartbeat_thread, ())
+        self.finished.wait()
+        self._stop_heartbeat = True
+        logging.getLogger().removeHandler(self._log_forwarder)
+        for greenlet in self._greenlets:
+            if greenlet is not gevent.getcurrent():
+                greenlet.kill(block=False)
+        self._heartbeat_running.acquire(timeout=2 * self.heartbeat_interval + 1)
+        self._socket.close(linger=1000)
+        self.close()
+        return self.exit_code
+
+    def _finish(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.finished.set()
+
+    # -- receiving ---------------------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        while True:
+            frame = self._socket.recv()
+            self._last_master_message = time.monotonic()
+            try:
+                msg = decode(frame)
+            except ProtocolError as e:
+                self._bad_frames += 1
+                if self._bad_frames == 1:
+                    log.warning("Dropped a frame from the master that is not a tswarm message: %s", e)
+                continue
+            try:
+                self._handle(msg)
+            except Exception:
+                log.exception("Failed to handle a %r message from the master", msg.type)
+
+    def _handle(self, msg: Any) -> None:
+        kind, data = msg.type, msg.data
+        if kind != "heartbeat":
+            log.debug("Got %r from the master", kind)
+        if kind == "ack":
+            self.worker_index = data["index"]
+            self.worker_count = data.get("worker_count", self.worker_count)
+            if not self.connected.is_set():
+                log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
+            self.connected.set()
+        elif kind == "refuse":
+            log.error("The master refused this worker: %s", data["reason"])
+            self._finish(1)
+        elif kind == "heartbeat":
+            pass
+        elif kind == "spawn":
+            gevent.spawn(self._on_spawn, data)
+        elif kind == "stop":
+            gevent.spawn(self._on_stop)
+        elif kind == "quit":
+            gevent.spawn(self._on_quit)
+        elif kind == "reset_stats":
+            self.environment.stats.reset_all()
+            self.environment.stats.take_delta()
+            self.environment.events.reset_stats.fire()
+        else:
+            self._handle_custom_message(msg)
+
+    def _on_spawn(self, data: dict[str, Any]) -> None:
+        test_id = data.get("test_id")
+        if self.state in (STATE_READY, STATE_STOPPED) or test_id != self._test_id:
+            self._test_id = test_id
+            if data.get("host"):
+                self.environment.host = data["host"]
+            if "stop_timeout" in data:
+                self.environment.stop_timeout = data["stop_timeout"]
+            if self.state in (STATE_READY, STATE_STOPPED):
+                self.environment.events.test_start.fire(environment=self.environment)
+        self.state = STATE_SPAWNING
+        target = {str(k): int(v) for k, v in data["user_classes_count"].items()}
+        self._send("spawning", {"user_classes_count": target, "user_count": sum(target.values())})
+        self.set_users(target)
+        self.state = STATE_RUNNING
+        counts = dict(self.assigned)
+        self._send("spawning_complete", {"user_classes_count": counts, "user_count": sum(counts.values())})
+
+    def _on_stop(self) -> None:
+        if self.state in (STATE_STOPPING,):
+            return
+        was_running = self.state not in (STATE_READY, STATE_STOPPED)
+        self.state = STATE_STOPPING
+        if was_running:
+            self.environment.events.test_stopping.fire(environment=self.environment)
+        self.stop_all_users()
+        self._flush_stats()
+        self.state = STATE_STOPPED
+        self._send("stopped", {})
+        if was_running:
+            self.environment.events.test_stop.fire(environment=self.environment)
+
+    def _on_quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        self._on_stop()
+        self._send("quit", {})
+        self._finish(self.exit_code)
+
+    def leave(self) -> None:
+        """Stop gracefully on our own (SIGTERM/SIGINT): stop users, flush stats, tell the master."""
+        gevent.spawn(self._on_quit)
+
+    def request_test_stop(self) -> None:
+        """A user raised StopTest: in distributed mode only this worker's users stop."""
+        log.info("A user raised StopTest; stopping this worker's users")
+        gevent.spawn(self._on_stop)
+
+    # -- background work -----------------------------------------------------------------------------
+
+    def _stats_message(self) -> dict[str, Any]:
+        data = {
+            "stats": self.environment.stats.take_delta(),
+            "user_count": self.user_count,
+            "user_classes_count": self.user_classes_count,
+            "extra": {},
+        }
+        self.environment.events.report_to_master.fire(client_id=self.node_id, data=data)
+        return data
+
+    def _flush_stats(self) -> None:
+        self._send("stats", self._stats_message())
+
+    def _report_loop(self) -> None:
+        while True:
+            gevent.sleep(STATS_INTERVAL)
+            if self.state != STATE_READY:
+                self._flush_stats()
+            lines = self._log_forwarder.take()
+            if lines:
+                self._send("logs", {"lines": lines})
+            self._fire_heartbeat_events()
+
+    def _fire_heartbeat_events(self) -> None:
+        events = self.environment.events
+        while self.heartbeats_sent:
+            events.heartbeat_sent.fire(client_id=self.node_id, timestamp=self.heartbeats_sent.popleft())
+        while self.heartbeats_received:
+            frame = self.heartbeats_received.popleft()
+            try:
+                timestamp = decode(frame).data.get("timestamp")
+            except (ProtocolError, AttributeError):
+                continue
+            events.heartbeat_received.fire(client_id=self.node_id, timestamp=timestamp)
+
+    def _watch_master(self) -> None:
+        while True:
+            gevent.sleep(min(1.0, self.master_timeout / 4))
+            silent = time.monotonic() - self._last_master_message
+            if silent > self.master_timeout:
+                log.error(
+                    "Lost the master at %s: nothing heard for %.0fs (--master-timeout); stopping",
+                    self.endpoint,
+                    silent,
+                )
+                self.stop_all_users()
+                self._finish(1)
+                return
+
+    def on_cpu_warning(self, cpu: float) -> None:
+        self._send("cpu_warning", {"cpu": cpu})
+
+    def _heartbeat_thread(self) -> None:
+        # A native thread with its own (non-green) context and socket: it runs even when greenlets hog
+        # the gevent loop, so a busy worker is never taken for a dead one.
+        context = zmq.Context()
+        hb = context.socket(zmq.DEALER)
+        hb.setsockopt(zmq.IDENTITY, f"{self.node_id}#hb".encode())
+        hb.setsockopt(zmq.LINGER, 0)
+        hb.connect(self.endpoint)
+        poller = zmq.Poller()
+        poller.register(hb, zmq.POLLIN)
+        process = psutil.Process()  # its own, so that its CPU readings do not disturb the monitor's
+        process.cpu_percent()
+        next_beat = time.monotonic()
+        try:
+            while not self._stop_heartbeat:
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat = now + self.heartbeat_interval
+                    timestamp = time.time()
+                    cpu = process.cpu_percent()
+                    data = {
+                        "state": self.state,
+                        "user_count": self.user_count,
+                        "cpu": cpu,
+                        "memory": process.memory_info().rss,
+                        "timestamp": timestamp,
+                    }
+                    hb.send(encode("heartbeat", data, self.node_id))
+                    self.heartbeats_sent.append(timestamp)
+                timeout_ms = max(1, int((next_beat - time.monotonic()) * 1000))
+                if poller.poll(timeout_ms):
+                    frame = hb.recv()
+                    self._last_master_message = time.monotonic()
+                    self.heartbeats_received.append(frame)
+        finally:
+            hb.close(linger=0)
+            context.term()
+            self._heartbeat_running.release()
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def fetch_testfiles(master_host: str, master_port: int, node_id: str, timeout: float) -> list[dict[str, Any]]:
+    """Ask the master for its test file(s) (``-f -``), on a socket of its own that never says hello."""
+    context = zmq_green.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, f"{node_id}#fetch".encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
+    sock.connect(endpoint)
+    deadline = time.monotonic() + timeout
+    try:
+        log.info("Asking the master at %s for the test file ...", endpoint)
+        while time.monotonic() < deadline:
+            sock.send(encode("testfile_request", {}, node_id))
+            if sock.poll(2000):
+                try:
+                    msg = decode(sock.recv())
+                except ProtocolError:
+                    continue
+                if msg.type == "testfile":
+                    files: list[dict[str, Any]] = msg.data["files"]
+                    return files
+        raise TestFileError(f"the master at {endpoint} sent no test file within {timeout:.0f}s")
+    finally:
+        sock.close(linger=0)
+        context.term()
