@@ -16,7 +16,7 @@ from tswarm.stats import RequestStats
 if TYPE_CHECKING:
     from tswarm.controller.master import MasterRunner
     from tswarm.runner.local import LocalRunner
-    from tswarm.runner.worker import WorkerRunner
+    from tswarm.runner.worker import LinkedLocalRunner, WorkerRunner
 
 
 class Environment:
@@ -63,7 +63,7 @@ class Environment:
         self.available_user_classes = available_user_classes or {c.__name__: c for c in self.user_classes}
         self.available_shape_classes = available_shape_classes or {}
         self.stats = RequestStats()
-        self.runner: LocalRunner | WorkerRunner | MasterRunner | None = None
+        self.runner: LocalRunner | WorkerRunner | LinkedLocalRunner | MasterRunner | None = None
         #: when set (by the test file), the process exits with this code whatever the results
         self.process_exit_code: int | None = None
         #: Locust compatibility: there is no web UI in tswarm
@@ -101,6 +101,14 @@ class Environment:
         # A worker only ships deltas to its master; like Locust's, its own stats stay empty.
         self.stats = RequestStats(cumulative=False)
         self.runner = WorkerRunner(self, master_host, master_port, **kwargs)
+        return self.runner
+
+    def create_linked_local_runner(self, master_host: str, master_port: int, **kwargs: Any) -> LinkedLocalRunner:
+        """Make the LocalRunner of a local run shown in the TUI: it reports to the TUI's controller."""
+        from tswarm.runner.worker import LinkedLocalRunner
+
+        self.stats = RequestStats(cumulative=False)
+        self.runner = LinkedLocalRunner(self, master_host, master_port, **kwargs)
         return self.runner
 
     def create_master_runner(

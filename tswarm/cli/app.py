@@ -180,6 +180,7 @@ def worker(
     config: Config = None,
     heartbeat_interval: HeartbeatInterval = 1.0,
     master_timeout: MasterTimeout = 60.0,
+    linked_local: Annotated[bool, typer.Option("--linked-local", hidden=True)] = False,
 ) -> None:
     """Run users for a master: connect to --master-host and report to it."""
     options = RunOptions.from_params(ctx, "worker", locals())

@@ -12,15 +12,29 @@ from pathlib import Path
 from tswarm.cli.options import RunOptions
 
 
-def run_master(options: RunOptions, *, local_workers: list[subprocess.Popen[bytes]] | None = None) -> int:
-    """Hold the test (asyncio, never patched); headless here, the TUI when on a terminal."""
+def run_master(
+    options: RunOptions,
+    *,
+    local_workers: list[subprocess.Popen[bytes]] | None = None,
+    tui: bool | None = None,
+    private_events: bool = False,
+) -> int:
+    """Hold the test (asyncio, never patched): the TUI on a terminal, else headless.
+
+    ``private_events``: this process is only the front-end of a local run; the test file's listeners
+    belong to the local runner process, so the controller fires events of its own that nobody hears.
+    """
     import asyncio
 
     from tswarm.cli.session import exit_code_of, load_session, setup_logging
+    from tswarm.events import Events
     from tswarm.headless.reporter import HeadlessReporter
 
+    show_tui = options.tui if tui is None else tui
+    if show_tui:
+        _log_to_file_under_tui(options)
     setup_logging(options, node="master")
-    session = load_session(options)
+    session = load_session(options, events=Events() if private_events else None)
     environment = session.environment
     testfiles = [(p.name, p.read_bytes()) for p in session.loaded.paths]
     master = environment.create_master_runner(
@@ -31,7 +45,7 @@ def run_master(options: RunOptions, *, local_workers: list[subprocess.Popen[byte
         testfiles=testfiles,
     )
     environment.events.init.fire(environment=environment, runner=master, web_ui=None)
-    if options.tui and local_workers is None:
+    if show_tui:
         from tswarm.cli.frontend import run_master_tui
 
         return run_master_tui(options, master)
@@ -60,6 +74,12 @@ def run_master(options: RunOptions, *, local_workers: list[subprocess.Popen[byte
     return code
 
 
+def _log_to_file_under_tui(options: RunOptions) -> None:
+    """The TUI owns the terminal: log lines go to its Logs view and to --logfile (or a temp file)."""
+    if not options.logfile:
+        options.logfile = str(Path(tempfile.mkdtemp(prefix="tswarm-")) / "tswarm.log")
+
+
 def run_with_local_workers(options: RunOptions) -> int:
     """A master in this process and ``--processes`` local workers; all output on this terminal."""
     from tswarm.cli.ports import free_port
@@ -83,7 +103,7 @@ def run_with_local_workers(options: RunOptions) -> int:
 
 
 def start_local_workers(
-    options: RunOptions, port: int, count: int, log_dir: Path
+    options: RunOptions, port: int, count: int, log_dir: Path, *, linked_local: bool = False
 ) -> list[subprocess.Popen[bytes]]:
     """Start ``count`` worker processes connected to 127.0.0.1:port; their own output goes to log files
     (their log lines reach the master over the protocol)."""
@@ -106,6 +126,7 @@ def start_local_workers(
         "--master-timeout",
         str(max(options.heartbeat_timeout, 10.0)),
         *[a for a in options.extra_args if a.startswith("-") or not _is_class_name(a, options)],
+        *(["--linked-local"] if linked_local else []),
     ]
     workers = []
     for i in range(count):
@@ -168,7 +189,8 @@ def run_worker(options: RunOptions) -> int:
     try:
         session = load_session(options, testfile_spec=spec)
         environment = session.environment
-        runner = environment.create_worker_runner(
+        create = environment.create_linked_local_runner if options.linked_local else environment.create_worker_runner
+        runner = create(
             options.master_host,
             options.master_port,
             heartbeat_interval=options.heartbeat_interval,

@@ -50,6 +50,8 @@ class RunOptions:
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 60.0
     master_timeout: float = 60.0
+    #: a worker that is the LocalRunner of a local run shown in the TUI
+    linked_local: bool = False
     #: what typer did not know: USER_CLASS names and the test file's custom options
     extra_args: list[str] = field(default_factory=list)
     #: config-file keys that are no built-in option (maybe custom ones), and the file they came from

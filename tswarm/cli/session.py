@@ -47,12 +47,15 @@ def builtin_option_names(ctx_command: Any | None = None) -> set[str]:
     return names
 
 
-def load_session(options: RunOptions, *, testfile_spec: str | None = None) -> Session:
-    """Load the test file(s), parse the custom options and build the Environment (no runner yet)."""
-    loaded = load_testfiles(testfile_spec or options.locustfile)
-    from tswarm.events import events
+def load_session(options: RunOptions, *, testfile_spec: str | None = None, events: Any = None) -> Session:
+    """Load the test file(s), parse the custom options and build the Environment (no runner yet).
 
-    parsed, class_names = parse_test_options(options, events, builtin_option_names())
+    ``events``: the Environment's own events instead of the module-level ones the test file listens to.
+    """
+    loaded = load_testfiles(testfile_spec or options.locustfile)
+    from tswarm.events import events as test_file_events
+
+    parsed, class_names = parse_test_options(options, test_file_events, builtin_option_names())
     if options.list_classes:
         for name in sorted(loaded.user_classes):
             print(name)
@@ -64,7 +67,7 @@ def load_session(options: RunOptions, *, testfile_spec: str | None = None) -> Se
         shape_class=shape,
         tags=options.tags or None,
         exclude_tags=options.exclude_tags or None,
-        events=events,
+        events=events or test_file_events,
         host=options.host,
         reset_stats=options.reset_stats,
         stop_timeout=options.stop_timeout or None,

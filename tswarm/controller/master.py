@@ -115,6 +115,9 @@ class MasterRunner:
         self.testfiles = [(str(name), bytes(content)) for name, content in testfiles]
         self.percentiles = tuple(percentiles)
         self.outputs_writer = outputs_writer
+        #: new with every master process: a worker that sees another one knows its master restarted
+        self.master_id = uuid.uuid4().hex
+        self._reconnect_asked: dict[str, float] = {}
 
         self.state: RunState = RunState.READY
         self.workers: dict[str, WorkerNode] = {}
@@ -129,6 +132,7 @@ class MasterRunner:
         self.run_time: float | None = None
         self.history = StatsHistory()
         self.logs: deque[LogLine] = deque(maxlen=LOG_LINES_KEPT)
+        self._log_collector = _LogCollector(self.logs)
 
         self._indexes: dict[str, int] = {}
         self._departed: dict[str, None] = {}
@@ -275,12 +279,15 @@ class MasterRunner:
 
         return asyncio.run_coroutine_threadsafe(write(), self._loop).result(timeout=60)
 
-    def start_in_thread(self, timeout: float = 10.0) -> None:
-        """Run the runner's loop in a daemon thread (for the TUI); returns once it serves."""
+    def start_in_thread(self, timeout: float = 10.0, reporter: Any = None) -> None:
+        """Run the runner's loop in a daemon thread (for the TUI); returns once it serves.
+
+        ``reporter.periodic()`` is called about once a second on that loop while a test runs.
+        """
         ready = threading.Event()
 
         def main() -> None:
-            asyncio.run(self.serve(ready))
+            asyncio.run(self.serve(ready, reporter))
 
         self._thread = threading.Thread(target=main, name="tswarm-master", daemon=True)
         self._thread.start()
@@ -296,16 +303,25 @@ class MasterRunner:
 
     # -- running ----------------------------------------------------------------------------------------
 
-    async def serve(self, ready: threading.Event | None = None) -> None:
+    async def serve(self, ready: threading.Event | None = None, reporter: Any = None) -> None:
         """Serve the workers until :meth:`quit`/:meth:`shutdown`; then the socket is closed."""
         self._attach()
         if ready is not None:
             ready.set()
         assert self._finished is not None
+        reporting = asyncio.create_task(self._report_loop(reporter)) if reporter is not None else None
         try:
             await self._finished.wait()
         finally:
+            if reporting is not None:
+                reporting.cancel()
             await self._detach()
+
+    async def _report_loop(self, reporter: Any) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.state in _ACTIVE:
+                _safely(reporter.periodic)
 
     async def run_headless(
         self,
@@ -389,6 +405,7 @@ class MasterRunner:
 
         if self._closed:
             raise RuntimeError("this MasterRunner is closed")
+        logging.getLogger().addHandler(self._log_collector)
         self._loop = asyncio.get_running_loop()
         self._loop_thread_id = threading.get_ident()
         self._stop_requested = asyncio.Event()
@@ -414,6 +431,7 @@ class MasterRunner:
             self._run_timer.cancel()
         self._refresh_snapshot()
         self._loop = None
+        logging.getLogger().removeHandler(self._log_collector)
         self.close()
 
     def _in_loop(self) -> bool:
@@ -523,6 +541,7 @@ class MasterRunner:
         if worker is None:
             if node_id not in self._departed:
                 self._bad_frame(peer, f"a {msg.type!r} message before hello")
+                self._ask_to_reconnect(node_id)
             return
         if heartbeat_socket and msg.type != "heartbeat":
             self._bad_frame(peer, f"a {msg.type!r} message on the heartbeat socket")
@@ -535,6 +554,19 @@ class MasterRunner:
             self._bad_frame(peer, f"a {msg.type!r} message, which only the master sends")
         else:
             self._on_custom(worker, msg)
+
+    def _ask_to_reconnect(self, node_id: str) -> None:
+        """A worker of a previous master process (or one we forgot) talks to us: ask it to say hello.
+
+        At most once a second per node; ZeroMQ drops the message if no such peer is connected.
+        """
+        now = time.monotonic()
+        if now - self._reconnect_asked.get(node_id, float("-inf")) < 1.0:
+            return
+        if len(self._reconnect_asked) >= MAX_TRACKED_PEERS:
+            self._reconnect_asked.clear()
+        self._reconnect_asked[node_id] = now
+        self._send(node_id.encode(), "reconnect", {})
 
     def _bad_frame(self, peer: str, reason: str) -> None:
         self.protocol_errors += 1
@@ -614,6 +646,7 @@ class MasterRunner:
                 "heartbeat_interval": self.heartbeat_interval,
                 "heartbeat_timeout": self.heartbeat_timeout,
                 "worker_count": self.worker_count,
+                "master_id": self.master_id,
             },
         )
 
@@ -725,7 +758,7 @@ class MasterRunner:
         timestamp = time.time()
         fire = self.environment.events.heartbeat_sent.fire
         for worker in list(self.workers.values()):
-            self._send(worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp})
+            self._send(worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id})
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
                 worker.state = WorkerState.MISSING
@@ -927,9 +960,8 @@ class MasterRunner:
     # -- snapshots ---------------------------------------------------------------------------------------
 
     def _note(self, level: str, message: str) -> None:
-        """Log ``message`` and keep it among the log lines the TUI shows."""
+        """Log ``message`` (the log collector keeps it among the lines the TUI shows)."""
         log.log(logging.getLevelName(level), message)
-        self.logs.append(LogLine(time.time(), MASTER_SOURCE, level, message))
 
     def _refresh_snapshot(self) -> None:
         try:
@@ -974,6 +1006,20 @@ class MasterRunner:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+
+
+class _LogCollector(logging.Handler):
+    """Keeps this process's log lines (INFO and up) for the TUI's Logs view; thread-safe (deque)."""
+
+    def __init__(self, lines: deque[LogLine]) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == worker_log.name:
+            return  # worker lines are kept with their worker's id when they arrive
+        with contextlib.suppress(Exception):
+            self.lines.append(LogLine(record.created, MASTER_SOURCE, record.levelname, record.getMessage()))
 
 
 def _run_handler(handler: Callable[..., Any], environment: Any, msg: Message) -> None:

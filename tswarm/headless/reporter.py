@@ -33,6 +33,7 @@ class HeadlessReporter:
         *,
         user_count: Callable[[], int],
         stream: Any = None,
+        live_table: bool = True,
     ) -> None:
         self.environment = environment
         self.options = options
@@ -44,6 +45,8 @@ class HeadlessReporter:
         self._last_table = 0.0
         self._csv_history = CsvHistoryWriter(options.csv, options.csv_full_history) if options.csv else None
         self._finished = False
+        #: print the live table (not under the TUI, which owns the screen)
+        self.live_table = live_table and not options.only_summary
 
     def periodic(self) -> None:
         """Sample the history, rewrite the CSV files, and print the live table when it is due."""
@@ -54,7 +57,7 @@ class HeadlessReporter:
         if self._csv_history is not None:
             write_csv_stats(self.options.csv, stats)
             self._csv_history.write_row(stats, users, now)
-        if not self.options.only_summary and now - self._last_table >= LIVE_TABLE_INTERVAL:
+        if self.live_table and now - self._last_table >= LIVE_TABLE_INTERVAL:
             self._last_table = now
             self._print(render_live_table(stats, users, color=self.color))
 

@@ -32,6 +32,7 @@ RESERVED_TYPES = frozenset(
         "reset_stats",
         "testfile_request",
         "testfile",
+        "reconnect",
     }
 )
 
@@ -54,6 +55,7 @@ _REQUIRED_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "reset_stats": {},
     "testfile_request": {},
     "testfile": {"files": list},
+    "reconnect": {},
 }
 
 

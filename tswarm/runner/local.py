@@ -46,10 +46,7 @@ class LocalRunner(UserRunner):
         self._run_timer: gevent.Greenlet | None = None
         self.stopped = gevent.event.Event()
         self.worker_index = 0
-
-    @property
-    def worker_count(self) -> int:
-        return 1
+        self.worker_count = 1
 
     # -- control ------------------------------------------------------------------------------------
 
@@ -167,3 +164,4 @@ def _same(current: dict[str, int], target: dict[str, int]) -> bool:
 
 def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no users"
+

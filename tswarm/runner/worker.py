@@ -33,6 +33,7 @@ from tswarm.runner.base import (
     STATE_STOPPING,
     UserRunner,
 )
+from tswarm.runner.local import LocalRunner
 
 if TYPE_CHECKING:
     from tswarm.env import Environment
@@ -66,8 +67,11 @@ class WorkerLogForwarder(logging.Handler):
         return taken
 
 
-class WorkerRunner(UserRunner):
-    """Connects to a master, runs the users it dispatches here, and reports their stats."""
+class MasterLinkedRunner(UserRunner):
+    """Connects to a master, runs the users it dispatches here, and reports their stats.
+
+    The base of the WorkerRunner, and of the LocalRunner that runs behind the TUI of a local run.
+    """
 
     def __init__(
         self,
@@ -94,6 +98,8 @@ class WorkerRunner(UserRunner):
         self._test_id: str | None = None
         self._stop_heartbeat = False
         self._quitting = False
+        self._rejoining = False
+        self._master_id: str | None = None
         self._bad_frames = 0
         self._log_forwarder = WorkerLogForwarder()
         self._log_forwarder.setFormatter(logging.Formatter("%(name)s: %(message)s"))
@@ -198,6 +204,11 @@ class WorkerRunner(UserRunner):
         if kind != "heartbeat":
             log.debug("Got %r from the master", kind)
         if kind == "ack":
+            master_id = data.get("master_id")
+            if self._master_id is not None and master_id != self._master_id:
+                log.info("Connected to a new master process at %s", self.endpoint)
+            self._master_id = master_id
+            self._rejoining = False
             self.worker_index = data["index"]
             self.worker_count = data.get("worker_count", self.worker_count)
             if not self.connected.is_set():
@@ -208,6 +219,8 @@ class WorkerRunner(UserRunner):
             self._finish(1)
         elif kind == "heartbeat":
             pass
+        elif kind == "reconnect":
+            gevent.spawn(self._rejoin)
         elif kind == "spawn":
             gevent.spawn(self._on_spawn, data)
         elif kind == "stop":
@@ -238,6 +251,22 @@ class WorkerRunner(UserRunner):
         self.state = STATE_RUNNING
         counts = dict(self.assigned)
         self._send("spawning_complete", {"user_classes_count": counts, "user_count": sum(counts.values())})
+
+    def _rejoin(self) -> None:
+        """The master does not know us (it restarted): whatever test we ran is gone; say hello again."""
+        if self._rejoining or self._quitting:
+            return
+        self._rejoining = True
+        log.warning("The master at %s does not know this worker (did it restart?); joining it again", self.endpoint)
+        if self.state not in (STATE_READY, STATE_STOPPED):
+            self.state = STATE_STOPPING
+            self.stop_all_users()
+            self.environment.stats.take_delta()  # numbers of the old master's test
+            self.state = STATE_READY
+            self.environment.events.test_stop.fire(environment=self.environment)
+        while self._rejoining and not self._quitting:
+            self._send("hello", self._hello())
+            gevent.sleep(self.heartbeat_interval)
 
     def _on_stop(self) -> None:
         if self.state in (STATE_STOPPING,):
@@ -393,3 +422,17 @@ def fetch_testfiles(master_host: str, master_port: int, node_id: str, timeout: f
     finally:
         sock.close(linger=0)
         context.term()
+
+
+class WorkerRunner(MasterLinkedRunner):
+    """The runner of a ``tswarm worker`` process (``isinstance(environment.runner, WorkerRunner)``)."""
+
+
+class LinkedLocalRunner(MasterLinkedRunner, LocalRunner):
+    """The runner of a local run shown in the TUI.
+
+    It runs the users and reports to the TUI's controller over the protocol, like a worker, but to
+    the test file it is a LocalRunner: custom messages it sends are handled right here.
+    """
+
+    send_message = LocalRunner.send_message

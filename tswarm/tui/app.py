@@ -43,6 +43,8 @@ class TswarmApp(App[None]):
     Args:
         controller: the test's controller (real, or a fake in tests).
         autostart: ``(users, spawn_rate)`` to start at once instead of asking.
+        defaults: the figures the start dialog offers first (the command line's -u, -r, -H, -t);
+            ``defaults.run_time`` also limits an autostarted test.
         autoquit: seconds to wait after the test stopped (having run) before quitting; None = stay.
         title: shown in the terminal title and screenshots.
         percentiles: the percentile columns of the statistics (default: the snapshot's).
@@ -63,6 +65,7 @@ class TswarmApp(App[None]):
         autoquit: float | None = None,
         title: str = "tswarm",
         percentiles: tuple[float, ...] | None = None,
+        defaults: SpawnRequest | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -76,7 +79,7 @@ class TswarmApp(App[None]):
         #: the user target asked for since the last snapshot, so quick +/+/+ presses add up
         self._requested_target: int | None = None
         #: the last start request, to prefill the start dialog
-        self._last_request: SpawnRequest | None = None
+        self._last_request: SpawnRequest | None = defaults
 
     # ---- layout and refresh -------------------------------------------------------------
 
@@ -107,7 +110,8 @@ class TswarmApp(App[None]):
     def on_mount(self) -> None:
         if self.autostart is not None:
             users, rate = self.autostart
-            self.controller.start(users, rate)
+            defaults = self._last_request
+            self.controller.start(users, rate, defaults.host if defaults else None, defaults.run_time if defaults else None)
             self._has_run = True
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_INTERVAL, self.refresh_snapshot)
