@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from tswarm.controller.formatting import format_duration, percentile_label
 from tswarm.timespan import TimespanError, parse_timespan
 
 __all__ = [
@@ -58,21 +59,9 @@ def fmt_percent(value: float) -> str:
     return f"{value:.1f}%"
 
 
-def fmt_percentile_label(percentile: float) -> str:
-    """0.95 -> "p95", 0.999 -> "p99.9"."""
-    return "p" + f"{percentile * 100:.4g}"
-
-
-def fmt_duration(seconds: float) -> str:
-    """A duration as "45s", "5m00s", "1h30m00s" (readable, and accepted by :func:`parse_duration`)."""
-    total = int(round(max(0.0, seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+# Shared with the text reports: one definition of each.
+fmt_percentile_label = percentile_label
+fmt_duration = format_duration
 
 
 def fmt_age(seconds: float) -> str:
