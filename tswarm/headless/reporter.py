@@ -54,7 +54,7 @@ class HeadlessReporter:
         users = self.user_count()
         now = time.time()
         self.history.record(stats, users, now)
-        if self._csv_history is not None:
+        if self.options.csv and self._csv_history is not None:
             write_csv_stats(self.options.csv, stats)
             self._csv_history.write_row(stats, users, now)
         if self.live_table and now - self._last_table >= LIVE_TABLE_INTERVAL:
@@ -118,5 +118,5 @@ def _use_color(stream: Any) -> bool:
 
 
 def _class_hosts(environment: Environment) -> str | None:
-    hosts = {getattr(c, "host", None) for c in environment.user_classes} - {None}
+    hosts = {str(getattr(c, "host", "")) for c in environment.user_classes} - {"", "None"}
     return ", ".join(sorted(hosts)) if hosts else None

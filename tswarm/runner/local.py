@@ -101,6 +101,8 @@ class LocalRunner(UserRunner):
     def start_shape(self) -> None:
         """Let the environment's LoadTestShape drive users and spawn rate until its tick() says stop."""
         shape = self.environment.shape_class
+        if shape is None:
+            raise ValueError("the environment has no LoadTestShape")
         shape.runner = self
         shape.reset_time()
         self._shape_greenlet = gevent.spawn(self._shape_loop, shape)
