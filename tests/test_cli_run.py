@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, repo_env
 
+from tswarm.controller.outputs import validate_json_report
+
 RUN_TIMEOUT = 60
 
 
@@ -66,6 +68,7 @@ def test_request_counts_equal_the_servers(tmp_path: Path, target) -> None:
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out.json").read_text())
+    assert validate_json_report(report) == []
     server = target.counts()
     assert report["total"]["num_requests"] == server["total"] > 0
     ours = totals_by_endpoint(report)
@@ -414,3 +417,13 @@ def test_import_tswarm_never_patches() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "clean", result.stderr
+
+
+def test_demo_runs_headless_against_its_own_target(tmp_path: Path) -> None:
+    result = tswarm("demo", "--headless", "-t", "3s", "-u", "5", "-r", "50", "--json", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert validate_json_report(report) == []
+    names = {e["name"] for e in report["entries"]}
+    assert {"/", "/items/[id]", "/json"} <= names
+    assert report["run"]["host"].startswith("http://127.0.0.1:")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tswarm._version import __version__
 from tswarm.controller.outputs import CsvHistoryWriter, build_json_report, write_csv_stats, write_json
 from tswarm.controller.report import render_live_table, render_summary
+from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class HeadlessReporter:
             "target_user_count": self.options.users,
             "spawn_rate": self.options.spawn_rate,
             "run_time": self.options.run_time,
-            "user_classes": sorted(c.__name__ for c in env.user_classes),
+            # the split of the target user count over the classes (all users have stopped by the end)
+            "user_classes": class_counts(env.user_classes, self.options.users),
         }
 
     def _print(self, text: str) -> None:
