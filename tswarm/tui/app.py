@@ -8,6 +8,7 @@ non-blocking, so the app calls them straight from its handlers; it reads ``snaps
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -126,12 +127,16 @@ class TswarmApp(App[None]):
 
     def refresh_snapshot(self) -> None:
         """Take a new snapshot from the controller and redraw the status bar and the visible view."""
+        try:
+            status_bar = self.screen_stack[0].query_one(StatusBar)
+        except NoMatches:
+            return  # the interval can fire once more while the app takes its widgets down
         previous = self.snapshot
         snapshot = self.controller.snapshot()
         self.snapshot = snapshot
         self._requested_target = None
         with self.batch_update():
-            self.query_one(StatusBar).update_snapshot(snapshot)
+            status_bar.update_snapshot(snapshot)
             self._draw_view(self.active_view)
         if previous is None or previous.state is not snapshot.state:
             self.refresh_bindings()

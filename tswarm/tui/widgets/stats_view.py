@@ -200,7 +200,7 @@ class StatsView(Vertical):
         return ascending != self.sort_reverse
 
     def _cells(self, entry: EntryRow, columns: list[_Column], total: bool = False) -> list[Cell]:
-        style = self.get_component_rich_style("stats-view--total") if total else ""
+        style = self.get_component_rich_style("stats-view--total", partial=True) if total else ""
         values: dict[str, str] = {
             "type": entry.method,
             "name": "Aggregated" if total else entry.name,
@@ -221,6 +221,6 @@ class StatsView(Vertical):
             cell = Text(text, style=style, justify="right" if column.numeric else "left")
             if column.key in ("fails", "fails_per_sec") and entry.num_failures:
                 high = entry.fail_ratio > 0.05
-                cell.stylize(self.get_component_rich_style("stats-view--fail-high" if high else "stats-view--fail"))
+                cell.stylize(self.get_component_rich_style("stats-view--fail-high" if high else "stats-view--fail", partial=True))
             cells.append(cell)
         return cells

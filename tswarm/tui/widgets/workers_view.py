@@ -38,10 +38,10 @@ class WorkersView(SyncedTable):
         for worker in sorted(snapshot.workers, key=lambda w: w.index):
             state = Text(worker.state.value)
             if worker.state is WorkerState.MISSING:
-                state.stylize(self.get_component_rich_style("workers-view--missing"))
+                state.stylize(self.get_component_rich_style("workers-view--missing", partial=True))
             cpu = Text(fmt_percent(worker.cpu_percent), justify="right")
             if worker.cpu_warning:
-                cpu.stylize(self.get_component_rich_style("workers-view--cpu-warning"))
+                cpu.stylize(self.get_component_rich_style("workers-view--cpu-warning", partial=True))
             rows.append(
                 (
                     worker.node_id,
