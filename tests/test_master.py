@@ -380,6 +380,22 @@ async def test_logs_and_cpu_warning(master: MasterRunner, make_worker: Any, capl
     assert any("w is using 97% CPU" in r.getMessage() for r in caplog.records)
 
 
+async def test_cpu_warning_on_the_heartbeat_socket(master: MasterRunner, make_worker: Any) -> None:
+    # the worker's native heartbeat thread sends it, so that it arrives while the gevent loop is blocked
+    w = await make_worker("w")
+    errors = master.protocol_errors
+    w.hb_socket.send(encode("cpu_warning", {"cpu": 95.0}, "w"))
+    await wait_for(lambda: master.workers["w"].cpu_warning)
+    assert master.protocol_errors == errors
+
+
+async def test_spawn_tells_the_worker_count(master: MasterRunner, make_worker: Any) -> None:
+    a, b = await make_worker("a"), await make_worker("b")
+    master.start(2, 100)
+    await wait_for(lambda: a.of_type("spawn") and b.of_type("spawn"))
+    assert a.of_type("spawn")[-1].data["worker_count"] == 2
+
+
 async def test_expect_workers_timeout(environment: Environment, caplog: pytest.LogCaptureFixture) -> None:
     runner = environment.create_master_runner("127.0.0.1", 0, heartbeat_interval=HB_INTERVAL)
     began = time.monotonic()

@@ -543,7 +543,7 @@ class MasterRunner:
                 self._bad_frame(peer, f"a {msg.type!r} message before hello")
                 self._ask_to_reconnect(node_id)
             return
-        if heartbeat_socket and msg.type != "heartbeat":
+        if heartbeat_socket and msg.type not in ("heartbeat", "cpu_warning"):
             self._bad_frame(peer, f"a {msg.type!r} message on the heartbeat socket")
             return
         self._alive(worker, msg)
@@ -844,6 +844,7 @@ class MasterRunner:
             "host": env.host,
             "stop_timeout": env.stop_timeout,
             "test_id": self._test_id,
+            "worker_count": self.worker_count,
             "parsed_options": _plain_options(env.parsed_options),
         }
 

@@ -164,21 +164,34 @@ class UserRunner:
         self.environment.events.usage_monitor.fire(
             environment=self.environment, cpu_usage=self.cpu_usage, memory_usage=self.memory_usage
         )
-        if self.cpu_usage > CPU_WARNING_THRESHOLD:
-            if not self._cpu_warning_active:
-                self._cpu_warning_active = True
-                self.cpu_warning_emitted = True
-                message = (
-                    f"CPU usage of {self.node_id} is {self.cpu_usage:.0f}% (above {CPU_WARNING_THRESHOLD:.0f}%): "
-                    "its request rate is capped and its response times are getting less reliable"
-                )
-                log.warning(message)
-                self.on_cpu_warning(self.cpu_usage)
-                self.environment.events.cpu_warning.fire(
-                    environment=self.environment, cpu_usage=self.cpu_usage, message=message, timestamp=time.time()
-                )
-        else:
+        if self.cpu_episode_starts(self.cpu_usage):
+            self.on_cpu_warning(self.cpu_usage)
+            self.warn_cpu(self.cpu_usage)
+
+    def cpu_episode_starts(self, cpu: float) -> bool:
+        """Note a CPU reading; True when it starts an episode above the threshold (warn once per episode).
+
+        Plain attribute updates only: the worker's native heartbeat thread calls it too.
+        """
+        if cpu <= CPU_WARNING_THRESHOLD:
             self._cpu_warning_active = False
+            return False
+        if self._cpu_warning_active:
+            return False
+        self._cpu_warning_active = True
+        self.cpu_warning_emitted = True
+        return True
+
+    def warn_cpu(self, cpu: float) -> None:
+        """Log the warning and fire ``cpu_warning`` (on the gevent side: never from a native thread)."""
+        message = (
+            f"CPU usage of {self.node_id} is {cpu:.0f}% (above {CPU_WARNING_THRESHOLD:.0f}%): "
+            "its request rate is capped and its response times are getting less reliable"
+        )
+        log.warning(message)
+        self.environment.events.cpu_warning.fire(
+            environment=self.environment, cpu_usage=cpu, message=message, timestamp=time.time()
+        )
 
     def on_cpu_warning(self, cpu: float) -> None:
         """Hook for the worker, which tells its master."""

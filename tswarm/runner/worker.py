@@ -42,6 +42,8 @@ log = logging.getLogger("tswarm.worker")
 
 #: how often a worker sends a stats delta while users run (the protocol asks for at least 1/s)
 STATS_INTERVAL = 1.0
+#: the heartbeat thread starts a CPU warning when the average of its readings over this long is too high
+CPU_WARNING_WINDOW = 3.0
 LOG_FLUSH_INTERVAL = 0.5
 
 
@@ -114,6 +116,8 @@ class MasterLinkedRunner(UserRunner):
         # Filled by the heartbeat thread, drained (and turned into events) by the gevent side.
         self.heartbeats_sent: deque[float] = deque(maxlen=100)
         self.heartbeats_received: deque[bytes] = deque(maxlen=100)
+        #: CPU warnings the heartbeat thread sent to the master, to be logged and fired on the gevent side
+        self.cpu_warnings: deque[float] = deque(maxlen=100)
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -236,6 +240,8 @@ class MasterLinkedRunner(UserRunner):
 
     def _on_spawn(self, data: dict[str, Any]) -> None:
         test_id = data.get("test_id")
+        if isinstance(data.get("worker_count"), int):
+            self.worker_count = data["worker_count"]
         if self.state in (STATE_READY, STATE_STOPPED) or test_id != self._test_id:
             self._test_id = test_id
             if data.get("host"):
@@ -326,6 +332,8 @@ class MasterLinkedRunner(UserRunner):
 
     def _fire_heartbeat_events(self) -> None:
         events = self.environment.events
+        while self.cpu_warnings:
+            self.warn_cpu(self.cpu_warnings.popleft())
         while self.heartbeats_sent:
             events.heartbeat_sent.fire(client_id=self.node_id, timestamp=self.heartbeats_sent.popleft())
         while self.heartbeats_received:
@@ -350,8 +358,15 @@ class MasterLinkedRunner(UserRunner):
                 self._finish(1)
                 return
 
-    def on_cpu_warning(self, cpu: float) -> None:
-        self._send("cpu_warning", {"cpu": cpu})
+    def sample_usage(self) -> None:
+        """Fire ``usage_monitor`` with the heartbeat thread's readings.
+
+        That thread measures CPU and memory, and starts the CPU warnings: a greenlet could not, while the
+        users keep the gevent loop busy.
+        """
+        self.environment.events.usage_monitor.fire(
+            environment=self.environment, cpu_usage=self.cpu_usage, memory_usage=self.memory_usage
+        )
 
     def _heartbeat_thread(self) -> None:
         # A native thread with its own (non-green) context and socket: it runs even when greenlets hog
@@ -365,6 +380,7 @@ class MasterLinkedRunner(UserRunner):
         poller.register(hb, zmq.POLLIN)
         process = psutil.Process()  # its own, so that its CPU readings do not disturb the monitor's
         process.cpu_percent()
+        readings: deque[float] = deque(maxlen=max(1, round(CPU_WARNING_WINDOW / self.heartbeat_interval)))
         next_beat = time.monotonic()
         try:
             while not self._stop_heartbeat:
@@ -373,15 +389,23 @@ class MasterLinkedRunner(UserRunner):
                     next_beat = now + self.heartbeat_interval
                     timestamp = time.time()
                     cpu = process.cpu_percent()
+                    memory = process.memory_info().rss
+                    self.cpu_usage, self.memory_usage = cpu, memory
                     data = {
                         "state": self.state,
                         "user_count": self.user_count,
                         "cpu": cpu,
-                        "memory": process.memory_info().rss,
+                        "memory": memory,
                         "timestamp": timestamp,
                     }
                     hb.send(encode("heartbeat", data, self.node_id))
                     self.heartbeats_sent.append(timestamp)
+                    readings.append(cpu)
+                    average = sum(readings) / len(readings)
+                    if len(readings) == readings.maxlen and self.cpu_episode_starts(average):
+                        # told from here, so that the master hears it even while the gevent loop is blocked
+                        hb.send(encode("cpu_warning", {"cpu": average}, self.node_id))
+                        self.cpu_warnings.append(average)
                 timeout_ms = max(1, int((next_beat - time.monotonic()) * 1000))
                 if poller.poll(timeout_ms):
                     frame = hb.recv()

@@ -1,0 +1,238 @@
+"""More real-process distributed tests: busy workers, CPU warnings, a restarted master, --processes, and
+which events fire on which node. Reuses the Proc/procs helpers of test_distributed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+import test_distributed
+from test_distributed import STEADY, master_args, reports, worker_args, write
+
+procs = test_distributed.procs  # the fixture
+
+pytestmark = pytest.mark.timeout(60)
+
+# Each task burns the CPU for 0.5 s without yielding to gevent, then makes one request: with two users
+# the worker's gevent loop is blocked nearly all the time.
+BUSY = """
+    import time
+    from locust import FastHttpUser, events, task, constant
+    from locust.runners import MasterRunner
+
+    @events.cpu_warning.add_listener
+    def on_cpu_warning(environment, cpu_usage, message, **kw):
+        print(f"CPU_WARNING_EVENT {type(environment.runner).__name__} {cpu_usage:.0f}", flush=True)
+
+    @events.test_stop.add_listener
+    def on_test_stop(environment, **kw):
+        if isinstance(environment.runner, MasterRunner):
+            for node, worker in environment.runner.workers.items():
+                print(f"NODE {node} cpu_warning={worker.cpu_warning}", flush=True)
+
+    BURN = 0.5
+
+    class Busy(FastHttpUser):
+        wait_time = constant(0)
+
+        @task
+        def burn(self):
+            end = time.perf_counter() + BURN
+            while time.perf_counter() < end:
+                pass
+            self.client.get("/fast")
+"""
+
+
+@pytest.mark.parametrize("burn", [0.5, 3.0])
+def test_busy_worker_is_not_marked_missing(tmp_path: Path, target, procs, burn: float) -> None:
+    # 3 s: the gevent loop stays blocked longer than --heartbeat-timeout; only the native thread speaks
+    write(tmp_path / "locustfile.py", BUSY.replace("BURN = 0.5", f"BURN = {burn}"))
+    port = free_port()
+    master = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "2", "-r", "100",
+                                "-t", "7s", "--heartbeat-timeout", "2", "--stop-timeout", "2",
+                                "--json", "out.json"), cwd=tmp_path)
+    worker = procs(*worker_args(port), cwd=tmp_path)
+    assert master.wait(timeout=40) == 0, master.output
+    assert "missing" not in master.output.lower(), master.output
+    assert worker.wait(timeout=15) == 0, worker.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    if burn < 2:
+        assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    else:  # a user stopped by force at the end may be killed while its last request is on the wire
+        assert 0 < report["total"]["num_requests"] <= target.counts()["total"]
+
+
+def test_cpu_warning_names_the_worker(tmp_path: Path, target, procs) -> None:
+    write(tmp_path / "locustfile.py", BUSY)
+    port = free_port()
+    master = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "2", "-r", "100",
+                                "-t", "6s", "--heartbeat-timeout", "2", "--stop-timeout", "2"), cwd=tmp_path)
+    worker = procs(*worker_args(port), cwd=tmp_path)
+    line = master.wait_for(lambda line: re.search(r"Worker \S+ is using \d+% CPU", line) is not None, timeout=15)
+    node = re.search(r"Worker (\S+) is using", line).group(1)
+    assert master.wait(timeout=30) == 0, master.output
+    assert f"NODE {node} cpu_warning=True" in master.output, master.output
+    assert worker.wait(timeout=15) == 0, worker.output
+    # once per episode, the event on the worker (the gevent side) and one warning line at the master
+    assert worker.output.count("CPU_WARNING_EVENT WorkerRunner") == 1, worker.output
+    assert len(re.findall(rf"Worker {re.escape(node)} is using \d+% CPU", master.output)) == 1, master.output
+
+
+def test_worker_rejoins_a_restarted_master(tmp_path: Path, target, procs) -> None:
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    first = procs(*master_args(port, "-H", target.url, "-u", "2", "-r", "100", "--heartbeat-timeout", "3"),
+                  cwd=tmp_path)
+    worker = procs(*worker_args(port, "--master-timeout", "10"), cwd=tmp_path)
+    first.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "2")
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.wait()
+    second = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "3", "-r", "100",
+                                "-t", "3s", "--stop-timeout", "2", "--json", "out.json"), cwd=tmp_path)
+    second.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "3", timeout=15)
+    assert second.wait(timeout=30) == 0, second.output
+    assert worker.wait(timeout=15) == 0, worker.output
+    assert "did it restart" in worker.output, worker.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] > 0
+
+
+LOGGING_USER = STEADY + """
+    import logging
+
+    class Talker(FastHttpUser):
+        wait_time = constant(0.02)
+        weight = 0
+        fixed_count = 1
+
+        def on_start(self):
+            logging.getLogger("talker").info("TALKER STARTED")
+
+        @task
+        def fast(self):
+            self.client.get("/fast")
+"""
+
+
+def test_run_with_local_processes(tmp_path: Path, target, procs) -> None:
+    write(tmp_path / "locustfile.py", LOGGING_USER)
+    run = procs("run", "--processes", "2", "--headless", "-H", target.url, "-u", "4", "-r", "100", "-t", "3s",
+                "--stop-timeout", "2", "--json", "out.json", cwd=tmp_path)
+    assert run.wait(timeout=40) == 0, run.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    assert len(reports(run)) == 2, run.output  # two workers reported to the master
+    assert "TALKER STARTED" in run.output, run.output  # a worker's log line, shown by the master
+
+
+def test_worker_processes_against_a_headless_master(tmp_path: Path, target, procs) -> None:
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100",
+                                "-t", "3s", "--stop-timeout", "2", "--json", "out.json"), cwd=tmp_path)
+    workers = procs(*worker_args(port, "--processes", "2"), cwd=tmp_path)
+    assert master.wait(timeout=40) == 0, master.output
+    assert workers.wait(timeout=20) == 0, workers.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    assert sorted(reports(master).values()) in ([2, 2], [0, 0]), master.output
+    assert len(reports(master)) == 2
+
+
+EVENTS = """
+    from locust import FastHttpUser, events, task, constant
+    from locust.runners import MasterRunner, WorkerRunner
+
+    state = {"env": None}
+    seen = set()
+
+    def say(event, extra=""):
+        runner = state["env"].runner if state["env"] is not None else None
+        kind = "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "?"
+        line = f"EV {kind} {event} {extra}".strip()
+        if line not in seen:
+            seen.add(line)
+            print(line, flush=True)
+
+    @events.init.add_listener
+    def on_init(environment, runner, **kw):
+        state["env"] = environment
+        say("init")
+
+    @events.test_start.add_listener
+    def on_test_start(environment, **kw):
+        say("test_start")
+        if isinstance(environment.runner, WorkerRunner):
+            say("index", f"{environment.runner.worker_index}/{environment.runner.worker_count}")
+
+    @events.test_stop.add_listener
+    def on_test_stop(environment, **kw):
+        say("test_stop")
+
+    @events.worker_connect.add_listener
+    def on_worker_connect(client_id, **kw):
+        say("worker_connect")
+
+    @events.report_to_master.add_listener
+    def on_report_to_master(client_id, data, **kw):
+        data["extra_field"] = "from-worker"
+        say("report_to_master")
+
+    @events.worker_report.add_listener
+    def on_worker_report(client_id, data, **kw):
+        say("worker_report", str(data.get("extra_field")))
+
+    @events.heartbeat_sent.add_listener
+    def on_heartbeat_sent(client_id, timestamp, **kw):
+        say("heartbeat_sent")
+
+    @events.heartbeat_received.add_listener
+    def on_heartbeat_received(client_id, timestamp, **kw):
+        say("heartbeat_received")
+
+    @events.usage_monitor.add_listener
+    def on_usage_monitor(environment, cpu_usage, memory_usage, **kw):
+        say("usage_monitor")
+
+    class Steady(FastHttpUser):
+        wait_time = constant(0.05)
+
+        @task
+        def fast(self):
+            self.client.get("/fast")
+"""
+
+
+def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
+    write(tmp_path / "locustfile.py", EVENTS)
+    port = free_port()
+    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "2", "-r", "100",
+                                "-t", "6s", "--stop-timeout", "2"), cwd=tmp_path)
+    workers = [procs(*worker_args(port), cwd=tmp_path) for _ in range(2)]
+    assert master.wait(timeout=40) == 0, master.output
+    for w in workers:
+        assert w.wait(timeout=15) == 0, w.output
+    on_master = {line.strip() for line in master.lines if line.startswith("EV ")}
+    assert on_master >= {
+        "EV master init", "EV master test_start", "EV master test_stop", "EV master worker_connect",
+        "EV master worker_report from-worker", "EV master heartbeat_sent", "EV master heartbeat_received",
+    }, master.output
+    assert not any(line.startswith("EV worker") for line in on_master), master.output
+    indexes = set()
+    for w in workers:
+        on_worker = {line.strip() for line in w.lines if line.startswith("EV ")}
+        assert on_worker >= {
+            "EV worker init", "EV worker test_start", "EV worker test_stop", "EV worker report_to_master",
+            "EV worker heartbeat_sent", "EV worker heartbeat_received", "EV worker usage_monitor",
+        }, w.output
+        assert not any(line.startswith("EV master") or "worker_connect" in line or "worker_report" in line
+                       for line in on_worker), w.output
+        (index,) = [line.split()[3] for line in on_worker if line.startswith("EV worker index ")]
+        indexes.add(index)
+    assert indexes == {"0/2", "1/2"}, indexes
