@@ -3,21 +3,59 @@
 The TUI process never runs users. It holds the controller (a MasterRunner on its own thread and
 asyncio loop); users run in worker processes, or, for ``tswarm run``, in one local runner process
 that is a LocalRunner to the test file.
+
+:func:`build_master_tui` builds what :func:`run_master_tui` runs, so that tests (and the screenshot
+script) drive exactly the app the command line shows, with Textual's Pilot instead of a terminal.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tswarm.cli.options import RunOptions
 
+if TYPE_CHECKING:
+    from tswarm.headless.reporter import HeadlessReporter
+    from tswarm.tui.app import TswarmApp
 
-def run_master_tui(options: RunOptions, master: Any) -> int:
-    """Show ``master`` in the TUI until the user quits; then write the outputs and print the summary."""
-    from tswarm.cli.session import exit_code_of
+
+@dataclass
+class MasterTui:
+    """A master serving on its own thread, the reporter that writes its outputs, and the app in front."""
+
+    options: RunOptions
+    master: Any
+    reporter: HeadlessReporter
+    app: TswarmApp
+
+    def run(self) -> int:
+        """Show the app on this terminal until the user quits; then :meth:`finish`."""
+        try:
+            self.app.run()
+        finally:
+            self.master.shutdown()
+        return self.finish()
+
+    def finish(self) -> int:
+        """After the app ended: shut the master down, print the summary, write the outputs, fire
+        ``quitting`` and ``quit``; returns the exit code."""
+        from tswarm.cli.session import exit_code_of
+
+        self.master.shutdown()
+        environment = self.master.environment
+        self.reporter.final()
+        environment.events.quitting.fire(environment=environment)
+        code = exit_code_of(environment, self.options)
+        environment.events.quit.fire(exit_code=code)
+        return code
+
+
+def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
+    """Start ``master``'s loop on its own thread and build the app in front of it (not run yet)."""
     from tswarm.headless.reporter import HeadlessReporter
     from tswarm.tui.app import TswarmApp
     from tswarm.tui.screens.spawn import SpawnRequest
@@ -33,15 +71,12 @@ def run_master_tui(options: RunOptions, master: Any) -> int:
         title=f"tswarm {options.command}",
         defaults=SpawnRequest(options.users, options.spawn_rate, options.host, options.run_time),
     )
-    try:
-        app.run()
-    finally:
-        master.shutdown()
-    reporter.final()
-    environment.events.quitting.fire(environment=environment)
-    code = exit_code_of(environment, options)
-    environment.events.quit.fire(exit_code=code)
-    return code
+    return MasterTui(options, master, reporter, app)
+
+
+def run_master_tui(options: RunOptions, master: Any) -> int:
+    """Show ``master`` in the TUI until the user quits; then write the outputs and print the summary."""
+    return build_master_tui(options, master).run()
 
 
 def run_local_tui(options: RunOptions) -> int:

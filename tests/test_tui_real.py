@@ -1,0 +1,292 @@
+"""Drive the real TswarmApp with Textual's Pilot against REAL runs.
+
+The pieces are the ones the command line builds (:func:`tswarm.cli.frontend.build_master_tui`): a
+MasterRunner on its own thread, bound to 127.0.0.1 on a free port, and real ``tswarm worker``
+processes (one ``--linked-local`` runner for ``tswarm run``; two plain workers for ``tswarm master``)
+running FastHttpUsers against the built-in target server. Only Pilot replaces the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TargetServer
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tswarm.cli.distributed import start_local_workers
+from tswarm.cli.frontend import MasterTui, build_master_tui
+from tswarm.cli.options import RunOptions
+from tswarm.cli.session import load_session
+from tswarm.controller.snapshot import RunSnapshot, RunState
+from tswarm.events import Events
+from tswarm.tui.bindings import VIEWS
+from tswarm.tui.screens.quit import QuitScreen
+from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.widgets.workers_view import WorkersView
+
+SIZE = (120, 40)
+#: how long any one condition may take to come true (users spawn, workers report once a second)
+WAIT = 30.0
+
+TEST_FILE = """
+from tswarm import FastHttpUser, constant, task
+
+
+class Visitor(FastHttpUser):
+    wait_time = constant(0.05)
+
+    @task(3)
+    def fast(self):
+        self.client.get("/fast")
+
+    @task
+    def item(self):
+        self.client.get("/items/7", name="/items/[id]")
+"""
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@dataclass
+class RealRun:
+    """A master (with its app, not running yet) and the worker processes attached to it."""
+
+    tui: MasterTui
+    workers: list[subprocess.Popen[bytes]]
+    log_dir: Path
+
+    @property
+    def app(self) -> Any:
+        return self.tui.app
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
+
+
+def make_options(command: str, testfile: Path, target: TargetServer, **overrides: Any) -> RunOptions:
+    options = RunOptions(
+        command=command,
+        locustfile=str(testfile),
+        host=target.url,
+        users=2,
+        spawn_rate=20.0,
+        # a graceful stop: users finish their request, so the server's count equals ours
+        stop_timeout=5.0,
+        heartbeat_interval=1.0,
+        heartbeat_timeout=10.0,
+        master_bind_host="127.0.0.1",
+        master_bind_port=0,
+    )
+    for name, value in overrides.items():
+        setattr(options, name, value)
+    return options
+
+
+def build_run(options: RunOptions, log_dir: Path, *, worker_count: int, linked_local: bool) -> RealRun:
+    """What ``tswarm run`` (linked_local) or ``tswarm master`` + workers builds, minus the terminal:
+    the session and master as :func:`tswarm.cli.distributed.run_master` makes them, then
+    :func:`build_master_tui`, then the worker processes on the master's port."""
+    session = load_session(options, events=Events() if linked_local else None)
+    environment = session.environment
+    master = environment.create_master_runner(
+        options.master_bind_host,
+        options.master_bind_port,
+        heartbeat_interval=options.heartbeat_interval,
+        heartbeat_timeout=options.heartbeat_timeout,
+        testfiles=[(p.name, p.read_bytes()) for p in session.loaded.paths],
+    )
+    environment.events.init.fire(environment=environment, runner=master, web_ui=None)
+    tui = build_master_tui(options, master)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    workers = start_local_workers(options, master.bind_port, worker_count, log_dir, linked_local=linked_local)
+    return RealRun(tui, workers, log_dir)
+
+
+def end_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Our own worker processes, by PID: wait a little, then SIGTERM, then SIGKILL."""
+    for proc in processes:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def testfile(tmp_path: Path) -> Path:
+    path = tmp_path / "visitor.py"
+    path.write_text(TEST_FILE)
+    return path
+
+
+@pytest.fixture
+def real_runs(tmp_path: Path) -> Iterator[Callable[..., RealRun]]:
+    """Builds real runs; at the end shuts each master down and ends its worker processes."""
+    runs: list[RealRun] = []
+
+    def make(options: RunOptions, *, worker_count: int, linked_local: bool) -> RealRun:
+        run = build_run(options, tmp_path / f"logs-{len(runs)}", worker_count=worker_count, linked_local=linked_local)
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        run.tui.master.shutdown()
+        end_processes(run.workers)
+
+
+@pytest.fixture
+def local_run(real_runs: Callable[..., RealRun], testfile: Path, target: TargetServer) -> RealRun:
+    """``tswarm run -f visitor.py -H target``: one linked local runner process."""
+    return real_runs(make_options("run", testfile, target), worker_count=1, linked_local=True)
+
+
+@pytest.fixture
+def master_run(real_runs: Callable[..., RealRun], testfile: Path, target: TargetServer) -> RealRun:
+    """``tswarm master`` with two ``tswarm worker`` processes."""
+    return real_runs(make_options("master", testfile, target), worker_count=2, linked_local=False)
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[RunSnapshot], bool], what: str, run: RealRun, timeout: float = WAIT
+) -> RunSnapshot:
+    """Poll the snapshot the app shows (it refreshes once a second) until ``condition`` holds."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = app.snapshot
+        if snapshot is not None and condition(snapshot):
+            return snapshot
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout}s: {what}; last snapshot state={getattr(snapshot, 'state', None)} "
+                        f"total={getattr(getattr(snapshot, 'total', None), 'num_requests', None)}\n{run.worker_logs()}")
+        await pilot.pause(0.1)
+
+
+async def start_from_dialog(pilot: Pilot[Any], users: int, rate: float) -> None:
+    app = pilot.app
+    if not isinstance(app.screen, SpawnScreen):
+        await pilot.press("n")
+    assert isinstance(app.screen, SpawnScreen)
+    app.screen.query_one("#spawn-users", Input).value = ""
+    await pilot.press(*str(users), "tab")
+    app.screen.query_one("#spawn-rate", Input).value = ""
+    await pilot.press(*str(rate), "enter")
+    await pilot.pause()
+    assert not isinstance(app.screen, SpawnScreen)
+
+
+def requests(snapshot: RunSnapshot) -> int:
+    return snapshot.total.num_requests
+
+
+async def stop_and_check_totals(pilot: Pilot[Any], run: RealRun, target: TargetServer) -> RunSnapshot:
+    """``x``, then the numbers the app shows equal the target server's own count, per endpoint too."""
+    await pilot.press("x")
+    await wait_until(pilot, lambda s: s.state is RunState.STOPPED and s.user_count == 0, "the test stopped", run)
+    served = target.counts()
+    snapshot = await wait_until(pilot, lambda s: requests(s) == served["total"], f"our total = the server's {served}", run)
+    assert snapshot.total.num_failures == 0
+    ours = {f"{e.method} {e.name}": e.num_requests for e in snapshot.entries}
+    assert ours["GET /fast"] == served["by_endpoint"]["GET /fast"]
+    assert ours["GET /items/[id]"] == served["by_endpoint"]["GET /items/7"]
+    return snapshot
+
+
+async def visit_every_view(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    for number, (pane, _title) in enumerate(VIEWS, start=1):
+        await pilot.press(str(number))
+        await pilot.pause()
+        assert app.active_view == pane
+
+
+async def test_local_run_start_grow_stop_reset_views_quit(local_run: RealRun, target: TargetServer) -> None:
+    app = local_run.app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # READY: the start dialog opens by itself
+        await wait_until(pilot, lambda s: s.state is RunState.READY, "the master is ready", local_run)
+        await start_from_dialog(pilot, 2, 20)
+        first = await wait_until(pilot, lambda s: requests(s) > 0, "requests appear", local_run)
+        await wait_until(pilot, lambda s: requests(s) > requests(first), "requests grow", local_run)
+        assert target.counts()["total"] > 0
+
+        await pilot.press("right_square_bracket", "plus")  # +10, +1
+        grown = await wait_until(
+            pilot, lambda s: s.target_user_count == 13 and s.user_count == 13, "13 users run", local_run
+        )
+        assert grown.state is RunState.RUNNING
+        await wait_until(pilot, lambda s: len(s.workers) == 1 and s.workers[0].user_count == 13, "the runner has them", local_run)
+
+        await stop_and_check_totals(pilot, local_run, target)
+
+        await pilot.press("r")
+        await wait_until(pilot, lambda s: requests(s) == 0 and all(e.num_requests == 0 for e in s.entries), "the stats are reset", local_run)
+
+        await visit_every_view(pilot)
+        await pilot.press("q")  # stopped: no question asked
+        await wait_until_exited(pilot)
+    assert app.return_code in (0, None)
+    assert local_run.tui.finish() == 0
+    # the master told its runner to quit: the process ends by itself, cleanly
+    assert local_run.workers[0].wait(WAIT) == 0
+
+
+async def wait_until_exited(pilot: Pilot[Any], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while pilot.app.is_running and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not pilot.app.is_running, "the app did not exit"
+
+
+async def test_master_with_two_workers_lists_both(master_run: RealRun, target: TargetServer) -> None:
+    app = master_run.app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await wait_until(pilot, lambda s: s.workers_ready == 2, "two workers are connected", master_run)
+        await start_from_dialog(pilot, 4, 20)
+        running = await wait_until(
+            pilot, lambda s: s.user_count == 4 and all(w.user_count == 2 for w in s.workers), "2 users each", master_run
+        )
+        await pilot.press("3")
+        await wait_until(pilot, lambda s: requests(s) > requests(running), "requests grow", master_run)
+        await pilot.pause(1.2)  # one redraw tick (REFRESH_INTERVAL), so the visible table is current
+        table = app.query_one(WorkersView)
+        node_ids = {w.node_id for w in app.snapshot.workers}
+        assert len(node_ids) == 2
+        assert set(table.row_keys_shown) == node_ids
+        shown = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        assert shown == node_ids
+
+        await pilot.press("left_square_bracket")  # -10 users: never below zero
+        await wait_until(pilot, lambda s: s.target_user_count == 0 and s.user_count == 0, "users removed", master_run)
+        await pilot.press("right_square_bracket")  # +10 from 0
+        await wait_until(
+            pilot, lambda s: s.user_count == 10 and all(w.user_count == 5 for w in s.workers), "5 users each", master_run
+        )
+
+        # quitting while a test runs asks first
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitScreen)
+        snapshot = await stop_and_check_totals(pilot, master_run, target)
+        assert {w.node_id for w in snapshot.workers} == node_ids
+        await pilot.press("q")
+        await wait_until_exited(pilot)
+    assert master_run.tui.finish() == 0
+    for worker in master_run.workers:
+        assert worker.wait(WAIT) == 0
