@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -27,9 +30,19 @@ class SyncedTable(DataTable[Cell]):
     The rows are rebuilt only when the columns or the ordered set of row keys change (a new
     endpoint, a re-sort, a filter); otherwise only the cells whose value differs are updated.
     The cursor stays on the same row key across rebuilds.
+
+    DataTable forgets every rendered cell whenever any cell changes; once a second, with a few
+    hundred cells visible, that re-rendering is most of the TUI's CPU. This table also keeps rendered
+    cells by what they show (content, place, style, width), so a tick re-renders only the cells whose
+    value changed.
     """
 
+    #: rendered cells kept by content; cleared when it holds more than this many times the cells shown
+    CONTENT_CACHE_FACTOR = 3
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        # before DataTable's __init__, which clears the caches
+        self._content_cache: dict[Hashable, list[list[Segment]]] = {}
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._columns_shown: tuple[ColumnSpec, ...] = ()
         self._row_keys: tuple[str, ...] = ()
@@ -81,3 +94,51 @@ class SyncedTable(DataTable[Cell]):
         self._row_keys = tuple(key for key, _ in rows)
         if keep in self._cells:
             self.move_cursor(row=self._row_keys.index(keep), animate=False, scroll=False)
+
+    # -- rendering --------------------------------------------------------------------------------------
+    # Textual 8.2's DataTable renders each cell through ``_render_cell``; its own cache is keyed by the
+    # table's update count. The snapshot tests cover the output of this override.
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        if row_index < 0 or column_index < 0:  # the header and row labels are cached by DataTable
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        key = (
+            row_index,  # the rendered segments carry the row and column as mouse metadata
+            column_index,
+            _identity(self._data[row_key][column_key]),
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self._pseudo_class_state,
+        )
+        lines = self._content_cache.get(key)
+        if lines is None:
+            if len(self._content_cache) > self.CONTENT_CACHE_FACTOR * max(64, len(self._cells) * len(self._columns_shown)):
+                self._content_cache.clear()
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            self._content_cache[key] = lines
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._content_cache.clear()
+
+
+def _identity(value: Any) -> Hashable:
+    """What a cell shows, as a hashable key."""
+    if isinstance(value, Text):
+        return (value.plain, value.style, value.justify, value.overflow, tuple(value.spans))
+    return value if isinstance(value, Hashable) else repr(value)
