@@ -193,7 +193,7 @@ class NginxTarget(Target):
                 [nginx, "-c", str(conf), "-p", str(tmp), "-e", str(tmp / "nginx-error.log")],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=open(tmp / "nginx-stderr.log", "wb"),
+                stderr=open(tmp / "nginx-stderr.log", "wb"),  # noqa: SIM115 - the server process holds it
                 preexec_fn=pinned(cpus),
                 start_new_session=True,
             )
@@ -232,7 +232,7 @@ class BuiltinTarget(Target):
             [sys.executable, "-m", "tswarm.target", "--host", "127.0.0.1", "--port", "0"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=open(tmp / "target-stderr.log", "wb"),
+            stderr=open(tmp / "target-stderr.log", "wb"),  # noqa: SIM115 - the server process holds it
             text=True,
             preexec_fn=pinned(cpus),
             start_new_session=True,
@@ -374,7 +374,7 @@ class Bench:
     def run(self, case: Case, rnd: int) -> RunResult:
         res = RunResult(case=case.name, round=rnd)
         out = self.tmp / f"{case.name}-r{rnd}"
-        log = open(self.tmp / f"{case.name}-r{rnd}.log", "wb")
+        log = open(self.tmp / f"{case.name}-r{rnd}.log", "wb")  # noqa: SIM115 - closed after the run
         counter0 = self.target.counter()
         started = time.monotonic()
         proc = subprocess.Popen(

@@ -10,8 +10,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 import test_distributed
+from conftest import free_port
 from test_distributed import STEADY, master_args, reports, worker_args, write
 
 procs = test_distributed.procs  # the fixture

@@ -53,7 +53,7 @@ class TswarmApp(App[None]):
 
     CSS_PATH = "app.tcss"
     AUTO_FOCUS = "#stats-table"
-    BINDINGS = app_bindings()
+    BINDINGS = app_bindings()  # type: ignore[assignment]  # list[Binding] is what App.BINDINGS holds
     COMMANDS = App.COMMANDS | {TswarmCommands}
     #: seconds between two snapshots
     REFRESH_INTERVAL = 1.0
@@ -245,8 +245,8 @@ class TswarmApp(App[None]):
         else:
             self.notify("No --csv or --json output configured", severity="warning")
 
-    def action_screenshot(self) -> None:
-        path = self.save_screenshot()
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        path = self.save_screenshot(filename, path)
         self.notify(f"Screenshot saved to {path}", title="Screenshot")
 
     def action_view(self, pane: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -51,7 +52,7 @@ class LogView(RichLog):
 
     def _format(self, line: LogLine) -> Text:
         level = line.level.upper()
-        level_style = ""
+        level_style: str | Style = ""
         if level in ("WARNING", "WARN"):
             level_style = self.get_component_rich_style("log-view--warning")
         elif level in ("ERROR", "CRITICAL", "FATAL"):

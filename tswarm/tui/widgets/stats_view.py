@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ def _columns(percentiles: tuple[float, ...]) -> list[_Column]:
     ]
     for p in extra:
         columns.append(
-            _Column(f"p{p}", fmt_percentile_label(p), 6, lambda e, p=p: _percentile(e, p), percentile_rank[p])
+            _Column(f"p{p}", fmt_percentile_label(p), 6, functools.partial(_percentile, percentile=p), percentile_rank[p])
         )
     columns += [
         _Column("size", "Avg size", 9, lambda e: e.avg_content_length, 2),

@@ -112,6 +112,8 @@ class SyncedTable(DataTable[Cell]):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         key = (
             row_index,  # the rendered segments carry the row and column as mouse metadata
             column_index,
