@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,6 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from http_throughput import (  # noqa: E402 - the sibling script
-    DEFAULT_LOCUST_VENV,
-    HERE,
     LOCUSTFILE,
     PATH_UNDER_TEST,
     TAIL_S,
@@ -51,11 +48,12 @@ from http_throughput import (  # noqa: E402 - the sibling script
     Case,
     RunResult,
     Target,
+    add_common_options,
     cpu_model,
-    ensure_locust,
     fmt,
     free_port,
     pinned,
+    prepare,
     ratio,
     start_target,
     stop_process,
@@ -183,30 +181,9 @@ class DistributedBench:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both tools once (default 3)")
-    parser.add_argument("--users", type=int, default=50, help="concurrent users (default 50)")
+    add_common_options(parser, "rounds; each runs both tools once (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per run (default 2)")
-    parser.add_argument("--target", choices=("auto", "nginx", "builtin"), default="auto")
-    parser.add_argument("--locust-python", help=f"Python with locust (default: {DEFAULT_LOCUST_VENV.relative_to(HERE.parent)})")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin generators and server to separate cores")
-    parser.add_argument("--out", help="write the results as JSON to this file")
-    parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary folder (logs, outputs)")
-    args = parser.parse_args(argv)
-    if args.duration < 2 * (WARMUP_S + TAIL_S):
-        parser.error(f"--duration must be at least {int(2 * (WARMUP_S + TAIL_S))}")
-
-    def _terminate(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
-
-    args.locust_python = ensure_locust(args)
-    cpus = sorted(os.sched_getaffinity(0))
-    gen_cpus = srv_cpus = None
-    if not args.no_pin and len(cpus) >= 2:
-        gen_cpus, srv_cpus = {cpus[0]}, set(cpus[1:])
+    args, gen_cpus, srv_cpus = prepare(parser, argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="tswarm-dist-bench-"))
     target: Target | None = None

@@ -537,14 +537,10 @@ def ratio(summary: dict, a: str, b: str, key: str) -> float | None:
     return x / y if x and y else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_common_options(parser: argparse.ArgumentParser, rounds_help: str) -> None:
+    """The options every side-by-side benchmark here takes."""
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds; each runs every contender once (default 3)"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help=rounds_help)
     parser.add_argument("--users", type=int, default=50, help="concurrent users (default 50)")
     parser.add_argument(
         "--target",
@@ -558,13 +554,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(default: {DEFAULT_LOCUST_VENV.relative_to(HERE.parent)}, created when missing)",
     )
     parser.add_argument(
-        "--no-locust-http", action="store_true", help="skip Locust's HttpUser (python-requests)"
-    )
-    parser.add_argument(
-        "--no-pin", action="store_true", help="do not pin generator and server to separate cores"
+        "--no-pin", action="store_true", help="do not pin generators and server to separate cores"
     )
     parser.add_argument("--out", help="write the results as JSON to this file")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary folder (logs, outputs)")
+
+
+def prepare(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, set[int] | None, set[int] | None]:
+    """Parse and check the options, make SIGTERM/SIGHUP end the run like Ctrl-C, find (or create) Locust;
+    returns the options and the CPUs of the generators and of the server (None: not pinned)."""
     args = parser.parse_args(argv)
     if args.duration < 2 * (WARMUP_S + TAIL_S):
         parser.error(f"--duration must be at least {int(2 * (WARMUP_S + TAIL_S))}")
@@ -578,9 +576,20 @@ def main(argv: list[str] | None = None) -> int:
 
     args.locust_python = ensure_locust(args)
     cpus = sorted(os.sched_getaffinity(0))
-    gen_cpus = srv_cpus = None
     if not args.no_pin and len(cpus) >= 2:
-        gen_cpus, srv_cpus = {cpus[0]}, set(cpus[1:])
+        return args, {cpus[0]}, set(cpus[1:])
+    return args, None, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_common_options(parser, "rounds; each runs every contender once (default 3)")
+    parser.add_argument(
+        "--no-locust-http", action="store_true", help="skip Locust's HttpUser (python-requests)"
+    )
+    args, gen_cpus, srv_cpus = prepare(parser, argv)
 
     cases = [
         Case("tswarm-fast", "tswarm", "FastHttpUser"),

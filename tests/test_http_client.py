@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gevent
@@ -106,6 +109,31 @@ def test_head_is_bodyless_and_request_generic(session: HttpSession) -> None:
         and response.headers["content-length"] == "123"
     )
     assert in_greenlet(lambda: session.request("get", "/echo")).json()["method"] == "GET"
+
+
+def test_files_are_sent_as_multipart_form_data(session: HttpSession, tmp_path: Path) -> None:
+    upload = tmp_path / "report.csv"
+    upload.write_bytes(b"a,b\r\n1,2\r\n")
+    with upload.open("rb") as report:
+        files = {"report": report, "note": ("note.txt", "hi", "text/x-note", {"X-Part": "1"}), "raw": b"\x01"}
+        echoed = in_greenlet(lambda: session.post("/echo", data={"kind": ["daily", "x"]}, files=files)).json()
+    content_type = echoed["headers"]["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + echoed["body"].encode()
+    )
+    parts = [
+        (p.get_param("name", header="content-disposition"), p.get_filename(), p.get_content_type(),
+         p.get_payload(decode=True), p.get("X-Part"))
+        for p in message.iter_parts()
+    ]
+    assert parts == [
+        ("kind", None, "text/plain", b"daily", None),
+        ("kind", None, "text/plain", b"x", None),
+        ("report", "report.csv", "text/csv", b"a,b\r\n1,2\r\n", None),
+        ("note", "note.txt", "text/x-note", b"hi", "1"),
+        ("raw", "raw", "application/octet-stream", b"\x01", None),
+    ]
 
 
 def test_params_json_data_headers(session: HttpSession) -> None:
@@ -415,5 +443,10 @@ def test_https_insecure_by_default_and_verified_on_request(https_url: str, recor
     checked = HttpSession(https_url, recorder.event, insecure=False)
     refused = in_greenlet(lambda: checked.get("/"))
     assert refused.status_code == 0 and "CERTIFICATE_VERIFY_FAILED" in str(refused.error)
+    assert checked.verify and not insecure.verify
+    checked.verify = False  # as Locust test files do with requests' session
+    assert in_greenlet(lambda: checked.get("/")).text == "secure"
+    checked.verify = True
+    assert "CERTIFICATE_VERIFY_FAILED" in str(in_greenlet(lambda: checked.get("/")).error)
     insecure.close()
     checked.close()

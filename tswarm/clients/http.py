@@ -17,6 +17,8 @@ import contextlib
 import datetime
 import errno
 import json as jsonlib
+import mimetypes
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -505,6 +507,23 @@ class HttpSession:
 
     # -- requests-like surface -----------------------------------------------------------------
 
+    @property
+    def verify(self) -> bool:
+        """requests' name for checking https certificates (the opposite of ``insecure``).
+
+        Setting it closes the connections made so far, so that it holds for every later request.
+        """
+        return not self.insecure
+
+    @verify.setter
+    def verify(self, value: bool) -> None:
+        if bool(value) == self.insecure:
+            self.insecure = not value
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+            self._base_pool = None
+
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
 
@@ -556,6 +575,7 @@ class HttpSession:
         params: Any = None,
         data: Any = None,
         json: Any = None,
+        files: Any = None,
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
@@ -574,6 +594,9 @@ class HttpSession:
             params: query parameters (mapping, sequence of pairs or string).
             data: the body: bytes, str, or a mapping sent form-encoded.
             json: the body as JSON (when ``data`` is None).
+            files: files to upload as ``multipart/form-data``, as in requests: a mapping or pairs of
+                field name to content (bytes, str or a file object) or to ``(filename, content[,
+                content_type[, headers]])``; the pairs of a mapping ``data`` become form fields before them.
             headers: extra headers for this request (override the session's).
             cookies: extra cookies for this request (not stored in the session's jar).
             auth: ``(user, password)`` for basic authentication.
@@ -592,7 +615,11 @@ class HttpSession:
                 target = self._base_path + url if self._base_path else url
             else:
                 pool, target = self._resolve(url, params)
-            if data is not None or json is not None:
+            if files is not None:
+                body, content_type = _encode_multipart(data, files)
+                if not (headers and any(k.lower() == "content-type" for k in headers)):
+                    extra = f"Content-Type: {content_type}\r\n"
+            elif data is not None or json is not None:
                 body, content_type = self._encode_body(data, json)
                 if content_type and not (headers and any(k.lower() == "content-type" for k in headers)):
                     extra = f"Content-Type: {content_type}\r\n"
@@ -920,3 +947,58 @@ def _managed(
 
 #: FastHttpUser's client is the same session: one client core for both user classes
 FastHttpSession = HttpSession
+
+
+def _encode_multipart(data: Any, files: Any) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body and its content type: the form fields of ``data``, then ``files``."""
+    boundary = os.urandom(16).hex()
+    parts: list[bytes] = []
+
+    def part(disposition: str, content: bytes, part_headers: Mapping[str, str]) -> None:
+        head = f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in part_headers.items())
+        parts.append(head.encode() + b"\r\n" + content + b"\r\n")
+
+    if data is not None:
+        if not isinstance(data, Mapping | list | tuple):
+            raise TypeError("with files=, data must be a mapping or pairs of form fields")
+        for field, value in _pairs(data):
+            for one in value if isinstance(value, list | tuple) else [value]:
+                part(f'name="{_quote_field(field)}"', _as_bytes(one), {})
+    for field, value in _pairs(files):
+        filename: str | None
+        content_type: str | None = None
+        extra_headers: Mapping[str, str] = {}
+        if isinstance(value, tuple):
+            filename, content, *rest = value
+            if rest:
+                content_type = rest[0]
+            if len(rest) > 1 and rest[1]:
+                extra_headers = rest[1]
+        else:
+            content = value
+            name = getattr(value, "name", None)
+            filename = os.path.basename(name) if isinstance(name, str) and name[:1] != "<" else field
+        if content_type is None and filename:
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        disposition = f'name="{_quote_field(field)}"'
+        if filename is not None:
+            disposition += f'; filename="{_quote_field(filename)}"'
+        part_headers = {**({"Content-Type": content_type} if content_type else {}), **extra_headers}
+        part(disposition, _as_bytes(content.read() if hasattr(content, "read") else content), part_headers)
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _pairs(fields: Any) -> list[tuple[str, Any]]:
+    return list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+
+
+def _quote_field(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()

@@ -228,7 +228,11 @@ class HttpUser(User):
             raise MissingHostError(_missing_host_message(type(self)))
         from tswarm.clients.http import HttpSession  # lazily: the client pulls in the network stack
 
-        self.client = HttpSession(base_url=self.host, request_event=environment.events.request, user=self)
+        # like requests, which Locust's HttpUser uses: https certificates are checked unless
+        # ``self.client.verify = False``
+        self.client = HttpSession(
+            base_url=self.host, request_event=environment.events.request, user=self, insecure=False
+        )
 
 
 class FastHttpUser(User):
