@@ -615,12 +615,10 @@ class HttpSession:
                 target = self._base_path + url if self._base_path else url
             else:
                 pool, target = self._resolve(url, params)
-            if files is not None:
-                body, content_type = _encode_multipart(data, files)
-                if not (headers and any(k.lower() == "content-type" for k in headers)):
-                    extra = f"Content-Type: {content_type}\r\n"
-            elif data is not None or json is not None:
-                body, content_type = self._encode_body(data, json)
+            if files is not None or data is not None or json is not None:
+                body, content_type = (
+                    _encode_multipart(data, files) if files is not None else self._encode_body(data, json)
+                )
                 if content_type and not (headers and any(k.lower() == "content-type" for k in headers)):
                     extra = f"Content-Type: {content_type}\r\n"
             if headers or cookies or auth or self.auth:
