@@ -340,6 +340,8 @@ BAD_INPUTS = [
     (["-f", "ok.py", "--config", "bad.toml"], "config file bad.toml is not valid TOML"),
     (["-f", "ok.py", "--config", "typo.toml"], "unknown option 'usrs' in typo.toml"),
     (["-f", "unsupported.py"], "locust.web is not supported by tswarm"),
+    (["-f", "ok.py", "--percentiles", "50,101"], "invalid --percentiles '50,101'"),
+    (["-f", "ok.py", "--percentiles", "p95"], "invalid --percentiles 'p95'"),
 ]
 
 
@@ -382,20 +384,22 @@ def test_options_from_config_file_and_environment(tmp_path: Path, target) -> Non
         @events.test_start.add_listener
         def show(environment, **kw):
             o = environment.parsed_options
-            print(f"OPTIONS users={o.users} rate={o.spawn_rate} run_time={o.run_time}")
+            print(f"OPTIONS users={o.users} rate={o.spawn_rate} run_time={o.run_time} percentiles={o.percentiles}")
 
         class U(User):
             @task
             def t(self):
                 pass
     """)
-    write(tmp_path / "tswarm.toml", 'users = 3\nspawn-rate = 2\nrun-time = "1s"\nheadless = true\n')
+    write(tmp_path / "tswarm.toml", 'users = 3\nspawn-rate = 2\nrun-time = "1s"\nheadless = true\npercentiles = [50, 99.9]\n')
     result = tswarm("run", cwd=tmp_path)
-    assert "OPTIONS users=3 rate=2.0 run_time=1.0" in result.stdout, result.stderr
+    assert "OPTIONS users=3 rate=2.0 run_time=1.0 percentiles=(0.5, 0.999)" in result.stdout, result.stderr
     result = tswarm("run", cwd=tmp_path, env=repo_env(TSWARM_USERS="5"))
     assert "OPTIONS users=5 rate=2.0" in result.stdout, result.stderr
     result = tswarm("run", "-u", "7", cwd=tmp_path, env=repo_env(TSWARM_USERS="5"))
     assert "OPTIONS users=7 rate=2.0" in result.stdout, result.stderr
+    result = tswarm("run", "--percentiles", "95, 99", cwd=tmp_path, env=repo_env(TSWARM_PERCENTILES="90"))
+    assert "percentiles=(0.95, 0.99)" in result.stdout, result.stderr
 
 
 def test_list_and_version(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ ListClasses = Annotated[bool, typer.Option("-l", "--list", help="List the User c
 Config = Annotated[str | None, typer.Option("--config", help="Config file (TOML). Default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml.")]
 Processes = Annotated[str | None, typer.Option("--processes", envvar=_env("processes"), help="Run N local worker processes (or 'auto': one per core).")]
 Autostart = Annotated[bool, typer.Option("--autostart", envvar=_env("autostart"), help="TUI: start the test at once with -u and -r.")]
+Percentiles = Annotated[str | None, typer.Option("--percentiles", envvar=_env("percentiles"), help="TUI: the percentile columns of the statistics, e.g. 50,95,99.9 (default 50,90,95,99).")]
 Autoquit = Annotated[float, typer.Option("--autoquit", envvar=_env("autoquit"), help="TUI: quit this many seconds after the test ended (-1 = stay).")]
 HeartbeatInterval = Annotated[float, typer.Option("--heartbeat-interval", envvar=_env("heartbeat_interval"), help="Seconds between heartbeats.")]
 HeartbeatTimeout = Annotated[float, typer.Option("--heartbeat-timeout", envvar=_env("heartbeat_timeout"), help="Seconds of silence before a worker is marked missing.")]
@@ -111,6 +112,7 @@ def run(
     processes: Processes = None,
     autostart: Autostart = False,
     autoquit: Autoquit = -1.0,
+    percentiles: Percentiles = None,
     heartbeat_interval: HeartbeatInterval = 1.0,
     heartbeat_timeout: HeartbeatTimeout = 60.0,
 ) -> None:
@@ -154,6 +156,7 @@ def master(
     config: Config = None,
     autostart: Autostart = False,
     autoquit: Autoquit = -1.0,
+    percentiles: Percentiles = None,
     master_bind_host: BindHost = "*",
     master_bind_port: BindPort = 5557,
     expect_workers: ExpectWorkers = 1,
@@ -204,6 +207,7 @@ def demo(
     config: Config = None,
     processes: Processes = None,
     autoquit: Autoquit = -1.0,
+    percentiles: Percentiles = None,
 ) -> None:
     """Show tswarm off: the bundled example test against a built-in target server on 127.0.0.1."""
     options = RunOptions.from_params(ctx, "demo", locals())

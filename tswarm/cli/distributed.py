@@ -43,6 +43,7 @@ def run_master(
         heartbeat_interval=options.heartbeat_interval,
         heartbeat_timeout=options.heartbeat_timeout,
         testfiles=testfiles,
+        percentiles=options.percentiles,
     )
     environment.events.init.fire(environment=environment, runner=master, web_ui=None)
     if show_tui:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from argparse import Namespace
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class RunOptions:
     processes: int = 0
     autostart: bool = False
     autoquit: float = -1.0
+    #: the TUI's percentile columns, as fractions
+    percentiles: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
     master_bind_host: str = "*"
     master_bind_port: int = 5557
     expect_workers: int = 1
@@ -70,6 +73,10 @@ class RunOptions:
         values["tags"] = _split(params.get("tags"))
         values["exclude_tags"] = _split(params.get("exclude_tags"))
         values["processes"] = _processes(params.get("processes"))
+        if params.get("percentiles") is not None:
+            values["percentiles"] = _percentiles(params["percentiles"])
+        else:
+            values.pop("percentiles", None)
         extra, source = cls.config_extras.get(command, ({}, "the config file"))
         options = cls(command=command, extra_args=list(ctx.args), config_extra=extra, config_source=source, **values)
         options.validate()
@@ -110,6 +117,18 @@ def _split(values: list[str] | str | None) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _percentiles(value: str) -> tuple[float, ...]:
+    """``"50,95,99.9"`` (a TOML list arrives as ``"[50, 95, 99.9]"``) as fractions, in order."""
+    words = re.findall(r"[^,\[\]\s]+", str(value))
+    try:
+        numbers = [float(word) for word in words]
+    except ValueError:
+        numbers = []
+    if not numbers or not all(0 < n <= 100 for n in numbers):
+        raise ConfigError(f"invalid --percentiles {value!r}: give percentages above 0 and up to 100, like 50,95,99.9")
+    return tuple(dict.fromkeys(round(n / 100, 8) for n in numbers))
 
 
 def _processes(value: str | int | None) -> int:
