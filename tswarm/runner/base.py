@@ -165,7 +165,6 @@ class UserRunner:
             environment=self.environment, cpu_usage=self.cpu_usage, memory_usage=self.memory_usage
         )
         if self.cpu_episode_starts(self.cpu_usage):
-            self.on_cpu_warning(self.cpu_usage)
             self.warn_cpu(self.cpu_usage)
 
     def cpu_episode_starts(self, cpu: float) -> bool:
@@ -192,9 +191,6 @@ class UserRunner:
         self.environment.events.cpu_warning.fire(
             environment=self.environment, cpu_usage=cpu, message=message, timestamp=time.time()
         )
-
-    def on_cpu_warning(self, cpu: float) -> None:
-        """Hook for the worker, which tells its master."""
 
     # -- custom messages ---------------------------------------------------------------------------
 
