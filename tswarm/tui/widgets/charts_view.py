@@ -36,8 +36,9 @@ class ChartsView(Vertical):
 
     def update_snapshot(self, snapshot: RunSnapshot) -> None:
         history = snapshot.history
-        self.query_one("#chart-rps", TimeChart).data = [p.current_rps for p in history]
-        self.query_one("#chart-fails", TimeChart).data = [p.current_fail_per_sec for p in history]
-        self.query_one("#chart-p50", TimeChart).data = [p.p50 for p in history]
-        self.query_one("#chart-p95", TimeChart).data = [p.p95 for p in history]
-        self.query_one("#chart-users", TimeChart).data = [float(p.user_count) for p in history]
+        times = [p.timestamp for p in history]
+        self.query_one("#chart-rps", TimeChart).set_series([p.current_rps for p in history], times)
+        self.query_one("#chart-fails", TimeChart).set_series([p.current_fail_per_sec for p in history], times)
+        self.query_one("#chart-p50", TimeChart).set_series([p.p50 for p in history], times)
+        self.query_one("#chart-p95", TimeChart).set_series([p.p95 for p in history], times)
+        self.query_one("#chart-users", TimeChart).set_series([float(p.user_count) for p in history], times)

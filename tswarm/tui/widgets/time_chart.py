@@ -8,6 +8,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from tswarm.tui._format import fmt_duration
+
 __all__ = ["TimeChart"]
 
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -45,6 +47,7 @@ class TimeChart(Widget):
         self.title = title
         self._formatter = formatter
         self._data: tuple[float, ...] = ()
+        self._timestamps: tuple[float, ...] = ()
 
     @property
     def data(self) -> tuple[float, ...]:
@@ -52,9 +55,13 @@ class TimeChart(Widget):
 
     @data.setter
     def data(self, values: Sequence[float]) -> None:
-        values = tuple(values)
-        if values != self._data:
-            self._data = values
+        self.set_series(values)
+
+    def set_series(self, values: Sequence[float], timestamps: Sequence[float] = ()) -> None:
+        """The points to draw, oldest first, and when each was taken (to label the span shown)."""
+        values, timestamps = tuple(values), tuple(timestamps)
+        if values != self._data or timestamps != self._timestamps:
+            self._data, self._timestamps = values, timestamps
             self.refresh()
 
     def render(self) -> Text:
@@ -62,12 +69,15 @@ class TimeChart(Widget):
         data = self._data
         peak = max(data, default=0.0)
         current = data[-1] if data else 0.0
+        shown = data[-width:] if width else ()
+        figures = f"  now {self._formatter(current)}  max {self._formatter(peak)}"
+        if len(shown) > 1 and len(self._timestamps) == len(data):
+            figures += f"  last {fmt_duration(self._timestamps[-1] - self._timestamps[-len(shown)])}"
         title = Text.assemble(
             (self.title, self.get_component_rich_style("time-chart--title")),
-            (f"  now {self._formatter(current)}  max {self._formatter(peak)}", self.get_component_rich_style("time-chart--figures")),
+            (figures, self.get_component_rich_style("time-chart--figures")),
         )
         rows = max(1, height - 1)
-        shown = data[-width:] if width else ()
         levels = [
             round(value / peak * rows * (len(_BARS) - 1)) if peak > 0 else 0 for value in shown
         ]
