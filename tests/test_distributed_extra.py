@@ -169,9 +169,15 @@ EVENTS = """
         state["env"] = environment
         say("init")
 
+    @events.init_command_line_parser.add_listener
+    def on_parser(parser):
+        parser.add_argument("--my-arg", default="default")
+
     @events.test_start.add_listener
     def on_test_start(environment, **kw):
         say("test_start")
+        say("target", str(environment.runner.target_user_count))
+        say("option", environment.parsed_options.my_arg)
         if isinstance(environment.runner, WorkerRunner):
             say("index", f"{environment.runner.worker_index}/{environment.runner.worker_count}")
 
@@ -217,7 +223,7 @@ def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", EVENTS)
     port = free_port()
     master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "2", "-r", "100",
-                                "-t", "6s", "--stop-timeout", "2"), cwd=tmp_path)
+                                "-t", "6s", "--stop-timeout", "2", "--my-arg", "from-master"), cwd=tmp_path)
     workers = [procs(*worker_args(port), cwd=tmp_path) for _ in range(2)]
     assert master.wait(timeout=40) == 0, master.output
     for w in workers:
@@ -226,6 +232,7 @@ def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
     assert on_master >= {
         "EV master init", "EV master test_start", "EV master test_stop", "EV master worker_connect",
         "EV master worker_report from-worker", "EV master heartbeat_sent", "EV master heartbeat_received",
+        "EV master target 2", "EV master option from-master",
     }, master.output
     assert not any(line.startswith("EV worker") for line in on_master), master.output
     indexes = set()
@@ -234,6 +241,8 @@ def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
         assert on_worker >= {
             "EV worker init", "EV worker test_start", "EV worker test_stop", "EV worker report_to_master",
             "EV worker heartbeat_sent", "EV worker heartbeat_received", "EV worker usage_monitor",
+            # the master's custom option, and this worker's share of the users, already at test_start
+            "EV worker target 1", "EV worker option from-master",
         }, w.output
         assert not any(line.startswith("EV master") or "worker_connect" in line or "worker_report" in line
                        for line in on_worker), w.output

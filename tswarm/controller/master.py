@@ -781,6 +781,7 @@ class MasterRunner:
             return
         if host:
             self.environment.host = host
+        self.target_user_count = user_count  # already known to test_start listeners, as in Locust
         if self.state not in _ACTIVE:
             self._test_id = uuid.uuid4().hex
             self._targets = {}
@@ -791,7 +792,6 @@ class MasterRunner:
             self._test_started_once = True
             self.environment.events.test_start.fire(environment=self.environment)
         classes = user_classes or self.environment.user_classes
-        self.target_user_count = user_count
         self.spawn_rate = spawn_rate
         self._class_counts = class_counts(classes, user_count)
         self._budget = max(self._budget, 1.0)  # the first user starts at once

@@ -56,13 +56,13 @@ class LocalRunner(UserRunner):
             raise ValueError("user_count must be >= 0")
         if spawn_rate <= 0:
             raise ValueError("spawn_rate must be > 0")
+        self.target_user_count = user_count  # already known to test_start listeners, as in Locust
         if self.state in (STATE_READY, STATE_STOPPED):
             self.stopped.clear()
             self.started_at = time.time()
             self.environment.stats.reset_all()
             self.environment.events.test_start.fire(environment=self.environment)
         classes = user_classes or self.environment.user_classes
-        self.target_user_count = user_count
         self.spawn_rate = spawn_rate
         self._target = class_counts(classes, user_count)
         self.state = STATE_SPAWNING

@@ -12,6 +12,7 @@ import os
 import socket
 import time
 import uuid
+from argparse import Namespace
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,14 @@ STATS_INTERVAL = 1.0
 #: the heartbeat thread starts a CPU warning when the average of its readings over this long is too high
 CPU_WARNING_WINDOW = 3.0
 LOG_FLUSH_INTERVAL = 0.5
+#: options a worker keeps its own values of when the master sends its parsed options
+_WORKER_OWN_OPTIONS = frozenset(
+    {
+        "command", "locustfile", "master_host", "master_port", "master_bind_host", "master_bind_port",
+        "processes", "loglevel", "logfile", "headless", "heartbeat_interval", "heartbeat_timeout",
+        "master_timeout", "linked_local", "config", "extra_args", "config_extra", "config_source",
+    }
+)
 
 
 def make_node_id() -> str:
@@ -118,6 +127,8 @@ class MasterLinkedRunner(UserRunner):
         self.heartbeats_received: deque[bytes] = deque(maxlen=100)
         #: CPU warnings the heartbeat thread sent to the master, to be logged and fired on the gevent side
         self.cpu_warnings: deque[float] = deque(maxlen=100)
+        #: this worker's share of the users
+        self.target_user_count = 0
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -248,15 +259,28 @@ class MasterLinkedRunner(UserRunner):
                 self.environment.host = data["host"]
             if "stop_timeout" in data:
                 self.environment.stop_timeout = data["stop_timeout"]
-            if self.state in (STATE_READY, STATE_STOPPED):
-                self.environment.events.test_start.fire(environment=self.environment)
-        self.state = STATE_SPAWNING
+            self._adopt_options(data.get("parsed_options"))
         target = {str(k): int(v) for k, v in data["user_classes_count"].items()}
+        self.target_user_count = sum(target.values())
+        if self.state in (STATE_READY, STATE_STOPPED):
+            self.environment.events.test_start.fire(environment=self.environment)
+        self.state = STATE_SPAWNING
         self._send("spawning", {"user_classes_count": target, "user_count": sum(target.values())})
         self.set_users(target)
         self.state = STATE_RUNNING
         counts = dict(self.assigned)
         self._send("spawning_complete", {"user_classes_count": counts, "user_count": sum(counts.values())})
+
+    def _adopt_options(self, options: Any) -> None:
+        """The master's options (custom ones included) become this worker's ``parsed_options``, as in
+        Locust, except those that say how this process connects and logs."""
+        if not isinstance(options, dict):
+            return
+        if self.environment.parsed_options is None:
+            self.environment.parsed_options = Namespace()
+        for key, value in options.items():
+            if isinstance(key, str) and key not in _WORKER_OWN_OPTIONS:
+                setattr(self.environment.parsed_options, key, value)
 
     def _rejoin(self) -> None:
         """The master does not know us (it restarted): whatever test we ran is gone; say hello again."""
