@@ -340,6 +340,9 @@ BAD_INPUTS = [
     (["-f", "ok.py", "--config", "bad.toml"], "config file bad.toml is not valid TOML"),
     (["-f", "ok.py", "--config", "typo.toml"], "unknown option 'usrs' in typo.toml"),
     (["-f", "unsupported.py"], "locust.web is not supported by tswarm"),
+    (["-f", "nohost.py"], "Web has no host to test"),
+    (["-f", "notasks.py"], "Idle has no tasks"),
+    (["-f", "ok.py", "-T", "nothing-has-this"], "no task of any User class is left to run"),
     (["-f", "ok.py", "--percentiles", "50,101"], "invalid --percentiles '50,101'"),
     (["-f", "ok.py", "--percentiles", "p95"], "invalid --percentiles 'p95'"),
 ]
@@ -352,6 +355,8 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str]
     write(tmp_path / "nousers.py", "X = 1\n")
     write(tmp_path / "ok.py", "from tswarm import User, task\nclass U(User):\n    @task\n    def t(self): pass\n")
     write(tmp_path / "unsupported.py", "from locust.web import WebUI\n")
+    write(tmp_path / "nohost.py", "from locust import HttpUser, task\nclass Web(HttpUser):\n    @task\n    def t(self): pass\n")
+    write(tmp_path / "notasks.py", "from locust import User\nclass Idle(User):\n    pass\n")
     write(tmp_path / "bad.toml", "users = [\n")
     write(tmp_path / "typo.toml", "usrs = 3\n")
     result = tswarm("run", "--headless", "-t", "1s", *args, cwd=tmp_path)
@@ -361,6 +366,42 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str]
     assert lines[0].startswith("tswarm: error: ")
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_users_that_cannot_start_do_not_stop_the_others(tmp_path: Path, target) -> None:
+    """A base class without tasks is left out (with a warning); a class whose users fail to start is
+    reported once, counted as an exception (exit code), and the other classes run."""
+    write(tmp_path / "locustfile.py", """
+        from locust import FastHttpUser, User, task, constant
+
+        class Base(User):
+            wait_time = constant(0.05)
+
+        class Broken(Base):
+            def __init__(self, environment):
+                super().__init__(environment)
+                raise ValueError("no credentials left for this user")
+
+            @task
+            def nothing(self):
+                pass
+
+        class Visitor(FastHttpUser):
+            wait_time = constant(0.05)
+
+            @task
+            def fast(self):
+                self.client.get("/fast")
+    """)
+    result = tswarm("run", "--headless", "-H", target.url, "-u", "4", "-r", "100", "-t", "2s",
+                    "--stop-timeout", "2", "--json", "-", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Base has no tasks; it is not run" in result.stderr
+    assert result.stderr.count("Cannot start users of Broken") == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    (exception,) = report["exceptions"]
+    assert "no credentials left for this user" in exception["message"]
 
 
 def test_unreachable_host_gives_failures_not_a_crash(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ the parsed options and the runner. It imports neither gevent nor Textual: the ma
 
 from __future__ import annotations
 
+import logging
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
 from tswarm.events import Events
 from tswarm.events import events as default_events
 from tswarm.stats import RequestStats
+
+log = logging.getLogger("tswarm.runner")
 
 if TYPE_CHECKING:
     from tswarm.controller.master import MasterRunner
@@ -79,11 +82,19 @@ class Environment:
             return
         from tswarm.runner.tasks import filter_tasks_by_tags
 
+        had_tasks = [cls for cls in self.user_classes if getattr(cls, "tasks", None)]
         filter_tasks_by_tags(
             self.user_classes,
             set(self.tags) if self.tags else None,
             set(self.exclude_tags) if self.exclude_tags else None,
         )
+        # a user with no task left under these tags has nothing to do in this test
+        left = [cls for cls in self.user_classes if cls not in had_tasks or cls.tasks]  # type: ignore[attr-defined]
+        if left:
+            for cls in self.user_classes:
+                if cls not in left:
+                    log.info("%s has no task with these tags; it is not run", cls.__name__)
+        self.user_classes = left
 
     def create_local_runner(self) -> LocalRunner:
         """Make the runner of a one-process run (users run here, in gevent greenlets)."""

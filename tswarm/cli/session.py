@@ -61,6 +61,13 @@ def load_session(options: RunOptions, *, testfile_spec: str | None = None, event
             print(name)
         raise typer.Exit(0)
     user_classes = loaded.select_user_classes(class_names)
+    if not class_names and any(cls.tasks for cls in user_classes):  # type: ignore[attr-defined]
+        # a base class someone forgot to mark abstract: run the others, as Locust does
+        for cls in [cls for cls in user_classes if not cls.tasks]:  # type: ignore[attr-defined]
+            logging.getLogger("tswarm.main").warning(
+                "%s has no tasks; it is not run (mark it abstract = True if it is a base class)", cls.__name__
+            )
+        user_classes = [cls for cls in user_classes if cls.tasks]  # type: ignore[attr-defined]
     shape = loaded.select_shape()
     environment = Environment(
         user_classes=user_classes,
@@ -75,7 +82,26 @@ def load_session(options: RunOptions, *, testfile_spec: str | None = None, event
         available_user_classes=loaded.user_classes,
         available_shape_classes=loaded.shape_classes,
     )
+    if options.command in ("run", "master", "demo") and not options.linked_local:
+        # the TUI's start dialog asks for a host; anywhere else a missing one is known now
+        check_user_classes(environment, need_host=options.autostart or not options.tui)
     return Session(options, loaded, environment)
+
+
+def check_user_classes(environment: Environment, *, need_host: bool) -> None:
+    """Refuse, before any user starts, a User class that could not run: no tasks, or (``need_host``)
+    an HTTP user with no host from its class or ``--host``."""
+    from tswarm.exceptions import TestFileError
+    from tswarm.runner.tasks import no_tasks_message
+    from tswarm.runner.users import FastHttpUser, HttpUser, missing_host_message
+
+    if not environment.user_classes and (environment.tags or environment.exclude_tags):
+        raise TestFileError("no task of any User class is left to run with these --tags/--exclude-tags")
+    for cls in environment.user_classes:
+        if not cls.tasks:  # type: ignore[attr-defined]
+            raise TestFileError(no_tasks_message(cls))
+        if need_host and issubclass(cls, HttpUser | FastHttpUser) and not (cls.host or environment.host):
+            raise TestFileError(missing_host_message(cls))
 
 
 def exit_code_of(environment: Environment, options: RunOptions) -> int:

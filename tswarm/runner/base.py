@@ -17,6 +17,7 @@ import gevent
 import gevent.pool
 import psutil
 
+from tswarm.exceptions import UsageError
 from tswarm.protocol import RESERVED_TYPES, Message
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class UserRunner:
         self._users: dict[str, list[User]] = defaultdict(list)
         #: users per class that this runner started and has not asked to stop
         self.assigned: dict[str, int] = {}
+        #: classes whose users failed to start in this test (name to error): no more are tried
+        self.unstartable: dict[str, str] = {}
         self.state = STATE_READY
         self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._unknown_message_types: set[str] = set()
@@ -104,14 +107,18 @@ class UserRunner:
                 log.error("Asked to run users of an unknown class %r; is the test file the same everywhere?", name)
                 continue
             missing = count - self.assigned.get(name, 0)
-            if missing > 0:
+            if missing > 0 and name not in self.unstartable:
                 cls = classes[name]
                 users = self._users[name]
                 for _ in range(missing):
-                    user = cls(self.environment)
-                    user.start(self.user_greenlets)
+                    try:
+                        user = cls(self.environment)
+                        user.start(self.user_greenlets)
+                    except Exception as e:
+                        self._cannot_start(name, e)
+                        break
                     users.append(user)
-                self.assigned[name] = count
+                    self.assigned[name] = self.assigned.get(name, 0) + 1
         for name, assigned in list(self.assigned.items()):
             extra = assigned - target.get(name, 0)
             if extra > 0:
@@ -120,6 +127,24 @@ class UserRunner:
                 self._users[name] = users[: len(users) - len(leaving)]
                 self.assigned[name] = assigned - extra
                 self._stop_users(leaving)
+
+    def reachable(self, target: dict[str, int]) -> dict[str, int]:
+        """``target`` with the classes that cannot start held at what runs of them."""
+        return {
+            name: self.assigned.get(name, 0) if name in self.unstartable else count for name, count in target.items()
+        }
+
+    def _cannot_start(self, name: str, error: Exception) -> None:
+        """A user of class ``name`` failed to start: say so once, count it as an exception of the test
+        (so the exit code shows it), and start no more users of that class in this test."""
+        self.unstartable[name] = f"{type(error).__name__}: {error}"
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.environment.stats.log_exception(self.node_id, f"{type(error).__name__}({error})", text)
+        self.exceptions_logged += 1
+        if isinstance(error, UsageError):
+            log.error("Cannot start users of %s: %s", name, error)
+        else:
+            log.error("Cannot start users of %s:\n%s", name, text)
 
     def _stop_users(self, users: list[User]) -> None:
         graceful = bool(self.environment.stop_timeout)
@@ -142,6 +167,7 @@ class UserRunner:
                 user.stop(force=not self.environment.stop_timeout)
         self._users.clear()
         self.assigned.clear()
+        self.unstartable.clear()  # the next test may have what was missing (a host from the TUI)
         if self.environment.stop_timeout:
             self.user_greenlets.join(timeout=self.environment.stop_timeout)
         self.user_greenlets.kill(block=True, timeout=5)

@@ -74,8 +74,8 @@ class LocalRunner(UserRunner):
         last = time.monotonic()
         while True:
             current = {"local": dict(self.assigned)}
-            desired = {"local": self._target}
-            if _same(current["local"], self._target):
+            desired = {"local": self.reachable(self._target)}
+            if _same(current["local"], desired["local"]):
                 break
             steps = int(budget)
             if steps:

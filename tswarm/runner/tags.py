@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -88,8 +85,6 @@ def filter_tasks_by_tags(
 
     def filter_holder(holder: Any) -> None:
         holder.tasks = [task for task in holder.tasks if keeps(task)]
-        if not holder.tasks:
-            log.warning("%s has no tasks left after filtering by tags", holder.__name__)
 
     for user_class in user_classes:
         filter_holder(user_class)

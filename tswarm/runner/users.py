@@ -225,7 +225,7 @@ class HttpUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         if not self.host:
-            raise MissingHostError(_missing_host_message(type(self)))
+            raise MissingHostError(missing_host_message(type(self)))
         from tswarm.clients.http import HttpSession  # lazily: the client pulls in the network stack
 
         # like requests, which Locust's HttpUser uses: https certificates are checked unless
@@ -256,7 +256,7 @@ class FastHttpUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         if not self.host:
-            raise MissingHostError(_missing_host_message(type(self)))
+            raise MissingHostError(missing_host_message(type(self)))
         from tswarm.clients.http import FastHttpSession
 
         self.client = FastHttpSession(
@@ -273,7 +273,7 @@ class FastHttpUser(User):
             self.client.headers.update(self.default_headers)
 
 
-def _missing_host_message(user_class: type) -> str:
+def missing_host_message(user_class: type) -> str:
     return (
         f"{user_class.__name__} has no host to test: set host = 'http://...' on the class "
         "or pass --host on the command line"
