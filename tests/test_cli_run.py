@@ -325,6 +325,82 @@ def test_locust_files_run_unchanged(tmp_path: Path, target, name: str) -> None:
         assert report["run"]["user_count"] in (0, 4)
 
 
+def test_rest_and_newer_locust_names(tmp_path: Path, target) -> None:
+    """rest()/rest_() judge JSON answers in a with-block; poisson, run_single_user, the runner states and
+    runner.stats import as in Locust."""
+    write(tmp_path / "locustfile.py", """
+        from locust import FastHttpUser, HttpUser, events, poisson, run_single_user, task
+        from locust.contrib.fasthttp import RestResponseContextManager
+        from locust.exception import StopUser
+        from locust.runners import STATE_RUNNING, STATE_STOPPED, STATE_STOPPING
+
+        @events.test_stop.add_listener
+        def on_stop(environment, **kw):
+            runner = environment.runner
+            print("RUNNER", runner.state in (STATE_STOPPING, STATE_STOPPED), runner.stats is environment.stats)
+
+        class Api(FastHttpUser):
+            wait_time = poisson(100)
+
+            @task
+            def calls(self):
+                with self.rest("POST", "/echo", json={"a": 1}) as response:
+                    assert isinstance(response, RestResponseContextManager)
+                    assert response.js["headers"]["content-type"] == "application/json"
+                    assert response.js["headers"]["accept"] == "application/json"
+                with self.rest("GET", "/fast"):
+                    pass  # not JSON: a failure
+                with self.rest_("GET", "/json") as response:
+                    assert response.js.get("missing") == 1, "no missing key,"
+                with self.rest("GET", "/json", name="/json-bug") as response:
+                    response.js["missing"]
+                raise StopUser()
+    """)
+    result = tswarm("run", "--headless", "-H", target.url, "-u", "2", "-r", "100", "-t", "3s",
+                    "--stop-timeout", "2", "--json", "-", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "RUNNER True True" in result.stdout
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["total"]["num_requests"] == target.counts()["total"] == 8
+    assert report["exceptions"] == []  # every error in a rest() block is a failure of its request
+    errors = {f["name"]: f["error"] for f in report["failures"]}
+    assert set(errors) == {"/fast", "/json?_=...", "/json-bug"}
+    assert "the response is not JSON" in errors["/fast"]
+    assert 'no missing key, response was {"service"' in errors["/json?_=..."]
+    assert "KeyError: " in errors["/json-bug"] and "missing" in errors["/json-bug"]
+    assert f"at {tmp_path}" in errors["/json-bug"]  # where in the test file it was raised
+    by_name = {e["name"]: e["num_requests"] for e in report["entries"]}
+    assert by_name["/echo"] == 2
+
+
+def test_run_single_user_for_debugging(tmp_path: Path, target) -> None:
+    write(tmp_path / "debug_me.py", f"""
+        from tswarm import HttpUser, constant, run_single_user, task
+        from tswarm.exceptions import StopUser
+
+        class Visitor(HttpUser):
+            host = "{target.url}"
+            wait_time = constant(0)
+            count = 0
+
+            @task
+            def visit(self):
+                self.count += 1
+                if self.count > 3:
+                    raise StopUser()
+                self.client.get("/fast")
+
+        if __name__ == "__main__":
+            run_single_user(Visitor, include_length=True)
+    """)
+    result = subprocess.run([sys.executable, "debug_me.py"], cwd=tmp_path, env=repo_env(), capture_output=True,
+                            text=True, timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert [(line[0], line[1], line[3], line[4]) for line in lines] == [("GET", "/fast", "2", "ok")] * 3
+    assert target.counts()["total"] == 3
+
+
 BAD_INPUTS = [
     (["-f", "missing.py"], "test file missing.py not found"),
     (["-f", "syntax.py"], "syntax error in syntax.py:2"),
@@ -340,6 +416,7 @@ BAD_INPUTS = [
     (["-f", "ok.py", "--config", "bad.toml"], "config file bad.toml is not valid TOML"),
     (["-f", "ok.py", "--config", "typo.toml"], "unknown option 'usrs' in typo.toml"),
     (["-f", "unsupported.py"], "locust.web is not supported by tswarm"),
+    (["-f", "renamed.py"], "'HttpLocust' from locust is not supported by tswarm (Locust renamed it HttpUser in 1.0)"),
     (["-f", "nohost.py"], "Web has no host to test"),
     (["-f", "notasks.py"], "Idle has no tasks"),
     (["-f", "ok.py", "-T", "nothing-has-this"], "no task of any User class is left to run"),
@@ -355,6 +432,7 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str]
     write(tmp_path / "nousers.py", "X = 1\n")
     write(tmp_path / "ok.py", "from tswarm import User, task\nclass U(User):\n    @task\n    def t(self): pass\n")
     write(tmp_path / "unsupported.py", "from locust.web import WebUI\n")
+    write(tmp_path / "renamed.py", "from locust import HttpLocust\n")
     write(tmp_path / "nohost.py", "from locust import HttpUser, task\nclass Web(HttpUser):\n    @task\n    def t(self): pass\n")
     write(tmp_path / "notasks.py", "from locust import User\nclass Idle(User):\n    pass\n")
     write(tmp_path / "bad.toml", "users = [\n")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tswarm._version import __version__
 
 if TYPE_CHECKING:
+    from tswarm.debug import run_single_user
     from tswarm.env import Environment
     from tswarm.events import EventHook, Events, events
     from tswarm.exceptions import (
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from tswarm.runner.shape import LoadTestShape
     from tswarm.runner.tasks import SequentialTaskSet, TaskSet, tag, task
     from tswarm.runner.users import FastHttpUser, HttpUser, User
-    from tswarm.runner.wait_time import between, constant, constant_pacing, constant_throughput
+    from tswarm.runner.wait_time import between, constant, constant_pacing, constant_throughput, poisson
 
 _WHERE = {
     "Environment": "tswarm.env",
@@ -49,6 +50,8 @@ _WHERE = {
     "constant": "tswarm.runner.wait_time",
     "constant_pacing": "tswarm.runner.wait_time",
     "constant_throughput": "tswarm.runner.wait_time",
+    "poisson": "tswarm.runner.wait_time",
+    "run_single_user": "tswarm.debug",
 }
 
 __all__ = [
@@ -72,6 +75,8 @@ __all__ = [
     "constant_pacing",
     "constant_throughput",
     "events",
+    "poisson",
+    "run_single_user",
     "tag",
     "task",
 ]

@@ -12,7 +12,28 @@ if TYPE_CHECKING:
     from tswarm.runner.local import LocalRunner
     from tswarm.runner.worker import WorkerRunner
 
-__all__ = ["LocalRunner", "MasterRunner", "WorkerRunner"]
+__all__ = [
+    "STATE_CLEANUP",
+    "STATE_INIT",
+    "STATE_MISSING",
+    "STATE_RUNNING",
+    "STATE_SPAWNING",
+    "STATE_STOPPED",
+    "STATE_STOPPING",
+    "LocalRunner",
+    "MasterRunner",
+    "WorkerRunner",
+]
+
+# ``runner.state`` values, by Locust's names (a master's state is a str enum with the same values;
+# tswarm has no cleanup state, and "missing" is the state of a worker, not of a runner)
+STATE_INIT = "ready"
+STATE_SPAWNING = "spawning"
+STATE_RUNNING = "running"
+STATE_CLEANUP = "cleanup"
+STATE_STOPPING = "stopping"
+STATE_STOPPED = "stopped"
+STATE_MISSING = "missing"
 
 _WHERE = {
     "LocalRunner": "tswarm.runner.local",

@@ -270,8 +270,10 @@ class ResponseContextManager(Response):
     re-raised after the report so the task sees it as in Locust.
     """
 
-    __slots__ = ("_manual", "_report", "_reported")
+    __slots__ = ("_manual", "_report", "_reported", "js")
 
+    #: the parsed JSON body, set by ``User.rest()`` (None elsewhere, or when the body is not JSON)
+    js: Any
     _manual: bool | BaseException | None
     _report: Callable[[Response, BaseException | None], None]
     _reported: bool
@@ -305,6 +307,10 @@ class ResponseContextManager(Response):
         self._report(self, error)
         # swallow what failure() means, let everything else (StopUser, a bug in the task) through
         return exc is not None and isinstance(exc, (ResponseError, CatchResponseError))
+
+
+#: Locust's name for what ``User.rest()`` yields: a ResponseContextManager whose ``js`` is filled
+RestResponseContextManager = ResponseContextManager
 
 
 def _http_error(status: int, reason: str, url: str) -> HTTPError:
@@ -938,6 +944,7 @@ def _managed(
     for slot in Response.__slots__:
         setattr(managed, slot, getattr(response, slot))
     managed._manual = None
+    managed.js = None
     managed._reported = False
     managed._report = report
     return managed

@@ -23,21 +23,32 @@ _ALIASES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "locust.shape": ("tswarm.runner.shape", ("LoadTestShape",)),
     "locust.user": ("tswarm.compat.user", None),
     "locust.user.task": ("tswarm.runner.tasks", ("task", "tag", "TaskSet", "SequentialTaskSet")),
-    "locust.user.users": ("tswarm.runner.users", ("User", "HttpUser")),
+    "locust.user.users": ("tswarm.runner.users", ("User", "HttpUser", "RestMixin")),
     "locust.user.wait_time": (
         "tswarm.runner.wait_time",
-        ("between", "constant", "constant_pacing", "constant_throughput"),
+        ("between", "constant", "constant_pacing", "constant_throughput", "poisson"),
     ),
     "locust.wait_time": (
         "tswarm.runner.wait_time",
-        ("between", "constant", "constant_pacing", "constant_throughput"),
+        ("between", "constant", "constant_pacing", "constant_throughput", "poisson"),
     ),
-    "locust.clients": ("tswarm.clients.http", ("HttpSession", "ResponseContextManager", "Response")),
+    "locust.clients": (
+        "tswarm.clients.http",
+        ("HttpSession", "ResponseContextManager", "RestResponseContextManager", "Response"),
+    ),
+    "locust.debug": ("tswarm.debug", ("run_single_user",)),
     "locust.contrib": ("tswarm.compat.contrib", None),
     "locust.contrib.fasthttp": ("tswarm.compat.fasthttp", None),
 }
 
 SUPPORTED = tuple(sorted(_ALIASES))
+
+#: the last part of Locust's module names: ``from locust import X`` with any other X names an attribute
+_LOCUST_MODULE_NAMES = frozenset(
+    ["argument_parser", "clients", "contrib", "debug", "dispatch", "dns", "env", "event", "exception", "fasthttp", "html", "inherit", "input_events", "log", "main", "markov_taskset", "mongodb", "mqtt", "oai", "postgres", "rpc", "runners", "sequential_taskset", "shape", "socketio", "stats", "task", "user", "users", "util", "wait_time", "web", "webui"]
+)
+#: Locust's names from before 1.0, and what replaced them
+_RENAMED = {"HttpLocust": "HttpUser", "Locust": "User", "TaskSequence": "SequentialTaskSet", "seq_task": "task"}
 
 
 class _AliasModule(ModuleType):
@@ -74,6 +85,11 @@ class _UnsupportedLocustModule(importlib.abc.MetaPathFinder, importlib.abc.Loade
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        parent, _, last = spec.name.rpartition(".")
+        if parent in _ALIASES and last not in _LOCUST_MODULE_NAMES:
+            # `from locust import X` looks for a submodule once the attribute is missing: X is a name
+            renamed = f" (Locust renamed it {_RENAMED[last]} in 1.0)" if last in _RENAMED else ""
+            raise ImportError(f"{last!r} from {parent} is not supported by tswarm{renamed}", name=spec.name)
         raise ImportError(
             f"{spec.name} is not supported by tswarm (supported Locust modules: {', '.join(SUPPORTED)})",
             name=spec.name,

@@ -2,7 +2,7 @@
 
 from tswarm.runner.tasks import SequentialTaskSet, TaskSet, tag, task
 from tswarm.runner.users import HttpUser, User
-from tswarm.runner.wait_time import between, constant, constant_pacing, constant_throughput
+from tswarm.runner.wait_time import between, constant, constant_pacing, constant_throughput, poisson
 
 __all__ = [
     "HttpUser",
@@ -13,6 +13,7 @@ __all__ = [
     "constant",
     "constant_pacing",
     "constant_throughput",
+    "poisson",
     "tag",
     "task",
 ]

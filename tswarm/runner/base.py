@@ -95,6 +95,11 @@ class UserRunner:
             counts[name] = len(alive)
         return counts
 
+    @property
+    def stats(self) -> Any:
+        """The environment's statistics (``runner.stats`` in Locust)."""
+        return self.environment.stats
+
     def set_users(self, target: dict[str, int]) -> None:
         """Start or stop users at once so that each class has the count in ``target``.
 

@@ -10,16 +10,26 @@ What a runner does with a user class::
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from gevent import GreenletExit, getcurrent
 from gevent.greenlet import Greenlet
 from gevent.pool import Group
 
-from tswarm.exceptions import StopTest, StopUser, UsageError
+from tswarm.exceptions import (
+    InterruptTaskSet,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    StopTest,
+    StopUser,
+    UsageError,
+)
 from tswarm.runner.tasks import (
     STATE_RUNNING,
     STATE_STOPPING,
@@ -217,7 +227,67 @@ def _run_user(user: User) -> None:
     user.run()
 
 
-class HttpUser(User):
+class RestMixin:
+    """``rest()`` and ``rest_()`` for the HTTP users, as in Locust: JSON requests checked in a with-block."""
+
+    client: Any
+
+    @contextlib.contextmanager
+    def rest(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Iterator[Any]:
+        """Send a JSON request with ``catch_response=True`` and yield the response with the parsed body
+        in ``.js``.
+
+        ``Content-Type`` and ``Accept`` default to ``application/json``. A body that is not JSON fails
+        the request. In the with-block, a failed ``assert`` fails the request with its message (one
+        ending in a comma gets the start of the response appended), and any other exception fails it
+        naming the exception and where it was raised, instead of ending the task unreported.
+        """
+        headers = dict(headers or {})
+        given = {key.lower() for key in headers}
+        if "content-type" not in given:
+            headers["Content-Type"] = "application/json"
+        if "accept" not in given:
+            headers["Accept"] = "application/json"
+        with self.client.request(method, url, catch_response=True, headers=headers, **kwargs) as response:
+            if response.text:
+                try:
+                    response.js = response.json()
+                except ValueError as e:
+                    response.failure(
+                        f"the response is not JSON ({e}); HTTP {response.status_code}: {response.text[:250]!r}"
+                    )
+            try:
+                yield response
+            except _PASS_THROUGH:
+                raise
+            except AssertionError as e:
+                message = str(e.args[0]) if e.args else "assertion failed"
+                if message.endswith(","):
+                    message = f"{message[:-1]}, response was {response.text[:200]}"
+                response.failure(message)
+            except Exception as e:
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                response.failure(
+                    f"{type(e).__name__}: {e} at {where.filename}:{where.lineno}; "
+                    f"response was {response.text[:200]}"
+                )
+
+    @contextlib.contextmanager
+    def rest_(self, method: str, url: str, name: str | None = None, **kwargs: Any) -> Iterator[Any]:
+        """:meth:`rest` with a ``_=<milliseconds>`` query parameter that defeats caches; reported as
+        ``url?_=...`` unless ``name`` is given."""
+        separator = "&" if "?" in url else "?"
+        with self.rest(
+            method, f"{url}{separator}_={int(time.time() * 1000)}", name=name or f"{url}{separator}_=...", **kwargs
+        ) as response:
+            yield response
+
+
+#: what a with-block of ``rest()`` lets through: the task and user control flow
+_PASS_THROUGH = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet, GreenletExit)
+
+
+class HttpUser(User, RestMixin):
     """A user with an HTTP client (``self.client``) that keeps cookies between requests."""
 
     abstract = True
@@ -235,7 +305,7 @@ class HttpUser(User):
         )
 
 
-class FastHttpUser(User):
+class FastHttpUser(User, RestMixin):
     """An HttpUser with Locust's FastHttpUser options; tswarm has one HTTP client core for both."""
 
     abstract = True
@@ -289,6 +359,7 @@ __all__ = [
     "FastHttpUser",
     "HttpUser",
     "MissingHostError",
+    "RestMixin",
     "TaskSet",
     "User",
     "is_user_class",

@@ -68,3 +68,11 @@ def constant_throughput(task_runs_per_second: float) -> WaitTimeFunction:
     if task_runs_per_second <= 0:
         raise ValueError("constant_throughput() needs a positive number of task runs per second")
     return constant_pacing(1.0 / task_runs_per_second)
+
+
+def poisson(rate: float) -> WaitTimeFunction:
+    """Wait an exponentially distributed time with mean ``1 / rate`` seconds: tasks then start as a
+    Poisson process, closer to how real visitors arrive than a fixed pace."""
+    if rate <= 0:
+        raise ValueError("poisson() needs a positive rate (tasks per second)")
+    return lambda _owner: random.expovariate(rate)
