@@ -83,8 +83,10 @@ def load_session(options: RunOptions, *, testfile_spec: str | None = None, event
         available_shape_classes=loaded.shape_classes,
     )
     if options.command in ("run", "master", "demo") and not options.linked_local:
-        # the TUI's start dialog asks for a host; anywhere else a missing one is known now
-        check_user_classes(environment, need_host=options.autostart or not options.tui)
+        # The TUI's start dialog asks for a host, and a master's workers may have one of their own
+        # (-H on the worker); a local run without one cannot go anywhere.
+        need_host = options.command != "master" and (options.autostart or not options.tui)
+        check_user_classes(environment, need_host=need_host)
     return Session(options, loaded, environment)
 
 
