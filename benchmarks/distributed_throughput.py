@@ -55,6 +55,7 @@ from http_throughput import (  # noqa: E402 - the sibling script
     pinned,
     prepare,
     ratio,
+    sleep_until,
     start_target,
     stop_process,
     summarize,
@@ -123,9 +124,9 @@ class DistributedBench:
                     break
                 time.sleep(0.02)
             if load_start is not None:
-                self._sleep_until(load_start + WARMUP_S, master)
+                sleep_until(load_start + WARMUP_S, master)
                 a = (time.monotonic(), self.target.counter(), group_cpu(pids))
-                self._sleep_until(load_start + self.args.duration - TAIL_S, master)
+                sleep_until(load_start + self.args.duration - TAIL_S, master)
                 b = (time.monotonic(), self.target.counter(), group_cpu(pids))
                 if master.poll() is None and b[0] - a[0] > 1.0:
                     res.steady_wall_s = b[0] - a[0]
@@ -154,14 +155,6 @@ class DistributedBench:
         if res.error:
             res.error += f" (logs: {self.tmp}/{case.name}-r{rnd}-*.log)"
         return res
-
-    @staticmethod
-    def _sleep_until(when: float, proc: subprocess.Popen) -> None:
-        while proc.poll() is None:
-            left = when - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, 0.1))
 
     @staticmethod
     def _reap(proc: subprocess.Popen, deadline: float, res: RunResult) -> None:

@@ -397,9 +397,9 @@ class Bench:
                 time.sleep(0.02)
             # 2. steady window, measured at the server and on the generator's process tree
             if load_start is not None:
-                self._sleep_until(load_start + WARMUP_S, proc)
+                sleep_until(load_start + WARMUP_S, proc)
                 a = (time.monotonic(), self.target.counter(), tree_cpu(proc.pid))
-                self._sleep_until(load_start + self.args.duration - TAIL_S, proc)
+                sleep_until(load_start + self.args.duration - TAIL_S, proc)
                 b = (time.monotonic(), self.target.counter(), tree_cpu(proc.pid))
                 if proc.poll() is None and b[0] - a[0] > 1.0:
                     res.steady_wall_s = b[0] - a[0]
@@ -423,14 +423,6 @@ class Bench:
         if res.error:
             res.error += f" (log: {log.name})"
         return res
-
-    @staticmethod
-    def _sleep_until(when: float, proc: subprocess.Popen) -> None:
-        while proc.poll() is None:
-            left = when - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, 0.1))
 
     @staticmethod
     def _reap(proc: subprocess.Popen, deadline: float, res: RunResult) -> str:
@@ -535,6 +527,15 @@ def summarize(cases: list[Case], results: list[RunResult]) -> dict:
 def ratio(summary: dict, a: str, b: str, key: str) -> float | None:
     x, y = summary.get(a, {}).get(key), summary.get(b, {}).get(key)
     return x / y if x and y else None
+
+
+def sleep_until(when: float, proc: subprocess.Popen) -> None:
+    """Sleep until the monotonic time ``when``, or until ``proc`` exits."""
+    while proc.poll() is None:
+        left = when - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.1))
 
 
 def add_common_options(parser: argparse.ArgumentParser, rounds_help: str) -> None:

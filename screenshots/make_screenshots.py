@@ -174,10 +174,9 @@ def main() -> None:
     if shutil.which("rsvg-convert") is None:
         sys.exit("rsvg-convert not found: apt-get install -y librsvg2-bin fonts-firacode")
 
-    from tswarm.cli.distributed import start_local_workers
+    from tswarm.cli.distributed import create_master, start_local_workers
     from tswarm.cli.frontend import build_master_tui
     from tswarm.cli.options import RunOptions
-    from tswarm.cli.session import load_session
 
     work = Path(tempfile.mkdtemp(prefix="tswarm-shots-"))
     testfile = work / "shop.py"
@@ -190,9 +189,7 @@ def main() -> None:
             command="master", locustfile=str(testfile), host=url, users=40, spawn_rate=10, stop_timeout=2,
             master_bind_host="127.0.0.1", master_bind_port=0, heartbeat_timeout=10,
         )
-        session = load_session(options)
-        master = session.environment.create_master_runner("127.0.0.1", 0, heartbeat_timeout=10)
-        session.environment.events.init.fire(environment=session.environment, runner=master, web_ui=None)
+        master = create_master(options)
         tui = build_master_tui(options, master)
         workers = start_local_workers(options, master.bind_port, 2, work)
         saved = asyncio.run(drive(tui, work))

@@ -21,12 +21,10 @@ from conftest import TargetServer
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tswarm.cli.distributed import start_local_workers
+from tswarm.cli.distributed import create_master, start_local_workers
 from tswarm.cli.frontend import MasterTui, build_master_tui
 from tswarm.cli.options import RunOptions
-from tswarm.cli.session import load_session
 from tswarm.controller.snapshot import RunSnapshot, RunState
-from tswarm.events import Events
 from tswarm.tui.bindings import VIEWS
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen
@@ -92,18 +90,9 @@ def make_options(command: str, testfile: Path, target: TargetServer, **overrides
 
 def build_run(options: RunOptions, log_dir: Path, *, worker_count: int, linked_local: bool) -> RealRun:
     """What ``tswarm run`` (linked_local) or ``tswarm master`` + workers builds, minus the terminal:
-    the session and master as :func:`tswarm.cli.distributed.run_master` makes them, then
-    :func:`build_master_tui`, then the worker processes on the master's port."""
-    session = load_session(options, events=Events() if linked_local else None)
-    environment = session.environment
-    master = environment.create_master_runner(
-        options.master_bind_host,
-        options.master_bind_port,
-        heartbeat_interval=options.heartbeat_interval,
-        heartbeat_timeout=options.heartbeat_timeout,
-        testfiles=[(p.name, p.read_bytes()) for p in session.loaded.paths],
-    )
-    environment.events.init.fire(environment=environment, runner=master, web_ui=None)
+    the master as :func:`tswarm.cli.distributed.run_master` makes it, then :func:`build_master_tui`,
+    then the worker processes on the master's port."""
+    master = create_master(options, private_events=linked_local)
     tui = build_master_tui(options, master)
     log_dir.mkdir(parents=True, exist_ok=True)
     workers = start_local_workers(options, master.bind_port, worker_count, log_dir, linked_local=linked_local)

@@ -8,8 +8,31 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tswarm.cli.options import RunOptions
+
+
+def create_master(options: RunOptions, *, private_events: bool = False) -> Any:
+    """Load the test file and bind the master of ``options`` (its loop not started yet); fires ``init``.
+
+    ``private_events``: the Environment gets events of its own (see :func:`run_master`).
+    """
+    from tswarm.cli.session import load_session
+    from tswarm.events import Events
+
+    session = load_session(options, events=Events() if private_events else None)
+    environment = session.environment
+    master = environment.create_master_runner(
+        options.master_bind_host,
+        options.master_bind_port,
+        heartbeat_interval=options.heartbeat_interval,
+        heartbeat_timeout=options.heartbeat_timeout,
+        testfiles=[(p.name, p.read_bytes()) for p in session.loaded.paths],
+        percentiles=options.percentiles,
+    )
+    environment.events.init.fire(environment=environment, runner=master, web_ui=None)
+    return master
 
 
 def run_master(
@@ -26,26 +49,15 @@ def run_master(
     """
     import asyncio
 
-    from tswarm.cli.session import exit_code_of, load_session, setup_logging
-    from tswarm.events import Events
+    from tswarm.cli.session import exit_code_of, setup_logging
     from tswarm.headless.reporter import HeadlessReporter
 
     show_tui = options.tui if tui is None else tui
     if show_tui:
         _log_to_file_under_tui(options)
     setup_logging(options, node="master")
-    session = load_session(options, events=Events() if private_events else None)
-    environment = session.environment
-    testfiles = [(p.name, p.read_bytes()) for p in session.loaded.paths]
-    master = environment.create_master_runner(
-        options.master_bind_host,
-        options.master_bind_port,
-        heartbeat_interval=options.heartbeat_interval,
-        heartbeat_timeout=options.heartbeat_timeout,
-        testfiles=testfiles,
-        percentiles=options.percentiles,
-    )
-    environment.events.init.fire(environment=environment, runner=master, web_ui=None)
+    master = create_master(options, private_events=private_events)
+    environment = master.environment
     if show_tui:
         from tswarm.cli.frontend import run_master_tui
 
