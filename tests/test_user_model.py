@@ -769,3 +769,27 @@ def test_http_users_get_a_client_for_their_host(base: type[User]) -> None:
     if base is FastHttpUser:
         assert user.client.network_timeout == 3.0
         assert user.client.headers["X-Test"] == "1"
+
+
+def test_driven_from_python_as_in_locust() -> None:
+    """Environment, create_local_runner, start, quit later, runner.greenlet.join(): Locust's library use."""
+    from tswarm.env import Environment
+    from tswarm.runners import STATE_STOPPED
+
+    ran = Counter()
+
+    class Worker(User):
+        wait_time = constant(0.01)
+
+        @task
+        def work(self) -> None:
+            ran["tasks"] += 1
+
+    environment = Environment(user_classes=[Worker], events=Events())
+    runner = environment.create_local_runner()
+    runner.start(3, spawn_rate=100)
+    gevent.spawn_later(0.3, runner.quit)
+    runner.greenlet.join(timeout=10)
+    assert runner.greenlet.dead
+    assert runner.state == STATE_STOPPED and runner.user_count == 0
+    assert ran["tasks"] > 3

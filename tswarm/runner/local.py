@@ -45,6 +45,8 @@ class LocalRunner(UserRunner):
         self._shape_greenlet: gevent.Greenlet | None = None
         self._run_timer: gevent.Greenlet | None = None
         self.stopped = gevent.event.Event()
+        self._quitted = gevent.event.Event()
+        self._greenlet: gevent.Greenlet | None = None
         self.worker_index = 0
         self.worker_count = 1
 
@@ -152,6 +154,15 @@ class LocalRunner(UserRunner):
     def quit(self) -> None:
         self.stop()
         self.close()
+        self._quitted.set()
+
+    @property
+    def greenlet(self) -> gevent.Greenlet:
+        """A greenlet that ends when the runner quits: ``runner.greenlet.join()`` as in Locust, for a
+        test driven from Python."""
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._quitted.wait)
+        return self._greenlet
 
     # -- custom messages: a local runner handles what it sends ---------------------------------------
 
