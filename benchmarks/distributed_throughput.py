@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -49,18 +47,18 @@ from http_throughput import (  # noqa: E402 - the sibling script
     RunResult,
     Target,
     add_common_options,
-    cpu_model,
+    describe_run,
     fmt,
     free_port,
     pinned,
     prepare,
     ratio,
+    run_rounds,
     sleep_until,
     start_target,
     stop_process,
     summarize,
     tree_cpu,
-    version_of,
 )
 
 CASES = [Case("tswarm", "tswarm", "FastHttpUser"), Case("locust", "locust", "FastHttpUser")]
@@ -185,32 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         target = start_target(args.target, tmp, srv_cpus)
         if srv_cpus:
             os.sched_setaffinity(0, srv_cpus)
-        meta = {
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            "python": platform.python_version(),
-            "tswarm": version_of([sys.executable, "-m", "tswarm", "--version"]),
-            "locust": " ".join(version_of([args.locust_python, "-m", "locust", "--version"]).split()[:2]),
-            "target": f"{target.kind} {target.version} {target.url}{PATH_UNDER_TEST}",
-            "users": args.users,
-            "workers": args.workers,
-            "duration_s": args.duration,
-            "rounds": args.rounds,
-            "pinning": f"generators cpu {sorted(gen_cpus)}, server cpu {sorted(srv_cpus)}" if gen_cpus else "none",
-        }
+        meta = describe_run(args, target, gen_cpus, srv_cpus, workers=args.workers)
         print("  ".join(f"{k}={v}" for k, v in meta.items()), file=sys.stderr)
-        bench = DistributedBench(args, target, tmp, gen_cpus)
-        for rnd in range(1, args.rounds + 1):
-            for case in CASES:
-                res = bench.run(case, rnd)
-                results.append(res)
-                print(
-                    f"round {rnd} {case.name:7s} requests={res.requests:>8,} failures={res.failures} "
-                    f"cpu={res.cpu_s:5.2f}s whole={fmt(res.per_cpu):>7} req/CPU-s "
-                    f"steady={fmt(res.steady_per_cpu):>7} req/CPU-s" + (f"  ERROR: {res.error}" if res.error else ""),
-                    file=sys.stderr,
-                    flush=True,
-                )
+        run_rounds(DistributedBench(args, target, tmp, gen_cpus), CASES, args.rounds, results)
     except KeyboardInterrupt:
         print("interrupted: stopping", file=sys.stderr)
         return 130

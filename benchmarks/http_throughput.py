@@ -48,6 +48,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -538,6 +539,41 @@ def sleep_until(when: float, proc: subprocess.Popen) -> None:
         time.sleep(min(left, 0.1))
 
 
+def describe_run(args: argparse.Namespace, target: Target, gen_cpus: set[int] | None,
+                 srv_cpus: set[int] | None, **extra: Any) -> dict[str, Any]:
+    """The metadata of a benchmark run (machine, versions, target, settings), printed and saved."""
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "tswarm": version_of([sys.executable, "-m", "tswarm", "--version"]),
+        "locust": " ".join(version_of([args.locust_python, "-m", "locust", "--version"]).split()[:2]),
+        "target": f"{target.kind} {target.version} {target.url}{PATH_UNDER_TEST}",
+        "users": args.users,
+        **extra,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "pinning": f"generators cpu {sorted(gen_cpus)}, server cpu {sorted(srv_cpus or ())}" if gen_cpus else "none",
+    }
+
+
+def run_rounds(bench: Any, cases: list[Case], rounds: int, results: list[RunResult]) -> None:
+    """Every case once per round, alternating, each result appended to ``results`` and printed."""
+    width = max(len(case.name) for case in cases)
+    for rnd in range(1, rounds + 1):
+        for case in cases:
+            res = bench.run(case, rnd)
+            results.append(res)
+            print(
+                f"round {rnd} {case.name:{width}s} requests={res.requests:>8,} failures={res.failures} "
+                f"cpu={res.cpu_s:5.2f}s whole={fmt(res.per_cpu):>7} req/CPU-s "
+                f"steady={fmt(res.steady_per_cpu):>7} req/CPU-s"
+                + (f"  ERROR: {res.error}" if res.error else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def add_common_options(parser: argparse.ArgumentParser, rounds_help: str) -> None:
     """The options every side-by-side benchmark here takes."""
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
@@ -608,34 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         target = start_target(args.target, tmp, srv_cpus)
         if srv_cpus:  # keep our own polling off the generator's core
             os.sched_setaffinity(0, srv_cpus)
-        meta = {
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "machine": f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            "python": platform.python_version(),
-            "tswarm": version_of([sys.executable, "-m", "tswarm", "--version"]),
-            "locust": " ".join(version_of([args.locust_python, "-m", "locust", "--version"]).split()[:2]),
-            "target": f"{target.kind} {target.version} {target.url}{PATH_UNDER_TEST}",
-            "users": args.users,
-            "duration_s": args.duration,
-            "rounds": args.rounds,
-            "pinning": f"generator cpu {sorted(gen_cpus)}, server cpu {sorted(srv_cpus)}"
-            if gen_cpus
-            else "none",
-        }
+        meta = describe_run(args, target, gen_cpus, srv_cpus)
         print("  ".join(f"{k}={v}" for k, v in meta.items()), file=sys.stderr)
-        bench = Bench(args, target, tmp, gen_cpus)
-        for rnd in range(1, args.rounds + 1):
-            for case in cases:
-                res = bench.run(case, rnd)
-                results.append(res)
-                print(
-                    f"round {rnd} {case.name:12s} requests={res.requests:>8,} failures={res.failures} "
-                    f"cpu={res.cpu_s:5.2f}s whole={fmt(res.per_cpu):>7} req/CPU-s "
-                    f"steady={fmt(res.steady_per_cpu):>7} req/CPU-s"
-                    + (f"  ERROR: {res.error}" if res.error else ""),
-                    file=sys.stderr,
-                    flush=True,
-                )
+        run_rounds(Bench(args, target, tmp, gen_cpus), cases, args.rounds, results)
     except KeyboardInterrupt:
         print("interrupted: stopping", file=sys.stderr)
         return 130
