@@ -7,6 +7,8 @@ non-blocking, so the app calls them straight from its handlers; it reads ``snaps
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.events import Resize
@@ -15,7 +17,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from tswarm.controller.api import RunController
 from tswarm.controller.snapshot import RunSnapshot, RunState
-from tswarm.tui.bindings import VIEWS, app_bindings
+from tswarm.tui.bindings import KEY_ACTIONS, VIEWS, app_bindings
 from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
@@ -34,8 +36,14 @@ __all__ = ["TswarmApp"]
 _ACTIVE = frozenset({RunState.SPAWNING, RunState.RUNNING})
 #: actions that only mean something on the Statistics view
 _STATS_ACTIONS = frozenset({"filter", "sort", "reverse_sort"})
-#: from this width on, the footer also shows the command palette key
+#: from this width on, the footer also shows the command palette key and the secondary keys
 WIDE_FOOTER = 100
+#: the footer's secondary keys: the view keys are on the tabs, filter and sort in the filter box
+_SECONDARY_KEYS = frozenset(
+    entry.keys.split(",")[0]
+    for entry in KEY_ACTIONS
+    if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
+)
 
 
 class TswarmApp(App[None]):
@@ -151,7 +159,22 @@ class TswarmApp(App[None]):
         # At 80 columns the footer cannot hold every key: keep the room for the run's commands; the
         # palette (ctrl+p) is listed in the help screen, the view keys on the tabs and the filter and
         # sort keys in the filter box.
-        self.query_one(Footer).show_command_palette = event.size.width >= WIDE_FOOTER
+        wide = event.size.width >= WIDE_FOOTER
+        self.query_one(Footer).show_command_palette = wide
+        self._show_secondary_keys(wide)
+
+    def _show_secondary_keys(self, show: bool) -> None:
+        # The footer lists the bindings whose ``show`` is set; bindings are frozen, so swap in copies.
+        # (Textual 8.2 keeps an App's bindings in ``_bindings.key_to_bindings``.)
+        table = self._bindings.key_to_bindings
+        changed = False
+        for key in _SECONDARY_KEYS:
+            entries = table.get(key, [])
+            if any(binding.show != show for binding in entries):
+                table[key] = [dataclasses.replace(binding, show=show) for binding in entries]
+                changed = True
+        if changed:
+            self.refresh_bindings()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Hidden views are not redrawn each tick; bring the newly shown one up to date at once.

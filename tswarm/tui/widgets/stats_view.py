@@ -21,8 +21,10 @@ __all__ = ["StatsView", "TOTAL_KEY"]
 
 #: row key of the aggregate row (cannot clash with "METHOD name")
 TOTAL_KEY = "\x00total"
-#: the Name column gets at least this many cells before other columns are dropped
+#: the Name column always gets this many cells
 NAME_MIN_WIDTH = 16
+#: optional columns are dropped until the longest name fits, up to this many cells
+NAME_WANTED_MAX = 40
 #: the table's vertical scrollbar
 SCROLLBAR_WIDTH = 1
 #: DataTable pads each cell by one on both sides
@@ -159,11 +161,17 @@ class StatsView(Vertical):
         others = sum(column.width + CELL_PADDING for column in columns if column.key != "name")
         return available - others - CELL_PADDING
 
+    def _longest_name(self) -> int:
+        return max((len(e.name) for e in self._snapshot.entries), default=4) if self._snapshot else 4
+
     def _visible_columns(self) -> list[_Column]:
+        """The columns that leave the Name column room for the longest name (up to
+        :data:`NAME_WANTED_MAX`): optional columns go, lowest rank first, rather than cutting names."""
         columns = _columns(self._percentiles())
         available = (self.size.width or 120) - SCROLLBAR_WIDTH
+        wanted = max(NAME_MIN_WIDTH, min(self._longest_name(), NAME_WANTED_MAX))
         for rank in sorted({c.drop_rank for c in columns if c.drop_rank}, reverse=False):
-            if self._name_width(columns, available) >= NAME_MIN_WIDTH:
+            if self._name_width(columns, available) >= wanted:
                 break
             columns = [c for c in columns if c.drop_rank != rank]
         return columns
@@ -173,7 +181,7 @@ class StatsView(Vertical):
         if snapshot is None or not self.is_mounted:
             return
         columns = self._visible_columns()
-        longest = max((len(e.name) for e in snapshot.entries), default=4)
+        longest = self._longest_name()
         name_width = max(NAME_MIN_WIDTH, min(self._name_width(columns, (self.size.width or 120) - 1), longest))
         specs = []
         for column in columns:
