@@ -235,6 +235,8 @@ def test_plain_reports_have_no_escape_codes(stats: RequestStats) -> None:
     colored = render_summary(stats, color=True)
     assert "\x1b[" in colored
     assert "Aggregated" in colored
+    stats.log_request("GET", "/items/[id]", 5.0, 10, now=T0 + 1)
+    assert "/items/[id]" in render_summary(stats, color=True)  # a name, not rich markup
 
 
 def test_summary_without_failures_omits_sections() -> None:

@@ -75,18 +75,20 @@ def _rich_table(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=title, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold cyan", pad_edge=False
     )
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
+    # Text, not str: a name like "/items/[id]" is not rich markup
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
     if footer:
         table.add_section()
         for row in footer:
-            table.add_row(*row, style="bold")
+            table.add_row(*map(Text, row), style="bold")
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system="standard", width=200, highlight=False)
     console.print(table)
