@@ -264,13 +264,13 @@ class TswarmApp(App[None]):
     def action_write(self) -> None:
         paths = self.controller.write_outputs()
         if paths:
-            self.notify("Wrote\n" + "\n".join(paths), title="Outputs")
+            self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False)
         else:
             self.notify("No --csv or --json output configured", severity="warning")
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(filename, path)
-        self.notify(f"Screenshot saved to {path}", title="Screenshot")
+        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
 
     def action_view(self, pane: str) -> None:
         """Show view ``pane`` and focus its table, if it has one."""

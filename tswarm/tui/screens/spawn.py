@@ -88,7 +88,7 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
                     id="spawn-run-time",
                     compact=True,
                 )
-            yield Static("", id="spawn-error")
+            yield Static("", id="spawn-error", markup=False)
             with Horizontal(id="spawn-buttons"):
                 yield Button("Cancel", id="spawn-cancel", compact=True)
                 yield Button("Update" if self.editing else "Start", variant="primary", id="spawn-start", compact=True)
