@@ -137,8 +137,8 @@ class TswarmApp(App[None]):
         """Take a new snapshot from the controller and redraw the status bar and the visible view."""
         try:
             status_bar = self.screen_stack[0].query_one(StatusBar)
-        except NoMatches:
-            return  # the interval can fire once more while the app takes its widgets down
+        except (IndexError, NoMatches):
+            return  # the interval can fire once more while the app takes its screens down
         previous = self.snapshot
         snapshot = self.controller.snapshot()
         self.snapshot = snapshot
