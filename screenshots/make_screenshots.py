@@ -100,16 +100,6 @@ def start_target() -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError(f"the target server exited with {proc.wait()}")
 
 
-def end(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 async def until(pilot: Any, condition: Callable[[Any], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not (pilot.app.snapshot is not None and condition(pilot.app.snapshot)):
@@ -174,7 +164,7 @@ def main() -> None:
     if shutil.which("rsvg-convert") is None:
         sys.exit("rsvg-convert not found: apt-get install -y librsvg2-bin fonts-firacode")
 
-    from tswarm.cli.distributed import create_master, start_local_workers
+    from tswarm.cli.distributed import create_master, start_local_workers, stop_processes
     from tswarm.cli.frontend import build_master_tui
     from tswarm.cli.options import RunOptions
 
@@ -196,8 +186,7 @@ def main() -> None:
     finally:
         if tui is not None:
             tui.master.shutdown()
-        for proc in [*workers, target]:
-            end(proc)
+        stop_processes([*workers, target], timeout=0)  # ours, by PID: SIGTERM now, SIGKILL after 5 s
     for name in saved:
         svg = work / f"{name}.svg"
         svg.write_text(for_rsvg(svg.read_text()))

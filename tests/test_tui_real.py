@@ -21,7 +21,7 @@ from conftest import TargetServer
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tswarm.cli.distributed import create_master, start_local_workers
+from tswarm.cli.distributed import create_master, start_local_workers, stop_processes
 from tswarm.cli.frontend import MasterTui, build_master_tui
 from tswarm.cli.options import RunOptions
 from tswarm.controller.snapshot import RunSnapshot, RunState
@@ -99,18 +99,6 @@ def build_run(options: RunOptions, log_dir: Path, *, worker_count: int, linked_l
     return RealRun(tui, workers, log_dir)
 
 
-def end_processes(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Our own worker processes, by PID: wait a little, then SIGTERM, then SIGKILL."""
-    for proc in processes:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def testfile(tmp_path: Path) -> Path:
     path = tmp_path / "visitor.py"
@@ -131,7 +119,7 @@ def real_runs(tmp_path: Path) -> Iterator[Callable[..., RealRun]]:
     yield make
     for run in runs:
         run.tui.master.shutdown()
-        end_processes(run.workers)
+        stop_processes(run.workers, timeout=0)  # ours, by PID: SIGTERM the ones still running
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def _is_class_name(arg: str, options: RunOptions) -> bool:
     return arg.isidentifier()
 
 
-def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+def stop_processes(processes: list[subprocess.Popen[Any]], timeout: float = 15.0) -> None:
     """Wait for our child processes to end; SIGTERM, then SIGKILL, the ones that do not."""
     for proc in processes:
         try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from tswarm.controller.snapshot import ExceptionRow, RunSnapshot
 from tswarm.tui._format import fmt_count
+from tswarm.tui.widgets.detail_table import DetailTable
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["ExceptionsView"]
@@ -21,7 +21,7 @@ _COLUMNS = (
 )
 
 
-class ExceptionsView(Vertical):
+class ExceptionsView(DetailTable[ExceptionRow]):
     DEFAULT_CSS = """
     ExceptionsView {
         #exceptions-table { height: 1fr; min-height: 3; }
@@ -30,38 +30,22 @@ class ExceptionsView(Vertical):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._by_key: dict[str, ExceptionRow] = {}
-
     def compose(self) -> ComposeResult:
         yield SyncedTable(id="exceptions-table")
         with VerticalScroll(id="exceptions-traceback-box", can_focus=False):
-            yield Static("", id="exceptions-traceback", markup=False)
+            yield Static("", id="exceptions-traceback", classes="detail", markup=False)
 
     def update_snapshot(self, snapshot: RunSnapshot) -> None:
         exceptions = sorted(snapshot.exceptions, key=lambda e: (-e.count, e.message))
-        self._by_key = {e.message + "\x00" + e.traceback: e for e in exceptions}
-        rows: list[tuple[str, list[Cell]]] = [
-            (
-                key,
-                [
-                    Text(fmt_count(e.count), justify="right"),
-                    e.message.splitlines()[0] if e.message else "",
-                    ", ".join(e.nodes),
-                ],
-            )
-            for key, e in self._by_key.items()
-        ]
-        self.query_one(SyncedTable).sync(_COLUMNS, rows)
-        self._show_traceback()
+        self.show(_COLUMNS, {e.message + "\x00" + e.traceback: e for e in exceptions}, _cells)
 
-    @on(DataTable.RowHighlighted, "#exceptions-table")
-    def _row_highlighted(self) -> None:
-        self._show_traceback()
+    def detail(self, item: ExceptionRow | None) -> str:
+        return item.traceback.rstrip() if item else "No exceptions."
 
-    def _show_traceback(self) -> None:
-        key = self.query_one(SyncedTable).cursor_key
-        row = self._by_key.get(key) if key else None
-        text = row.traceback.rstrip() if row else "No exceptions."
-        self.query_one("#exceptions-traceback", Static).update(text)
+
+def _cells(e: ExceptionRow) -> list[Cell]:
+    return [
+        Text(fmt_count(e.count), justify="right"),
+        e.message.splitlines()[0] if e.message else "",
+        ", ".join(e.nodes),
+    ]

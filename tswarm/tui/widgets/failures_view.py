@@ -4,13 +4,12 @@ error of the selected one."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tswarm.controller.snapshot import FailureRow, RunSnapshot
 from tswarm.tui._format import fmt_clock, fmt_count
+from tswarm.tui.widgets.detail_table import DetailTable
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["FailuresView"]
@@ -25,7 +24,7 @@ _COLUMNS = (
 )
 
 
-class FailuresView(Vertical):
+class FailuresView(DetailTable[FailureRow]):
     DEFAULT_CSS = """
     FailuresView {
         #failures-table { height: 1fr; min-height: 3; }
@@ -33,46 +32,29 @@ class FailuresView(Vertical):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._by_key: dict[str, FailureRow] = {}
-
     def compose(self) -> ComposeResult:
         yield SyncedTable(id="failures-table")
-        yield Static("", id="failures-detail", markup=False)
+        yield Static("", id="failures-detail", classes="detail", markup=False)
 
     def update_snapshot(self, snapshot: RunSnapshot) -> None:
         failures = sorted(snapshot.failures, key=lambda f: (-f.occurrences, f.method, f.name, f.error))
-        self._by_key = {f"{f.method} {f.name} {f.error}": f for f in failures}
-        rows: list[tuple[str, list[Cell]]] = [
-            (
-                key,
-                [
-                    Text(fmt_count(f.occurrences), justify="right"),
-                    f.method,
-                    f.name,
-                    fmt_clock(f.last_seen),
-                    # A traceback-like error is shown by its first line; the table is one line a row.
-                    f.error.splitlines()[0] if f.error else "",
-                ],
-            )
-            for key, f in self._by_key.items()
-        ]
-        self.query_one(SyncedTable).sync(_COLUMNS, rows)
-        self._show_detail()
+        self.show(_COLUMNS, {f"{f.method} {f.name} {f.error}": f for f in failures}, _cells)
 
-    @on(DataTable.RowHighlighted, "#failures-table")
-    def _row_highlighted(self) -> None:
-        self._show_detail()
+    def detail(self, item: FailureRow | None) -> str:
+        if item is None:
+            return "No failures."
+        return (
+            f"{fmt_count(item.occurrences)} x {item.method} {item.name}, first seen {fmt_clock(item.first_seen)}, "
+            f"last seen {fmt_clock(item.last_seen)}\n{item.error.rstrip()}"
+        )
 
-    def _show_detail(self) -> None:
-        key = self.query_one(SyncedTable).cursor_key
-        row = self._by_key.get(key) if key else None
-        if row is None:
-            text = "No failures."
-        else:
-            text = (
-                f"{fmt_count(row.occurrences)} x {row.method} {row.name}, first seen {fmt_clock(row.first_seen)}, "
-                f"last seen {fmt_clock(row.last_seen)}\n{row.error.rstrip()}"
-            )
-        self.query_one("#failures-detail", Static).update(text)
+
+def _cells(f: FailureRow) -> list[Cell]:
+    return [
+        Text(fmt_count(f.occurrences), justify="right"),
+        f.method,
+        f.name,
+        fmt_clock(f.last_seen),
+        # A traceback-like error is shown by its first line; the table is one line a row.
+        f.error.splitlines()[0] if f.error else "",
+    ]
