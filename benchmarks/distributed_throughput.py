@@ -73,7 +73,9 @@ def group_cpu(pids: list[int]) -> float:
 
 
 class DistributedBench:
-    def __init__(self, args: argparse.Namespace, target: Target, tmp: Path, gen_cpus: set[int] | None) -> None:
+    def __init__(
+        self, args: argparse.Namespace, target: Target, tmp: Path, gen_cpus: set[int] | None
+    ) -> None:
         self.args = args
         self.target = target
         self.tmp = tmp
@@ -84,24 +86,85 @@ class DistributedBench:
     def commands(self, case: Case, port: int, out: Path) -> tuple[list[str], list[str]]:
         a = self.args
         common = ["-f", str(self.testfile), "--loglevel", "WARNING"]
-        load = ["-H", self.target.url, "--headless", "--only-summary", "-u", str(a.users),
-                "-r", str(max(a.users * 10, 100)), "-t", f"{a.duration}s", "--expect-workers", str(a.workers)]
+        load = [
+            "-H",
+            self.target.url,
+            "--headless",
+            "--only-summary",
+            "-u",
+            str(a.users),
+            "-r",
+            str(max(a.users * 10, 100)),
+            "-t",
+            f"{a.duration}s",
+            "--expect-workers",
+            str(a.workers),
+        ]
         if case.tool == "tswarm":
-            master = [sys.executable, "-m", "tswarm", "master", *common, *load, "--master-bind-host", "127.0.0.1",
-                      "--master-bind-port", str(port), "--json", str(out)]
-            worker = [sys.executable, "-m", "tswarm", "worker", *common, "--master-host", "127.0.0.1",
-                      "--master-port", str(port)]
+            master = [
+                sys.executable,
+                "-m",
+                "tswarm",
+                "master",
+                *common,
+                *load,
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                str(port),
+                "--json",
+                str(out),
+            ]
+            worker = [
+                sys.executable,
+                "-m",
+                "tswarm",
+                "worker",
+                *common,
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ]
         else:
-            master = [a.locust_python, "-m", "locust", "--master", *common, *load, "--master-bind-host",
-                      "127.0.0.1", "--master-bind-port", str(port), "--json-file", str(out)]  # Locust adds .json
-            worker = [a.locust_python, "-m", "locust", "--worker", *common, "--master-host", "127.0.0.1",
-                      "--master-port", str(port)]
+            master = [
+                a.locust_python,
+                "-m",
+                "locust",
+                "--master",
+                *common,
+                *load,
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                str(port),
+                "--json-file",
+                str(out),
+            ]  # Locust adds .json
+            worker = [
+                a.locust_python,
+                "-m",
+                "locust",
+                "--worker",
+                *common,
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ]
         return master, worker
 
     def _start(self, command: list[str], log_name: str) -> subprocess.Popen:
         with open(self.tmp / log_name, "wb") as log:
-            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.tmp,
-                                    preexec_fn=pinned(self.gen_cpus), start_new_session=True)
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.tmp,
+                preexec_fn=pinned(self.gen_cpus),
+                start_new_session=True,
+            )
 
     def run(self, case: Case, rnd: int) -> RunResult:
         res = RunResult(case=case.name, round=rnd)
@@ -110,7 +173,9 @@ class DistributedBench:
         counter0 = self.target.counter()
         started = time.monotonic()
         procs = [self._start(master_cmd, f"{case.name}-r{rnd}-master.log")]
-        procs += [self._start(worker_cmd, f"{case.name}-r{rnd}-worker{i}.log") for i in range(self.args.workers)]
+        procs += [
+            self._start(worker_cmd, f"{case.name}-r{rnd}-worker{i}.log") for i in range(self.args.workers)
+        ]
         master = procs[0]
         pids = [p.pid for p in procs]
         hard_deadline = started + self.args.duration + 90
@@ -199,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarize(CASES, results)
     print()
-    print(f"{'master+' + str(args.workers) + ' workers':<18}{'req/s':>9}{'CPU':>6}{'req/CPU-s':>11}"
-          f"{'(min-max)':>17}{'whole-run':>11}{'fails':>7}")
+    print(
+        f"{'master+' + str(args.workers) + ' workers':<18}{'req/s':>9}{'CPU':>6}{'req/CPU-s':>11}"
+        f"{'(min-max)':>17}{'whole-run':>11}{'fails':>7}"
+    )
     for case in CASES:
         s = summary[case.name]
         mm = s["steady_min_max"]
@@ -209,16 +276,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{fmt(s['steady_per_cpu']):>11}{(f'{mm[0]:,.0f}-{mm[1]:,.0f}' if mm else '-'):>17}"
             f"{fmt(s['whole_per_cpu']):>11}{s['failures']:>7}"
         )
-    ratios = {"steady": ratio(summary, "tswarm", "locust", "steady_per_cpu"),
-              "whole": ratio(summary, "tswarm", "locust", "whole_per_cpu")}
-    print(f"tswarm/locust distributed  {fmt(ratios['steady'], '.2f')}x steady, {fmt(ratios['whole'], '.2f')}x whole-run")
-    print(f"(req/CPU-s: median over {args.rounds} rounds of requests the server counted / CPU of master + workers, "
-          f"{WARMUP_S:.0f}s after the load starts to {TAIL_S:.0f}s before it ends; whole-run: requests the master "
-          "reported / CPU of all the generator processes over their lives)")
+    ratios = {
+        "steady": ratio(summary, "tswarm", "locust", "steady_per_cpu"),
+        "whole": ratio(summary, "tswarm", "locust", "whole_per_cpu"),
+    }
+    print(
+        f"tswarm/locust distributed  {fmt(ratios['steady'], '.2f')}x steady, {fmt(ratios['whole'], '.2f')}x whole-run"
+    )
+    print(
+        f"(req/CPU-s: median over {args.rounds} rounds of requests the server counted / CPU of master + workers, "
+        f"{WARMUP_S:.0f}s after the load starts to {TAIL_S:.0f}s before it ends; whole-run: requests the master "
+        "reported / CPU of all the generator processes over their lives)"
+    )
     if args.out:
         runs = [asdict(r) | {"per_cpu": r.per_cpu, "steady_per_cpu": r.steady_per_cpu} for r in results]
-        Path(args.out).write_text(json.dumps({"meta": meta, "summary": summary, "ratios": ratios, "runs": runs},
-                                             indent=2) + "\n")
+        Path(args.out).write_text(
+            json.dumps({"meta": meta, "summary": summary, "ratios": ratios, "runs": runs}, indent=2) + "\n"
+        )
     return 1 if any(r.error for r in results) else 0
 
 

@@ -539,8 +539,13 @@ def sleep_until(when: float, proc: subprocess.Popen) -> None:
         time.sleep(min(left, 0.1))
 
 
-def describe_run(args: argparse.Namespace, target: Target, gen_cpus: set[int] | None,
-                 srv_cpus: set[int] | None, **extra: Any) -> dict[str, Any]:
+def describe_run(
+    args: argparse.Namespace,
+    target: Target,
+    gen_cpus: set[int] | None,
+    srv_cpus: set[int] | None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The metadata of a benchmark run (machine, versions, target, settings), printed and saved."""
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -553,7 +558,9 @@ def describe_run(args: argparse.Namespace, target: Target, gen_cpus: set[int] | 
         **extra,
         "duration_s": args.duration,
         "rounds": args.rounds,
-        "pinning": f"generators cpu {sorted(gen_cpus)}, server cpu {sorted(srv_cpus or ())}" if gen_cpus else "none",
+        "pinning": f"generators cpu {sorted(gen_cpus)}, server cpu {sorted(srv_cpus or ())}"
+        if gen_cpus
+        else "none",
     }
 
 
@@ -597,7 +604,9 @@ def add_common_options(parser: argparse.ArgumentParser, rounds_help: str) -> Non
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temporary folder (logs, outputs)")
 
 
-def prepare(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, set[int] | None, set[int] | None]:
+def prepare(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[argparse.Namespace, set[int] | None, set[int] | None]:
     """Parse and check the options, make SIGTERM/SIGHUP end the run like Ctrl-C, find (or create) Locust;
     returns the options and the CPUs of the generators and of the server (None: not pinned)."""
     args = parser.parse_args(argv)

@@ -49,7 +49,9 @@ def run_master(info: Any, results: Any, n: int) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="master %(levelname)s %(message)s")
     env = Environment(user_classes=[SimUser])
-    runner = env.create_master_runner("127.0.0.1", 0, heartbeat_interval=1.0, heartbeat_timeout=HEARTBEAT_TIMEOUT)
+    runner = env.create_master_runner(
+        "127.0.0.1", 0, heartbeat_interval=1.0, heartbeat_timeout=HEARTBEAT_TIMEOUT
+    )
     merged = 0
     max_lag = 0.0
     lags: list[float] = []
@@ -116,7 +118,13 @@ def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: i
             table[node_id] = sock
             owner[sock] = node_id
             poller.register(sock, zmq.POLLIN)
-    hello = {"protocol": PROTOCOL_VERSION, "version": "bench", "host": f"host{seed}", "pid": os.getpid(), "cpu_count": 1}
+    hello = {
+        "protocol": PROTOCOL_VERSION,
+        "version": "bench",
+        "host": f"host{seed}",
+        "pid": os.getpid(),
+        "cpu_count": 1,
+    }
     acked: set[str] = set()
     done: set[str] = set()
     users: dict[str, dict[str, int]] = {}
@@ -129,8 +137,12 @@ def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: i
     def send_stats(node_id: str, delta: dict[str, Any]) -> None:
         nonlocal sent
         counts = users.get(node_id, {})
-        data = {"stats": delta, "user_count": sum(counts.values()), "user_classes_count": counts,
-                "extra": {"sent": time.time()}}
+        data = {
+            "stats": delta,
+            "user_count": sum(counts.values()),
+            "user_classes_count": counts,
+            "extra": {"sent": time.time()},
+        }
         main[node_id].send(encode("stats", data, node_id))
         sent += 1
 
@@ -173,8 +185,19 @@ def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: i
                 if node_id not in acked:
                     main[node_id].send(encode("hello", hello, node_id))
                     continue
-                beat[node_id].send(encode("heartbeat", {"state": "running", "user_count": 1, "cpu": 10.0,
-                                                        "memory": 50_000_000, "timestamp": time.time()}, node_id))
+                beat[node_id].send(
+                    encode(
+                        "heartbeat",
+                        {
+                            "state": "running",
+                            "user_count": 1,
+                            "cpu": 10.0,
+                            "memory": 50_000_000,
+                            "timestamp": time.time(),
+                        },
+                        node_id,
+                    )
+                )
                 send_stats(node_id, delta)
     for sock in owner:
         sock.close()
@@ -191,7 +214,9 @@ def measure(n: int, window: float, processes: int) -> dict[str, Any]:
     master_pid, port = info.get(timeout=30)
     ids = [f"sim{n}_{i}" for i in range(n)]
     procs = [
-        ctx.Process(target=run_workers, args=(port, ids[p::processes], connected, worker_results, p), daemon=True)
+        ctx.Process(
+            target=run_workers, args=(port, ids[p::processes], connected, worker_results, p), daemon=True
+        )
         for p in range(processes)
     ]
     for proc in procs:
@@ -219,28 +244,37 @@ def measure(n: int, window: float, processes: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--window", type=float, default=8.0, help="seconds of CPU measurement per N")
     parser.add_argument("--max-workers", type=int, default=800)
     parser.add_argument("--processes", type=int, default=2, help="processes playing the workers")
     args = parser.parse_args()
-    print(f"{'workers':>7} {'master CPU':>10} {'sent':>7} {'merged':>7} {'max lag':>8} {'p99 lag':>8} "
-          f"{'missing':>7} {'bad':>4}  keeps up")
+    print(
+        f"{'workers':>7} {'master CPU':>10} {'sent':>7} {'merged':>7} {'max lag':>8} {'p99 lag':>8} "
+        f"{'missing':>7} {'bad':>4}  keeps up"
+    )
     sizes = [50, 100, 200]
     best = 0
     while sizes:
         n = sizes.pop(0)
         r = measure(n, args.window, args.processes)
         keeps_up = r["merged"] == r["sent"] and r["max_lag"] < 1.0 and r["missing"] == 0 and r["cpu"] < 100.0
-        print(f"{n:>7} {r['cpu']:>9.1f}% {r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
-              f"{r['missing']:>7} {r['protocol_errors']:>4}  {'yes' if keeps_up else 'NO'}", flush=True)
+        print(
+            f"{n:>7} {r['cpu']:>9.1f}% {r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
+            f"{r['missing']:>7} {r['protocol_errors']:>4}  {'yes' if keeps_up else 'NO'}",
+            flush=True,
+        )
         if not keeps_up:
             break
         best = n
         if not sizes and n * 2 <= args.max_workers:
             sizes.append(n * 2)
-    print(f"largest N kept up with: {best} (bounded by --max-workers {args.max_workers}; "
-          f"{os.cpu_count()} CPUs shared by the master and the simulated workers)")
+    print(
+        f"largest N kept up with: {best} (bounded by --max-workers {args.max_workers}; "
+        f"{os.cpu_count()} CPUs shared by the master and the simulated workers)"
+    )
 
 
 if __name__ == "__main__":

@@ -190,8 +190,13 @@ class SimUser(User):
 
 
 def _tmux(socket: str, *args: str) -> str:
-    result = subprocess.run(["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True,
-                            timeout=10, check=True)
+    result = subprocess.run(
+        ["tmux", "-L", socket, "-f", "/dev/null", *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
     return result.stdout
 
 
@@ -211,15 +216,49 @@ def terminal_round(window: float) -> dict[str, dict[str, float]]:
     pty_log = folder / "pty.bytes"
     port = _free_port()
     socket_name = f"tswarm-bench-{os.getpid()}"
-    command = [sys.executable, "-m", "tswarm", "master", "-f", "sim.py", "--master-bind-host", "127.0.0.1",
-               "--master-bind-port", str(port), "-u", str(SIM_WORKERS), "-r", str(SIM_WORKERS), "--autostart",
-               "--loglevel", "WARNING"]
-    _tmux(socket_name, "new-session", "-d", "-s", "bench", "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-c", str(folder),
-          "env", "TERM=xterm-256color", "sh", "-c", "exec " + shlex.join(command))
+    command = [
+        sys.executable,
+        "-m",
+        "tswarm",
+        "master",
+        "-f",
+        "sim.py",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "-u",
+        str(SIM_WORKERS),
+        "-r",
+        str(SIM_WORKERS),
+        "--autostart",
+        "--loglevel",
+        "WARNING",
+    ]
+    _tmux(
+        socket_name,
+        "new-session",
+        "-d",
+        "-s",
+        "bench",
+        "-x",
+        str(SIZE[0]),
+        "-y",
+        str(SIZE[1]),
+        "-c",
+        str(folder),
+        "env",
+        "TERM=xterm-256color",
+        "sh",
+        "-c",
+        "exec " + shlex.join(command),
+    )
     ctx = mp.get_context("fork")
     sims = None
     try:
-        master = psutil.Process(int(_tmux(socket_name, "display", "-p", "-t", "bench", "#{pane_pid}").strip()))
+        master = psutil.Process(
+            int(_tmux(socket_name, "display", "-p", "-t", "bench", "#{pane_pid}").strip())
+        )
         _tmux(socket_name, "pipe-pane", "-o", "-t", "bench", f"cat >> {shlex.quote(str(pty_log))}")
         connected = ctx.Value("i", 0)
         ids = [f"sim{i}" for i in range(SIM_WORKERS)]
@@ -233,7 +272,11 @@ def terminal_round(window: float) -> dict[str, dict[str, float]]:
         for key, view in (("1", "Statistics"), ("2", "Charts"), ("3", "Workers")):
             _tmux(socket_name, "send-keys", "-t", "bench", key)
             time.sleep(4.0)  # warm: every worker has reported, the view is drawn
-            before, sent, t0 = _cpu_seconds(master), pty_log.stat().st_size if pty_log.exists() else 0, time.monotonic()
+            before, sent, t0 = (
+                _cpu_seconds(master),
+                pty_log.stat().st_size if pty_log.exists() else 0,
+                time.monotonic(),
+            )
             time.sleep(window)
             elapsed = time.monotonic() - t0
             results[view] = {
@@ -254,14 +297,19 @@ def terminal_round(window: float) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--window", type=float, default=15.0, help="seconds measured per round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each measurement")
     parser.add_argument("--users", type=int, default=20, help="users of the real worker (part 2)")
     parser.add_argument("--no-tmux", action="store_true", help="skip part 3 (the TUI in a real terminal)")
     args = parser.parse_args()
-    print(f"{psutil.cpu_count()} CPUs; {SIM_WORKERS} simulated workers x {ENDPOINTS} endpoints; {SIZE[0]}x{SIZE[1]}; "
-          f"{args.window:.0f} s windows, {args.rounds} rounds", flush=True)
+    print(
+        f"{psutil.cpu_count()} CPUs; {SIM_WORKERS} simulated workers x {ENDPOINTS} endpoints; {SIZE[0]}x{SIZE[1]}; "
+        f"{args.window:.0f} s windows, {args.rounds} rounds",
+        flush=True,
+    )
 
     print("\n1. CPU of the master process (100% = one core)", flush=True)
     modes = {"none": "master alone (no app)", "1": "master + TUI, Statistics", "2": "master + TUI, Charts"}
@@ -278,40 +326,57 @@ def main() -> None:
         share = "" if mode == "none" else f"{med - base:8.1f}%"
         print(f"   {label:28} {med:6.1f}% {' '.join(f'{c:5.1f}' for c in cpu[mode]):>24} {share:>9}")
 
-    print(f"\n2. One real worker ({args.users} FastHttpUsers, no wait) against the built-in target, req/s", flush=True)
+    print(
+        f"\n2. One real worker ({args.users} FastHttpUsers, no wait) against the built-in target, req/s",
+        flush=True,
+    )
     target = subprocess.Popen(
         [sys.executable, "-m", "tswarm.target", "--host", "127.0.0.1", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert target.stdout is not None
-        url = next(line for line in target.stdout if line.startswith("tswarm target listening")).strip().rsplit(" ", 1)[1]
+        url = (
+            next(line for line in target.stdout if line.startswith("tswarm target listening"))
+            .strip()
+            .rsplit(" ", 1)[1]
+        )
         testfile = Path(tempfile.mkdtemp(prefix="tswarm-bench-")) / "hammer.py"
         testfile.write_text(WORKER_FILE)
         rps: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(args.rounds):
             for with_tui in (False, True):
-                rps[with_tui].append(_in_child(throughput_child, with_tui, str(testfile), url, args.users, args.window)["rps"])
+                rps[with_tui].append(
+                    _in_child(throughput_child, with_tui, str(testfile), url, args.users, args.window)["rps"]
+                )
     finally:
         target.terminate()
         target.wait(10)
     for with_tui, label in ((False, "headless master"), (True, "TUI master")):
-        print(f"   {label:28} {statistics.median(rps[with_tui]):7.0f} {' '.join(f'{r:6.0f}' for r in rps[with_tui]):>24}")
+        print(
+            f"   {label:28} {statistics.median(rps[with_tui]):7.0f} {' '.join(f'{r:6.0f}' for r in rps[with_tui]):>24}"
+        )
     ratio = statistics.median(rps[True]) / statistics.median(rps[False])
     print(f"   TUI / headless: {ratio:.3f}")
 
     if args.no_tmux or shutil.which("tmux") is None:
         print("\n3. skipped (--no-tmux, or tmux is not installed)")
         return
-    print(f"\n3. tswarm master in tmux at {SIZE[0]}x{SIZE[1]}, {SIM_WORKERS} simulated workers x {ENDPOINTS} endpoints",
-          flush=True)
+    print(
+        f"\n3. tswarm master in tmux at {SIZE[0]}x{SIZE[1]}, {SIM_WORKERS} simulated workers x {ENDPOINTS} endpoints",
+        flush=True,
+    )
     rounds = [terminal_round(args.window) for _ in range(args.rounds)]
     print(f"   {'view':28} {'CPU':>7} {'rounds':>24} {'to the terminal':>16}")
     for view in rounds[0]:
         cpus = [r[view]["cpu"] for r in rounds]
         rate = statistics.median(r[view]["bytes_per_s"] for r in rounds)
-        print(f"   {view:28} {statistics.median(cpus):6.1f}% {' '.join(f'{c:5.1f}' for c in cpus):>24} "
-              f"{rate / 1024:10.1f} KiB/s")
+        print(
+            f"   {view:28} {statistics.median(cpus):6.1f}% {' '.join(f'{c:5.1f}' for c in cpus):>24} "
+            f"{rate / 1024:10.1f} KiB/s"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ def on_accounts(environment, msg, **_kwargs):
     # runs on a worker
     names = [account["name"] for account in msg.data]
     print(f"worker {environment.runner.worker_index} got {len(names)} accounts: {', '.join(names)}")
-    environment.runner.send_message("accounts_ack", {"count": len(names), "index": environment.runner.worker_index})
+    environment.runner.send_message(
+        "accounts_ack", {"count": len(names), "index": environment.runner.worker_index}
+    )
 
 
 def on_ack(environment, msg, **_kwargs):

@@ -20,7 +20,9 @@ class Checkout(SequentialTaskSet):
 
     @task
     def pay(self):
-        with self.client.post("/echo", json={"amount": random.randint(5, 500)}, name="/pay", catch_response=True) as response:
+        with self.client.post(
+            "/echo", json={"amount": random.randint(5, 500)}, name="/pay", catch_response=True
+        ) as response:
             if response.status_code == 200 and b"amount" not in response.content:
                 response.failure("payment was not echoed")
 

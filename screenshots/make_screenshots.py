@@ -31,7 +31,7 @@ SIZE = (120, 40)
 #: seconds of load before the first view is saved, so that the charts have a history
 WARM_UP = 20.0
 
-TEST_FILE = '''
+TEST_FILE = """
 import logging
 import random
 
@@ -83,7 +83,7 @@ def on_test_start(environment, **_kwargs):
 @events.test_stop.add_listener
 def on_test_stop(environment, **_kwargs):
     log.info("test stopped")
-'''
+"""
 
 
 def start_target() -> tuple[subprocess.Popen[str], str]:
@@ -135,7 +135,13 @@ async def drive(tui: Any, svg_dir: Path) -> list[str]:
         await until(pilot, lambda s: s.user_count == 40, "40 users running")
         await pilot.pause(WARM_UP)
         await until(pilot, lambda s: s.exceptions and s.failures, "failures and exceptions")
-        for key, name in (("2", "charts"), ("3", "workers"), ("4", "failures"), ("5", "exceptions"), ("6", "logs")):
+        for key, name in (
+            ("2", "charts"),
+            ("3", "workers"),
+            ("4", "failures"),
+            ("5", "exceptions"),
+            ("6", "logs"),
+        ):
             await pilot.press(key)
             await shot(name)
         await pilot.press("1")
@@ -158,7 +164,9 @@ def for_rsvg(svg: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keep-svg", action="store_true", help="keep the SVGs next to the PNGs")
     args = parser.parse_args()
     if shutil.which("rsvg-convert") is None:
@@ -176,8 +184,15 @@ def main() -> None:
     tui = None
     try:
         options = RunOptions(
-            command="master", locustfile=str(testfile), host=url, users=40, spawn_rate=10, stop_timeout=2,
-            master_bind_host="127.0.0.1", master_bind_port=0, heartbeat_timeout=10,
+            command="master",
+            locustfile=str(testfile),
+            host=url,
+            users=40,
+            spawn_rate=10,
+            stop_timeout=2,
+            master_bind_host="127.0.0.1",
+            master_bind_port=0,
+            heartbeat_timeout=10,
         )
         master = create_master(options)
         tui = build_master_tui(options, master)
@@ -190,7 +205,9 @@ def main() -> None:
     for name in saved:
         svg = work / f"{name}.svg"
         svg.write_text(for_rsvg(svg.read_text()))
-        subprocess.run(["rsvg-convert", "--zoom", "1.5", "-o", str(OUT / f"{name}.png"), str(svg)], check=True)
+        subprocess.run(
+            ["rsvg-convert", "--zoom", "1.5", "-o", str(OUT / f"{name}.png"), str(svg)], check=True
+        )
         if args.keep_svg:
             shutil.copy(svg, OUT / svg.name)
         print(f"screenshots/{name}.png")

@@ -18,7 +18,9 @@ from tswarm.controller.outputs import validate_json_report
 RUN_TIMEOUT = 60
 
 
-def tswarm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
+def tswarm(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tswarm", *args],
         cwd=cwd,
@@ -63,8 +65,23 @@ def totals_by_endpoint(report: dict) -> dict[str, int]:
 def test_request_counts_equal_the_servers(tmp_path: Path, target) -> None:
     write(tmp_path / "locustfile.py", BOUNDED_USERS)
     result = tswarm(
-        "run", "--headless", "-H", target.url, "-u", "5", "-r", "100", "-t", "3s",
-        "--stop-timeout", "5", "--json", "out.json", "--csv", "res", cwd=tmp_path,
+        "run",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "5",
+        "-r",
+        "100",
+        "-t",
+        "3s",
+        "--stop-timeout",
+        "5",
+        "--json",
+        "out.json",
+        "--csv",
+        "res",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out.json").read_text())
@@ -72,7 +89,9 @@ def test_request_counts_equal_the_servers(tmp_path: Path, target) -> None:
     server = target.counts()
     assert report["total"]["num_requests"] == server["total"] > 0
     ours = totals_by_endpoint(report)
-    assert ours["GET /items/[id]"] == sum(n for k, n in server["by_endpoint"].items() if k.startswith("GET /items/"))
+    assert ours["GET /items/[id]"] == sum(
+        n for k, n in server["by_endpoint"].items() if k.startswith("GET /items/")
+    )
     assert ours["GET /fast"] == server["by_endpoint"]["GET /fast"]
     # the final CSV agrees with the final JSON
     with open(tmp_path / "res_stats.csv", newline="") as f:
@@ -83,7 +102,9 @@ def test_request_counts_equal_the_servers(tmp_path: Path, target) -> None:
 
 
 def test_failures_give_the_error_exit_code(tmp_path: Path, target) -> None:
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from tswarm import HttpUser, task, constant, StopUser
 
         class Failing(HttpUser):
@@ -96,21 +117,37 @@ def test_failures_give_the_error_exit_code(tmp_path: Path, target) -> None:
                 self.client.get("/status/500")
                 if self.n == 3:
                     raise StopUser()
-    """)
-    result = tswarm("run", "--headless", "-H", target.url, "-u", "2", "-r", "10", "-t", "2s", "--json", "-", cwd=tmp_path)
+    """,
+    )
+    result = tswarm(
+        "run", "--headless", "-H", target.url, "-u", "2", "-r", "10", "-t", "2s", "--json", "-", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["total"]["num_failures"] == 6
     assert report["failures"][0]["occurrences"] == 6
     result = tswarm(
-        "run", "--headless", "-H", target.url, "-u", "1", "-r", "10", "-t", "2s", "--exit-code-on-error", "7",
+        "run",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "1",
+        "-r",
+        "10",
+        "-t",
+        "2s",
+        "--exit-code-on-error",
+        "7",
         cwd=tmp_path,
     )
     assert result.returncode == 7
 
 
 def test_process_exit_code_wins(tmp_path: Path, target) -> None:
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from locust import HttpUser, task, events
         from locust.exception import StopUser
 
@@ -124,13 +161,16 @@ def test_process_exit_code_wins(tmp_path: Path, target) -> None:
                 self.client.get("/fast")
                 self.client.get("/fast")
                 raise StopUser()
-    """)
+    """,
+    )
     result = tswarm("run", "--headless", "-H", target.url, "-u", "1", "-t", "3s", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
 
 
 def test_user_exceptions_are_grouped_and_the_user_goes_on(tmp_path: Path, target) -> None:
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from tswarm import User, task, constant, StopUser
 
         class Buggy(User):
@@ -143,7 +183,8 @@ def test_user_exceptions_are_grouped_and_the_user_goes_on(tmp_path: Path, target
                 if self.n > 5:
                     raise StopUser()
                 raise ValueError("broken task")
-    """)
+    """,
+    )
     result = tswarm("run", "--headless", "-u", "2", "-r", "10", "-t", "2s", "--json", "-", cwd=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -153,7 +194,9 @@ def test_user_exceptions_are_grouped_and_the_user_goes_on(tmp_path: Path, target
 
 
 def test_sigterm_stops_gracefully_and_writes_outputs(tmp_path: Path, target) -> None:
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from tswarm import FastHttpUser, task, constant
 
         class Steady(FastHttpUser):
@@ -162,11 +205,33 @@ def test_sigterm_stops_gracefully_and_writes_outputs(tmp_path: Path, target) -> 
             @task
             def fast(self):
                 self.client.get("/fast")
-    """)
+    """,
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tswarm", "run", "--headless", "-H", target.url, "-u", "3", "-r", "100",
-         "--stop-timeout", "5", "--json", "out.json", "--csv", "res"],
-        cwd=tmp_path, env=repo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tswarm",
+            "run",
+            "--headless",
+            "-H",
+            target.url,
+            "-u",
+            "3",
+            "-r",
+            "100",
+            "--stop-timeout",
+            "5",
+            "--json",
+            "out.json",
+            "--csv",
+            "res",
+        ],
+        cwd=tmp_path,
+        env=repo_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     for line in proc.stderr:  # wait until the first live table is out
@@ -308,8 +373,24 @@ def test_locust_files_run_unchanged(tmp_path: Path, target, name: str) -> None:
     write(tmp_path / name, LOCUST_FILES[name])
     extra = {"tags.py": ["-T", "keep"], "events.py": ["--greeting", "hello"]}.get(name, [])
     result = tswarm(
-        "run", "-f", name, "--headless", "-H", target.url, "-u", "2", "-r", "20", "-t", "3s",
-        "--stop-timeout", "2", "--json", "out.json", *extra, cwd=tmp_path,
+        "run",
+        "-f",
+        name,
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "2",
+        "-r",
+        "20",
+        "-t",
+        "3s",
+        "--stop-timeout",
+        "2",
+        "--json",
+        "out.json",
+        *extra,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out.json").read_text())
@@ -328,7 +409,9 @@ def test_locust_files_run_unchanged(tmp_path: Path, target, name: str) -> None:
 def test_rest_and_newer_locust_names(tmp_path: Path, target) -> None:
     """rest()/rest_() judge JSON answers in a with-block; poisson, run_single_user, the runner states and
     runner.stats import as in Locust."""
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from locust import FastHttpUser, HttpUser, events, poisson, run_single_user, task
         from locust.contrib.fasthttp import RestResponseContextManager
         from locust.exception import StopUser
@@ -355,12 +438,28 @@ def test_rest_and_newer_locust_names(tmp_path: Path, target) -> None:
                 with self.rest("GET", "/json", name="/json-bug") as response:
                     response.js["missing"]
                 raise StopUser()
-    """)
-    result = tswarm("run", "--headless", "-H", target.url, "-u", "2", "-r", "100", "-t", "3s",
-                    "--stop-timeout", "2", "--json", "-", cwd=tmp_path)
+    """,
+    )
+    result = tswarm(
+        "run",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "2",
+        "-r",
+        "100",
+        "-t",
+        "3s",
+        "--stop-timeout",
+        "2",
+        "--json",
+        "-",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     assert "RUNNER True True" in result.stdout
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report["total"]["num_requests"] == target.counts()["total"] == 8
     assert report["exceptions"] == []  # every error in a rest() block is a failure of its request
     errors = {f["name"]: f["error"] for f in report["failures"]}
@@ -374,7 +473,9 @@ def test_rest_and_newer_locust_names(tmp_path: Path, target) -> None:
 
 
 def test_run_single_user_for_debugging(tmp_path: Path, target) -> None:
-    write(tmp_path / "debug_me.py", f"""
+    write(
+        tmp_path / "debug_me.py",
+        f"""
         from tswarm import HttpUser, constant, run_single_user, task
         from tswarm.exceptions import StopUser
 
@@ -392,9 +493,16 @@ def test_run_single_user_for_debugging(tmp_path: Path, target) -> None:
 
         if __name__ == "__main__":
             run_single_user(Visitor, include_length=True)
-    """)
-    result = subprocess.run([sys.executable, "debug_me.py"], cwd=tmp_path, env=repo_env(), capture_output=True,
-                            text=True, timeout=RUN_TIMEOUT)
+    """,
+    )
+    result = subprocess.run(
+        [sys.executable, "debug_me.py"],
+        cwd=tmp_path,
+        env=repo_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines()]
     assert [(line[0], line[1], line[3], line[4]) for line in lines] == [("GET", "/fast", "2", "ok")] * 3
@@ -416,7 +524,10 @@ BAD_INPUTS = [
     (["-f", "ok.py", "--config", "bad.toml"], "config file bad.toml is not valid TOML"),
     (["-f", "ok.py", "--config", "typo.toml"], "unknown option 'usrs' in typo.toml"),
     (["-f", "unsupported.py"], "locust.web is not supported by tswarm"),
-    (["-f", "renamed.py"], "'HttpLocust' from locust is not supported by tswarm (Locust renamed it HttpUser in 1.0)"),
+    (
+        ["-f", "renamed.py"],
+        "'HttpLocust' from locust is not supported by tswarm (Locust renamed it HttpUser in 1.0)",
+    ),
     (["-f", "nohost.py"], "Web has no host to test"),
     (["-f", "notasks.py"], "Idle has no tasks"),
     (["-f", "ok.py", "-T", "nothing-has-this"], "no task of any User class is left to run"),
@@ -430,10 +541,16 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str]
     write(tmp_path / "syntax.py", "from tswarm import User\nclass (:\n")
     write(tmp_path / "importerror.py", "import no_such_module_here\n")
     write(tmp_path / "nousers.py", "X = 1\n")
-    write(tmp_path / "ok.py", "from tswarm import User, task\nclass U(User):\n    @task\n    def t(self): pass\n")
+    write(
+        tmp_path / "ok.py",
+        "from tswarm import User, task\nclass U(User):\n    @task\n    def t(self): pass\n",
+    )
     write(tmp_path / "unsupported.py", "from locust.web import WebUI\n")
     write(tmp_path / "renamed.py", "from locust import HttpLocust\n")
-    write(tmp_path / "nohost.py", "from locust import HttpUser, task\nclass Web(HttpUser):\n    @task\n    def t(self): pass\n")
+    write(
+        tmp_path / "nohost.py",
+        "from locust import HttpUser, task\nclass Web(HttpUser):\n    @task\n    def t(self): pass\n",
+    )
     write(tmp_path / "notasks.py", "from locust import User\nclass Idle(User):\n    pass\n")
     write(tmp_path / "bad.toml", "users = [\n")
     write(tmp_path / "typo.toml", "usrs = 3\n")
@@ -449,7 +566,9 @@ def test_bad_input_gets_one_line_and_exit_code_1(tmp_path: Path, args: list[str]
 def test_users_that_cannot_start_do_not_stop_the_others(tmp_path: Path, target) -> None:
     """A base class without tasks is left out (with a warning); a class whose users fail to start is
     reported once, counted as an exception (exit code), and the other classes run."""
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from locust import FastHttpUser, User, task, constant
 
         class Base(User):
@@ -470,9 +589,25 @@ def test_users_that_cannot_start_do_not_stop_the_others(tmp_path: Path, target) 
             @task
             def fast(self):
                 self.client.get("/fast")
-    """)
-    result = tswarm("run", "--headless", "-H", target.url, "-u", "4", "-r", "100", "-t", "2s",
-                    "--stop-timeout", "2", "--json", "-", cwd=tmp_path)
+    """,
+    )
+    result = tswarm(
+        "run",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "4",
+        "-r",
+        "100",
+        "-t",
+        "2s",
+        "--stop-timeout",
+        "2",
+        "--json",
+        "-",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     assert "Base has no tasks; it is not run" in result.stderr
     assert result.stderr.count("Cannot start users of Broken") == 1, result.stderr
@@ -487,7 +622,16 @@ def test_unreachable_host_gives_failures_not_a_crash(tmp_path: Path) -> None:
 
     write(tmp_path / "locustfile.py", BOUNDED_USERS)
     result = tswarm(
-        "run", "--headless", "-H", f"http://127.0.0.1:{free_port()}", "-u", "1", "-t", "2s", "--json", "-",
+        "run",
+        "--headless",
+        "-H",
+        f"http://127.0.0.1:{free_port()}",
+        "-u",
+        "1",
+        "-t",
+        "2s",
+        "--json",
+        "-",
         cwd=tmp_path,
     )
     assert result.returncode == 1
@@ -497,7 +641,9 @@ def test_unreachable_host_gives_failures_not_a_crash(tmp_path: Path) -> None:
 
 def test_options_from_config_file_and_environment(tmp_path: Path, target) -> None:
     """file < environment < command line."""
-    write(tmp_path / "locustfile.py", """
+    write(
+        tmp_path / "locustfile.py",
+        """
         from tswarm import User, task, events
 
         @events.test_start.add_listener
@@ -509,8 +655,12 @@ def test_options_from_config_file_and_environment(tmp_path: Path, target) -> Non
             @task
             def t(self):
                 pass
-    """)
-    write(tmp_path / "tswarm.toml", 'users = 3\nspawn-rate = 2\nrun-time = "1s"\nheadless = true\npercentiles = [50, 99.9]\n')
+    """,
+    )
+    write(
+        tmp_path / "tswarm.toml",
+        'users = 3\nspawn-rate = 2\nrun-time = "1s"\nheadless = true\npercentiles = [50, 99.9]\n',
+    )
     result = tswarm("run", cwd=tmp_path)
     assert "OPTIONS users=3 rate=2.0 run_time=1.0 percentiles=(0.5, 0.999)" in result.stdout, result.stderr
     result = tswarm("run", cwd=tmp_path, env=repo_env(TSWARM_USERS="5"))
@@ -538,7 +688,9 @@ def test_import_tswarm_never_patches() -> None:
         "assert not gevent.monkey.is_anything_patched()\n"
         "print('clean')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "clean", result.stderr
 
 

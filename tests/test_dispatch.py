@@ -59,7 +59,9 @@ def test_class_counts_zero_weights() -> None:
 def test_class_counts_monotone_exact_and_close_to_share(seed: int) -> None:
     rng = random.Random(seed)
     classes = [
-        make_class(f"C{i}", weight=rng.choice([1, 2, 3, 0.5, 7.25, 10]), fixed_count=rng.choice([0, 0, 0, 2, 5]))
+        make_class(
+            f"C{i}", weight=rng.choice([1, 2, 3, 0.5, 7.25, 10]), fixed_count=rng.choice([0, 0, 0, 2, 5])
+        )
         for i in range(rng.randint(1, 6))
     ]
     fixed_sum = sum(c.fixed_count for c in classes)
@@ -189,7 +191,9 @@ def test_step_towards_properties(seed: int) -> None:
     rng = random.Random(seed)
     nodes = [f"w{i}" for i in range(rng.randint(1, 12))]
     classes = [f"C{i}" for i in range(rng.randint(1, 4))]
-    current = {n: {c: rng.randint(0, 8) for c in classes} for n in rng.sample(nodes, rng.randint(0, len(nodes)))}
+    current = {
+        n: {c: rng.randint(0, 8) for c in classes} for n in rng.sample(nodes, rng.randint(0, len(nodes)))
+    }
     desired = assign({c: rng.randint(0, 50) for c in classes}, nodes)
     todo = changes(current, desired)
     budget = rng.randint(1, 15)

@@ -110,7 +110,15 @@ def write(path: Path, source: str) -> Path:
 
 
 def master_args(port: int, *extra: str) -> list[str]:
-    return ["master", "--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), *extra]
+    return [
+        "master",
+        "--headless",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        *extra,
+    ]
 
 
 def worker_args(port: int, *extra: str) -> list[str]:
@@ -130,8 +138,26 @@ def reports(proc: Proc) -> dict[str, int]:
 def test_three_workers_and_totals_equal_the_servers(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "3", "-H", target.url, "-u", "6", "-r", "100",
-                                "-t", "4s", "--stop-timeout", "3", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "3",
+            "-H",
+            target.url,
+            "-u",
+            "6",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     for _ in range(3):
         procs(*worker_args(port), cwd=tmp_path)
     assert master.wait() == 0, master.output
@@ -144,8 +170,24 @@ def test_three_workers_and_totals_equal_the_servers(tmp_path: Path, target, proc
 def test_worker_joining_mid_test_gets_its_share(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "-H", target.url, "-u", "4", "-r", "100", "-t", "8s",
-                                "--stop-timeout", "3", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "-H",
+            target.url,
+            "-u",
+            "4",
+            "-r",
+            "100",
+            "-t",
+            "8s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     procs(*worker_args(port), cwd=tmp_path)
     master.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "4")
     procs(*worker_args(port), cwd=tmp_path)
@@ -158,8 +200,24 @@ def test_worker_joining_mid_test_gets_its_share(tmp_path: Path, target, procs) -
 def test_killed_worker_users_move_to_the_others(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100",
-                                "-t", "12s", "--heartbeat-timeout", "2"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "4",
+            "-r",
+            "100",
+            "-t",
+            "12s",
+            "--heartbeat-timeout",
+            "2",
+        ),
+        cwd=tmp_path,
+    )
     w1 = procs(*worker_args(port), cwd=tmp_path)
     procs(*worker_args(port), cwd=tmp_path)
     master.wait_for(lambda _: sorted(reports(master).values()) == [2, 2])
@@ -172,8 +230,26 @@ def test_killed_worker_users_move_to_the_others(tmp_path: Path, target, procs) -
 def test_stopped_worker_is_missing_then_rejoins(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100",
-                                "-t", "15s", "--heartbeat-timeout", "2", "--stop-timeout", "2"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "4",
+            "-r",
+            "100",
+            "-t",
+            "15s",
+            "--heartbeat-timeout",
+            "2",
+            "--stop-timeout",
+            "2",
+        ),
+        cwd=tmp_path,
+    )
     w1 = procs(*worker_args(port), cwd=tmp_path)
     procs(*worker_args(port), cwd=tmp_path)
     master.wait_for(lambda _: sorted(reports(master).values()) == [2, 2])
@@ -197,7 +273,9 @@ def test_workers_exit_when_the_master_is_gone(tmp_path: Path, target, procs) -> 
 
 def test_expect_workers_timeout(tmp_path: Path, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
-    master = procs(*master_args(free_port(), "--expect-workers", "2", "--expect-workers-max-wait", "1"), cwd=tmp_path)
+    master = procs(
+        *master_args(free_port(), "--expect-workers", "2", "--expect-workers-max-wait", "1"), cwd=tmp_path
+    )
     assert master.wait(timeout=20) == 1
     assert "0 of 2" in master.output
 
@@ -229,14 +307,35 @@ def test_garbage_frames_do_not_stop_the_master(tmp_path: Path, target, procs) ->
 
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "-H", target.url, "-u", "2", "-r", "100", "-t", "4s",
-                                "--stop-timeout", "3", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(f"tcp://127.0.0.1:{port}")
-    for frame in (os.urandom(64), msgpack.packb({"not": "a list"}), msgpack.packb(["stats", [], "x"]),
-                  msgpack.packb(["no_such_type", {}, "x"]), b""):
+    for frame in (
+        os.urandom(64),
+        msgpack.packb({"not": "a list"}),
+        msgpack.packb(["stats", [], "x"]),
+        msgpack.packb(["no_such_type", {}, "x"]),
+        b"",
+    ):
         sock.send(frame)
     procs(*worker_args(port), cwd=tmp_path)
     assert master.wait() == 0, master.output
@@ -251,8 +350,26 @@ def test_test_file_is_shipped_to_workers(tmp_path: Path, target, procs) -> None:
     elsewhere = tmp_path / "worker_dir"
     elsewhere.mkdir()
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "2", "-r", "100",
-                                "-t", "3s", "--stop-timeout", "3", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "3s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     procs(*worker_args(port, "-f", "-"), cwd=elsewhere)
     procs(*worker_args(port, "-f", "-"), cwd=elsewhere)
     assert master.wait() == 0, master.output
@@ -264,8 +381,26 @@ def test_test_file_is_shipped_to_workers(tmp_path: Path, target, procs) -> None:
 def test_gracefully_stopped_worker_loses_nothing(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100",
-                                "-t", "6s", "--stop-timeout", "3", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "4",
+            "-r",
+            "100",
+            "-t",
+            "6s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     w1 = procs(*worker_args(port), cwd=tmp_path)
     procs(*worker_args(port), cwd=tmp_path)
     master.wait_for(lambda _: sorted(reports(master).values()) == [2, 2])
@@ -281,16 +416,38 @@ DISTRIBUTED_EXAMPLE = Path(__file__).parents[1] / "examples" / "custom_messages_
 
 
 def test_custom_messages_local(tmp_path: Path, target, procs) -> None:
-    run = procs("run", "-f", str(SEED_EXAMPLE), "--headless", "-H", target.url, "-u", "1", "-t", "1s", cwd=tmp_path)
+    run = procs(
+        "run", "-f", str(SEED_EXAMPLE), "--headless", "-H", target.url, "-u", "1", "-t", "1s", cwd=tmp_path
+    )
     assert run.wait() == 0, run.output
     out = run.output
-    assert out.index("User User1 received") < out.index("User User3 received") < out.index("Thanks for the 3 users!")
+    assert (
+        out.index("User User1 received")
+        < out.index("User User3 received")
+        < out.index("Thanks for the 3 users!")
+    )
 
 
 def test_custom_messages_distributed(tmp_path: Path, target, procs) -> None:
     port = free_port()
-    master = procs(*master_args(port, "-f", str(DISTRIBUTED_EXAMPLE), "--expect-workers", "2", "-H", target.url,
-                                "-u", "2", "-r", "100", "-t", "2s"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "-f",
+            str(DISTRIBUTED_EXAMPLE),
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "2s",
+        ),
+        cwd=tmp_path,
+    )
     workers = [procs(*worker_args(port, "-f", str(DISTRIBUTED_EXAMPLE)), cwd=tmp_path) for _ in range(2)]
     assert master.wait() == 0, master.output
     for w in workers:
@@ -299,7 +456,9 @@ def test_custom_messages_distributed(tmp_path: Path, target, procs) -> None:
     assert all("got 3 accounts" in w.output for w in workers)
     # the seed example as written: workers send 'test_users' to a master that has no handler for it
     port = free_port()
-    master = procs(*master_args(port, "-f", str(SEED_EXAMPLE), "-H", target.url, "-u", "1", "-t", "2s"), cwd=tmp_path)
+    master = procs(
+        *master_args(port, "-f", str(SEED_EXAMPLE), "-H", target.url, "-u", "1", "-t", "2s"), cwd=tmp_path
+    )
     procs(*worker_args(port, "-f", str(SEED_EXAMPLE)), cwd=tmp_path)
     assert master.wait() == 0, master.output
     line = master.wait_for(lambda line: "test_users" in line)

@@ -56,16 +56,37 @@ def test_busy_worker_is_not_marked_missing(tmp_path: Path, target, procs, burn: 
     port = free_port()
     # a user blocks the loop for `burn` seconds at a time: give the stop that long on top, so that the
     # worker's final stats reach the master before it stops waiting for them
-    master = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "2", "-r", "100",
-                                "-t", "8s", "--heartbeat-timeout", "2", "--stop-timeout", str(2 + burn),
-                                "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "1",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "8s",
+            "--heartbeat-timeout",
+            "2",
+            "--stop-timeout",
+            str(2 + burn),
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     worker = procs(*worker_args(port), cwd=tmp_path)
     assert master.wait(timeout=40) == 0, master.output
     assert "missing" not in master.output.lower(), master.output
     assert worker.wait(timeout=15) == 0, worker.output
     reported = json.loads((tmp_path / "out.json").read_text())["total"]["num_requests"]
     served = target.counts()["total"]
-    outputs = f"reported {reported}, served {served}\n--- master\n{master.output}\n--- worker\n{worker.output}"
+    outputs = (
+        f"reported {reported}, served {served}\n--- master\n{master.output}\n--- worker\n{worker.output}"
+    )
     if burn < 2:
         assert reported == served > 0, outputs
     else:  # a user stopped by force at the end may be killed while its last request is on the wire
@@ -75,10 +96,30 @@ def test_busy_worker_is_not_marked_missing(tmp_path: Path, target, procs, burn: 
 def test_cpu_warning_names_the_worker(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", BUSY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "2", "-r", "100",
-                                "-t", "6s", "--heartbeat-timeout", "2", "--stop-timeout", "2"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "1",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "6s",
+            "--heartbeat-timeout",
+            "2",
+            "--stop-timeout",
+            "2",
+        ),
+        cwd=tmp_path,
+    )
     worker = procs(*worker_args(port), cwd=tmp_path)
-    line = master.wait_for(lambda line: re.search(r"Worker \S+ is using \d+% CPU", line) is not None, timeout=15)
+    line = master.wait_for(
+        lambda line: re.search(r"Worker \S+ is using \d+% CPU", line) is not None, timeout=15
+    )
     node = re.search(r"Worker (\S+) is using", line).group(1)
     assert master.wait(timeout=30) == 0, master.output
     assert f"NODE {node} cpu_warning=True" in master.output, master.output
@@ -91,14 +132,33 @@ def test_cpu_warning_names_the_worker(tmp_path: Path, target, procs) -> None:
 def test_worker_rejoins_a_restarted_master(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    first = procs(*master_args(port, "-H", target.url, "-u", "2", "-r", "100", "--heartbeat-timeout", "3"),
-                  cwd=tmp_path)
+    first = procs(
+        *master_args(port, "-H", target.url, "-u", "2", "-r", "100", "--heartbeat-timeout", "3"), cwd=tmp_path
+    )
     worker = procs(*worker_args(port, "--master-timeout", "10"), cwd=tmp_path)
     first.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "2")
     os.kill(first.proc.pid, signal.SIGKILL)
     first.wait()
-    second = procs(*master_args(port, "--expect-workers", "1", "-H", target.url, "-u", "3", "-r", "100",
-                                "-t", "3s", "--stop-timeout", "2", "--json", "out.json"), cwd=tmp_path)
+    second = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "1",
+            "-H",
+            target.url,
+            "-u",
+            "3",
+            "-r",
+            "100",
+            "-t",
+            "3s",
+            "--stop-timeout",
+            "2",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     second.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "3", timeout=15)
     assert second.wait(timeout=30) == 0, second.output
     assert worker.wait(timeout=15) == 0, worker.output
@@ -107,7 +167,9 @@ def test_worker_rejoins_a_restarted_master(tmp_path: Path, target, procs) -> Non
     assert report["total"]["num_requests"] > 0
 
 
-LOGGING_USER = STEADY + """
+LOGGING_USER = (
+    STEADY
+    + """
     import logging
 
     class Talker(FastHttpUser):
@@ -122,12 +184,30 @@ LOGGING_USER = STEADY + """
         def fast(self):
             self.client.get("/fast")
 """
+)
 
 
 def test_run_with_local_processes(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", LOGGING_USER)
-    run = procs("run", "--processes", "2", "--headless", "-H", target.url, "-u", "4", "-r", "100", "-t", "3s",
-                "--stop-timeout", "2", "--json", "out.json", cwd=tmp_path)
+    run = procs(
+        "run",
+        "--processes",
+        "2",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "4",
+        "-r",
+        "100",
+        "-t",
+        "3s",
+        "--stop-timeout",
+        "2",
+        "--json",
+        "out.json",
+        cwd=tmp_path,
+    )
     assert run.wait(timeout=40) == 0, run.output
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["total"]["num_requests"] == target.counts()["total"] > 0
@@ -138,8 +218,26 @@ def test_run_with_local_processes(tmp_path: Path, target, procs) -> None:
 def test_worker_processes_against_a_headless_master(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", STEADY)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100",
-                                "-t", "3s", "--stop-timeout", "2", "--json", "out.json"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "4",
+            "-r",
+            "100",
+            "-t",
+            "3s",
+            "--stop-timeout",
+            "2",
+            "--json",
+            "out.json",
+        ),
+        cwd=tmp_path,
+    )
     workers = procs(*worker_args(port, "--processes", "2"), cwd=tmp_path)
     assert master.wait(timeout=40) == 0, master.output
     assert workers.wait(timeout=20) == 0, workers.output
@@ -222,30 +320,62 @@ EVENTS = """
 def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
     write(tmp_path / "locustfile.py", EVENTS)
     port = free_port()
-    master = procs(*master_args(port, "--expect-workers", "2", "-H", target.url, "-u", "2", "-r", "100",
-                                "-t", "6s", "--stop-timeout", "2", "--my-arg", "from-master"), cwd=tmp_path)
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "6s",
+            "--stop-timeout",
+            "2",
+            "--my-arg",
+            "from-master",
+        ),
+        cwd=tmp_path,
+    )
     workers = [procs(*worker_args(port), cwd=tmp_path) for _ in range(2)]
     assert master.wait(timeout=40) == 0, master.output
     for w in workers:
         assert w.wait(timeout=15) == 0, w.output
     on_master = {line.strip() for line in master.lines if line.startswith("EV ")}
     assert on_master >= {
-        "EV master init", "EV master test_start", "EV master test_stop", "EV master worker_connect",
-        "EV master worker_report from-worker", "EV master heartbeat_sent", "EV master heartbeat_received",
-        "EV master target 2", "EV master option from-master",
+        "EV master init",
+        "EV master test_start",
+        "EV master test_stop",
+        "EV master worker_connect",
+        "EV master worker_report from-worker",
+        "EV master heartbeat_sent",
+        "EV master heartbeat_received",
+        "EV master target 2",
+        "EV master option from-master",
     }, master.output
     assert not any(line.startswith("EV worker") for line in on_master), master.output
     indexes = set()
     for w in workers:
         on_worker = {line.strip() for line in w.lines if line.startswith("EV ")}
         assert on_worker >= {
-            "EV worker init", "EV worker test_start", "EV worker test_stop", "EV worker report_to_master",
-            "EV worker heartbeat_sent", "EV worker heartbeat_received", "EV worker usage_monitor",
+            "EV worker init",
+            "EV worker test_start",
+            "EV worker test_stop",
+            "EV worker report_to_master",
+            "EV worker heartbeat_sent",
+            "EV worker heartbeat_received",
+            "EV worker usage_monitor",
             # the master's custom option, and this worker's share of the users, already at test_start
-            "EV worker target 1", "EV worker option from-master",
+            "EV worker target 1",
+            "EV worker option from-master",
         }, w.output
-        assert not any(line.startswith("EV master") or "worker_connect" in line or "worker_report" in line
-                       for line in on_worker), w.output
+        assert not any(
+            line.startswith("EV master") or "worker_connect" in line or "worker_report" in line
+            for line in on_worker
+        ), w.output
         (index,) = [line.split()[3] for line in on_worker if line.startswith("EV worker index ")]
         indexes.add(index)
     assert indexes == {"0/2", "1/2"}, indexes

@@ -123,8 +123,13 @@ def test_files_are_sent_as_multipart_form_data(session: HttpSession, tmp_path: P
         f"Content-Type: {content_type}\r\n\r\n".encode() + echoed["body"].encode()
     )
     parts = [
-        (p.get_param("name", header="content-disposition"), p.get_filename(), p.get_content_type(),
-         p.get_payload(decode=True), p.get("X-Part"))
+        (
+            p.get_param("name", header="content-disposition"),
+            p.get_filename(),
+            p.get_content_type(),
+            p.get_payload(decode=True),
+            p.get("X-Part"),
+        )
         for p in message.iter_parts()
     ]
     assert parts == [

@@ -14,7 +14,15 @@ PACKAGE = REPO_ROOT / "tswarm"
 
 #: folder or module -> top-level packages it must never import
 FORBIDDEN = {
-    "stats": {"gevent", "textual", "zmq", "geventhttpclient", "tswarm.runner", "tswarm.controller", "tswarm.tui"},
+    "stats": {
+        "gevent",
+        "textual",
+        "zmq",
+        "geventhttpclient",
+        "tswarm.runner",
+        "tswarm.controller",
+        "tswarm.tui",
+    },
     "protocol": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui"},
     "controller": {"gevent", "textual", "geventhttpclient", "tswarm.tui", "tswarm.cli", "tswarm.runner"},
     "tui": {"gevent", "zmq", "geventhttpclient", "tswarm.runner", "tswarm.cli"},
@@ -64,7 +72,9 @@ def test_importing_tswarm_and_the_master_never_loads_gevent() -> None:
         "from tswarm.headless.reporter import HeadlessReporter\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'geventhttpclient')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -73,9 +83,23 @@ def test_public_api() -> None:
     import tswarm
 
     expected = {
-        "User", "HttpUser", "FastHttpUser", "task", "tag", "between", "constant", "constant_pacing",
-        "constant_throughput", "TaskSet", "SequentialTaskSet", "LoadTestShape", "events", "StopUser", "StopTest",
-        "RescheduleTask", "InterruptTaskSet",
+        "User",
+        "HttpUser",
+        "FastHttpUser",
+        "task",
+        "tag",
+        "between",
+        "constant",
+        "constant_pacing",
+        "constant_throughput",
+        "TaskSet",
+        "SequentialTaskSet",
+        "LoadTestShape",
+        "events",
+        "StopUser",
+        "StopTest",
+        "RescheduleTask",
+        "InterruptTaskSet",
     }
     assert expected <= set(tswarm.__all__)
     for name in tswarm.__all__:

@@ -33,7 +33,9 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: Any
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {(what() if callable(what) else what) or condition}")
+            pytest.fail(
+                f"timed out after {timeout}s waiting for {(what() if callable(what) else what) or condition}"
+            )
         await asyncio.sleep(0.01)
 
 
@@ -50,7 +52,9 @@ class Writer:
 class FakeWorker:
     """A worker that answers the master as the real one does, without running any user."""
 
-    def __init__(self, port: int, node_id: str, host: str = "host-a", protocol: int = PROTOCOL_VERSION) -> None:
+    def __init__(
+        self, port: int, node_id: str, host: str = "host-a", protocol: int = PROTOCOL_VERSION
+    ) -> None:
         self.node_id = node_id
         self.host = host
         self.protocol = protocol
@@ -83,7 +87,10 @@ class FakeWorker:
 
     async def connect(self, wait_ack: bool = True) -> None:
         self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._receive_hb())]
-        self.send("hello", {"protocol": self.protocol, "version": "test", "host": self.host, "pid": 1, "cpu_count": 1})
+        self.send(
+            "hello",
+            {"protocol": self.protocol, "version": "test", "host": self.host, "pid": 1, "cpu_count": 1},
+        )
         if wait_ack:
             await wait_for(lambda: self.index is not None, what=f"ack to {self.node_id}")
             # as a real worker, heartbeats start once the master has acknowledged
@@ -97,8 +104,15 @@ class FakeWorker:
             self.stats.log_request("GET", name, 10 + i % 50, 100)
 
     def flush(self) -> None:
-        self.send("stats", {"stats": self.stats.take_delta(), "user_count": sum(self.users.values()),
-                            "user_classes_count": dict(self.users), "extra": {}})
+        self.send(
+            "stats",
+            {
+                "stats": self.stats.take_delta(),
+                "user_count": sum(self.users.values()),
+                "user_classes_count": dict(self.users),
+                "extra": {},
+            },
+        )
 
     async def _receive(self) -> None:
         while True:
@@ -131,8 +145,13 @@ class FakeWorker:
     async def _beat(self) -> None:
         while True:
             if not self.silent:
-                data = {"state": self.state, "user_count": sum(self.users.values()),
-                        "cpu": 1.5, "memory": 1000, "timestamp": time.time()}
+                data = {
+                    "state": self.state,
+                    "user_count": sum(self.users.values()),
+                    "cpu": 1.5,
+                    "memory": 1000,
+                    "timestamp": time.time(),
+                }
                 self.hb_socket.send(encode("heartbeat", data, self.node_id))
             await asyncio.sleep(HB_INTERVAL)
 
@@ -152,7 +171,10 @@ def environment() -> Environment:
 @pytest.fixture
 async def master(environment: Environment) -> AsyncIterator[MasterRunner]:
     runner = environment.create_master_runner(
-        "127.0.0.1", 0, heartbeat_interval=HB_INTERVAL, heartbeat_timeout=HB_TIMEOUT,
+        "127.0.0.1",
+        0,
+        heartbeat_interval=HB_INTERVAL,
+        heartbeat_timeout=HB_TIMEOUT,
         testfiles=[("locustfile.py", b"print('hi')\n")],
     )
     task = asyncio.create_task(runner.serve())
@@ -342,7 +364,9 @@ async def test_custom_messages_both_ways(
     assert len(warnings) == 1 and " b" in warnings[0]
 
 
-async def test_garbage_is_counted_and_the_master_keeps_working(master: MasterRunner, make_worker: Any) -> None:
+async def test_garbage_is_counted_and_the_master_keeps_working(
+    master: MasterRunner, make_worker: Any
+) -> None:
     stranger = FakeWorker(master.bind_port, "stranger")
     try:
         stranger.send_raw(b"\xff\x00random bytes")
@@ -366,10 +390,14 @@ async def test_testfile_request_is_answered(master: MasterRunner, make_worker: A
     w = await make_worker("w")
     w.send("testfile_request")
     await wait_for(lambda: w.of_type("testfile"))
-    assert w.of_type("testfile")[0].data == {"files": [{"name": "locustfile.py", "content": b"print('hi')\n"}]}
+    assert w.of_type("testfile")[0].data == {
+        "files": [{"name": "locustfile.py", "content": b"print('hi')\n"}]
+    }
 
 
-async def test_logs_and_cpu_warning(master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_logs_and_cpu_warning(
+    master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     w = await make_worker("w")
     caplog.set_level(logging.INFO)
     w.send("logs", {"lines": [[time.time(), "INFO", "hello from the worker"]]})
@@ -419,9 +447,7 @@ async def test_run_headless_runs_and_quits_workers(environment: Environment) -> 
             self.final_total = runner.stats.total.num_requests
 
     reporter = Reporter()
-    run = asyncio.create_task(
-        runner.run_headless(4, 100, run_time=1.6, expect_workers=2, reporter=reporter)
-    )
+    run = asyncio.create_task(runner.run_headless(4, 100, run_time=1.6, expect_workers=2, reporter=reporter))
     workers = [FakeWorker(runner.bind_port, f"w{i}") for i in range(2)]
     try:
         for w in workers:

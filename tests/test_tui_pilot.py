@@ -103,7 +103,17 @@ async def test_stop_reset_and_write() -> None:
         assert controller.names() == ["reset_stats", "write_outputs", "stop"]
 
 
-@pytest.mark.parametrize(("key", "pane"), [("1", "stats"), ("2", "charts"), ("3", "workers"), ("4", "failures"), ("5", "exceptions"), ("6", "logs")])
+@pytest.mark.parametrize(
+    ("key", "pane"),
+    [
+        ("1", "stats"),
+        ("2", "charts"),
+        ("3", "workers"),
+        ("4", "failures"),
+        ("5", "exceptions"),
+        ("6", "logs"),
+    ],
+)
 async def test_number_keys_switch_views(key: str, pane: str) -> None:
     app = TswarmApp(FakeController.running())
     async with app.run_test(size=SIZE) as pilot:
@@ -211,7 +221,9 @@ async def test_screenshot_key_saves_an_svg(tmp_path, monkeypatch) -> None:
     assert len(list(tmp_path.glob("*.svg"))) == 1
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("90", 90.0), ("", None)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("90", 90.0), ("", None)]
+)
 def test_parse_duration(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 

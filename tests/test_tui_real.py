@@ -112,7 +112,9 @@ def real_runs(tmp_path: Path) -> Iterator[Callable[..., RealRun]]:
     runs: list[RealRun] = []
 
     def make(options: RunOptions, *, worker_count: int, linked_local: bool) -> RealRun:
-        run = build_run(options, tmp_path / f"logs-{len(runs)}", worker_count=worker_count, linked_local=linked_local)
+        run = build_run(
+            options, tmp_path / f"logs-{len(runs)}", worker_count=worker_count, linked_local=linked_local
+        )
         runs.append(run)
         return run
 
@@ -135,7 +137,11 @@ def master_run(real_runs: Callable[..., RealRun], testfile: Path, target: Target
 
 
 async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[RunSnapshot], bool], what: str, run: RealRun, timeout: float = WAIT
+    pilot: Pilot[Any],
+    condition: Callable[[RunSnapshot], bool],
+    what: str,
+    run: RealRun,
+    timeout: float = WAIT,
 ) -> RunSnapshot:
     """Poll the snapshot the app shows (it refreshes once a second) until ``condition`` holds."""
     app = pilot.app
@@ -145,8 +151,10 @@ async def wait_until(
         if snapshot is not None and condition(snapshot):
             return snapshot
         if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}; last snapshot state={getattr(snapshot, 'state', None)} "
-                        f"total={getattr(getattr(snapshot, 'total', None), 'num_requests', None)}\n{run.worker_logs()}")
+            pytest.fail(
+                f"not within {timeout}s: {what}; last snapshot state={getattr(snapshot, 'state', None)} "
+                f"total={getattr(getattr(snapshot, 'total', None), 'num_requests', None)}\n{run.worker_logs()}"
+            )
         await pilot.pause(0.1)
 
 
@@ -170,9 +178,13 @@ def requests(snapshot: RunSnapshot) -> int:
 async def stop_and_check_totals(pilot: Pilot[Any], run: RealRun, target: TargetServer) -> RunSnapshot:
     """``x``, then the numbers the app shows equal the target server's own count, per endpoint too."""
     await pilot.press("x")
-    await wait_until(pilot, lambda s: s.state is RunState.STOPPED and s.user_count == 0, "the test stopped", run)
+    await wait_until(
+        pilot, lambda s: s.state is RunState.STOPPED and s.user_count == 0, "the test stopped", run
+    )
     served = target.counts()
-    snapshot = await wait_until(pilot, lambda s: requests(s) == served["total"], f"our total = the server's {served}", run)
+    snapshot = await wait_until(
+        pilot, lambda s: requests(s) == served["total"], f"our total = the server's {served}", run
+    )
     assert snapshot.total.num_failures == 0
     ours = {f"{e.method} {e.name}": e.num_requests for e in snapshot.entries}
     assert ours["GET /fast"] == served["by_endpoint"]["GET /fast"]
@@ -204,12 +216,22 @@ async def test_local_run_start_grow_stop_reset_views_quit(local_run: RealRun, ta
             pilot, lambda s: s.target_user_count == 13 and s.user_count == 13, "13 users run", local_run
         )
         assert grown.state is RunState.RUNNING
-        await wait_until(pilot, lambda s: len(s.workers) == 1 and s.workers[0].user_count == 13, "the runner has them", local_run)
+        await wait_until(
+            pilot,
+            lambda s: len(s.workers) == 1 and s.workers[0].user_count == 13,
+            "the runner has them",
+            local_run,
+        )
 
         await stop_and_check_totals(pilot, local_run, target)
 
         await pilot.press("r")
-        await wait_until(pilot, lambda s: requests(s) == 0 and all(e.num_requests == 0 for e in s.entries), "the stats are reset", local_run)
+        await wait_until(
+            pilot,
+            lambda s: requests(s) == 0 and all(e.num_requests == 0 for e in s.entries),
+            "the stats are reset",
+            local_run,
+        )
 
         await visit_every_view(pilot)
         await pilot.press("q")  # stopped: no question asked
@@ -234,7 +256,10 @@ async def test_master_with_two_workers_lists_both(master_run: RealRun, target: T
         await wait_until(pilot, lambda s: s.workers_ready == 2, "two workers are connected", master_run)
         await start_from_dialog(pilot, 4, 20)
         running = await wait_until(
-            pilot, lambda s: s.user_count == 4 and all(w.user_count == 2 for w in s.workers), "2 users each", master_run
+            pilot,
+            lambda s: s.user_count == 4 and all(w.user_count == 2 for w in s.workers),
+            "2 users each",
+            master_run,
         )
         await pilot.press("3")
         await wait_until(pilot, lambda s: requests(s) > requests(running), "requests grow", master_run)
@@ -247,10 +272,15 @@ async def test_master_with_two_workers_lists_both(master_run: RealRun, target: T
         assert shown == node_ids
 
         await pilot.press("left_square_bracket")  # -10 users: never below zero
-        await wait_until(pilot, lambda s: s.target_user_count == 0 and s.user_count == 0, "users removed", master_run)
+        await wait_until(
+            pilot, lambda s: s.target_user_count == 0 and s.user_count == 0, "users removed", master_run
+        )
         await pilot.press("right_square_bracket")  # +10 from 0
         await wait_until(
-            pilot, lambda s: s.user_count == 10 and all(w.user_count == 5 for w in s.workers), "5 users each", master_run
+            pilot,
+            lambda s: s.user_count == 10 and all(w.user_count == 5 for w in s.workers),
+            "5 users each",
+            master_run,
         )
 
         # quitting while a test runs asks first

@@ -88,13 +88,32 @@ def test_run_in_a_real_terminal(tmp_path: Path, target: TargetServer, tmux: Tmux
     # After tswarm exits the shell records its code and keeps the pane open so that we can read it.
     script = f"{shlex.join(tswarm)}; echo $? > {shlex.quote(str(exit_file))}; echo TSWARM-DONE; sleep 120"
     env_args = [f"{k}={v}" for k, v in {"TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}.items()]
-    tmux("new-session", "-d", "-s", "tswarm", "-x", "120", "-y", "40", "-c", str(tmp_path),
-         "env", *env_args, "sh", "-c", script)
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "tswarm",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        str(tmp_path),
+        "env",
+        *env_args,
+        "sh",
+        "-c",
+        script,
+    )
 
-    tmux.wait_for(lambda s: "RUNNING" in s and "/fast" in s and "Aggregated" in s, "RUNNING and a statistics row")
+    tmux.wait_for(
+        lambda s: "RUNNING" in s and "/fast" in s and "Aggregated" in s, "RUNNING and a statistics row"
+    )
 
     tmux("send-keys", "-t", "tswarm", "3")
-    screen = tmux.wait_for(lambda s: "Users" in s and "Heartbeat" in s and " running" in s, "the Workers view with a worker")
+    screen = tmux.wait_for(
+        lambda s: "Users" in s and "Heartbeat" in s and " running" in s, "the Workers view with a worker"
+    )
     worker_lines = [line for line in screen.splitlines() if " running" in line]
     assert len(worker_lines) == 1, screen
 
@@ -108,6 +127,6 @@ def test_run_in_a_real_terminal(tmp_path: Path, target: TargetServer, tmux: Tmux
     assert exit_file.read_text().strip() == "0", text
     # the summary, printed on the normal screen once the app has left the alternate one
     assert "Statistics (whole test)" in text, text
-    summary = text[text.index("Statistics (whole test)"):]
+    summary = text[text.index("Statistics (whole test)") :]
     fast = next(line for line in summary.splitlines() if "/fast" in line)
     assert f"{served}" in fast.split(), f"the summary's /fast row {fast!r} should count the server's {served}"

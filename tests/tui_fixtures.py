@@ -58,7 +58,12 @@ def _entry(method: str, name: str, requests: int, failures: int, median: float, 
         current_rps=rps,
         current_fail_per_sec=round(rps * fail_rate, 2),
         total_rps=round(rps * 0.97, 1),
-        percentiles={0.5: median, 0.9: round(median * 2.1, 1), 0.95: round(median * 2.9, 1), 0.99: round(median * 5.3, 1)},
+        percentiles={
+            0.5: median,
+            0.9: round(median * 2.1, 1),
+            0.95: round(median * 2.9, 1),
+            0.99: round(median * 5.3, 1),
+        },
     )
 
 
@@ -114,32 +119,75 @@ def make_snapshot(
     entries = [] if empty else [_entry(*row) for row in _ENDPOINTS]
     total = _total(entries)
     workers = (
-        WorkerRow("worker-a1", "loadgen-1.internal", 0, WorkerState.RUNNING, 60, 42.5, 182 * 2**20, 0.4, 251.3),
-        WorkerRow("worker-b2", "loadgen-2.internal", 1, WorkerState.RUNNING, 60, 95.2, 240 * 2**20, 0.7, 226.2),
+        WorkerRow(
+            "worker-a1", "loadgen-1.internal", 0, WorkerState.RUNNING, 60, 42.5, 182 * 2**20, 0.4, 251.3
+        ),
+        WorkerRow(
+            "worker-b2", "loadgen-2.internal", 1, WorkerState.RUNNING, 60, 95.2, 240 * 2**20, 0.7, 226.2
+        ),
         WorkerRow("worker-c3", "loadgen-3.internal", 2, WorkerState.MISSING, 0, 0.0, 150 * 2**20, 12.6, 0.0),
     )
-    failures = () if empty else (
-        FailureRow("GET", "/api/search?q=[term]", "HTTPError('500 Server Error: Internal Server Error')", 611, T0 + 12, T0 + 94),
-        FailureRow("POST", "/api/checkout", "HTTPError('409 Client Error: Conflict')", 90, T0 + 30, T0 + 93),
-        FailureRow("POST", "/api/checkout", "ConnectionResetError(104, 'Connection reset by peer')", 7, T0 + 51, T0 + 88),
-        FailureRow("GET", "/api/products", "HTTPError('503 Server Error: Service Unavailable')", 12, T0 + 70, T0 + 71),
-        FailureRow("GET", "/api/products/[id]", "HTTPError('404 Client Error: Not Found')", 3, T0 + 5, T0 + 60),
-        FailureRow("GET", "/api/recommendations/for-user/[id]", "Timeout('read timed out')", 1, T0 + 80, T0 + 80),
-    )
-    exceptions = () if empty else (
-        ExceptionRow(14, "KeyError: 'order'", _TRACEBACK_1, ("worker-a1", "worker-b2")),
-        ExceptionRow(3, "IndexError: list index out of range", _TRACEBACK_2, ("worker-b2",)),
-    )
-    history = () if empty else tuple(
-        HistoryPoint(
-            timestamp=T0 + 35 + i,
-            user_count=min(150, 10 * (i + 1)) if i < 15 else 120,
-            current_rps=round(min(i, 15) * 32.0 + 20 * math.sin(i / 3), 1),
-            current_fail_per_sec=round(max(0.0, 5 * math.sin(i / 5)), 2),
-            p50=round(40 + 15 * math.sin(i / 7) + i * 0.3, 1),
-            p95=round(300 + 120 * math.sin(i / 6) + i * 2, 1),
+    failures = (
+        ()
+        if empty
+        else (
+            FailureRow(
+                "GET",
+                "/api/search?q=[term]",
+                "HTTPError('500 Server Error: Internal Server Error')",
+                611,
+                T0 + 12,
+                T0 + 94,
+            ),
+            FailureRow(
+                "POST", "/api/checkout", "HTTPError('409 Client Error: Conflict')", 90, T0 + 30, T0 + 93
+            ),
+            FailureRow(
+                "POST",
+                "/api/checkout",
+                "ConnectionResetError(104, 'Connection reset by peer')",
+                7,
+                T0 + 51,
+                T0 + 88,
+            ),
+            FailureRow(
+                "GET",
+                "/api/products",
+                "HTTPError('503 Server Error: Service Unavailable')",
+                12,
+                T0 + 70,
+                T0 + 71,
+            ),
+            FailureRow(
+                "GET", "/api/products/[id]", "HTTPError('404 Client Error: Not Found')", 3, T0 + 5, T0 + 60
+            ),
+            FailureRow(
+                "GET", "/api/recommendations/for-user/[id]", "Timeout('read timed out')", 1, T0 + 80, T0 + 80
+            ),
         )
-        for i in range(60)
+    )
+    exceptions = (
+        ()
+        if empty
+        else (
+            ExceptionRow(14, "KeyError: 'order'", _TRACEBACK_1, ("worker-a1", "worker-b2")),
+            ExceptionRow(3, "IndexError: list index out of range", _TRACEBACK_2, ("worker-b2",)),
+        )
+    )
+    history = (
+        ()
+        if empty
+        else tuple(
+            HistoryPoint(
+                timestamp=T0 + 35 + i,
+                user_count=min(150, 10 * (i + 1)) if i < 15 else 120,
+                current_rps=round(min(i, 15) * 32.0 + 20 * math.sin(i / 3), 1),
+                current_fail_per_sec=round(max(0.0, 5 * math.sin(i / 5)), 2),
+                p50=round(40 + 15 * math.sin(i / 7) + i * 0.3, 1),
+                p95=round(300 + 120 * math.sin(i / 6) + i * 2, 1),
+            )
+            for i in range(60)
+        )
     )
     levels = ("INFO", "INFO", "INFO", "WARNING", "INFO", "ERROR", "INFO")
     sources = ("master", "worker-a1", "worker-b2", "worker-c3")
@@ -197,7 +245,9 @@ class FakeController:
     @classmethod
     def running(cls, **kwargs: Any) -> FakeController:
         """A controller in the middle of the fixture's busy run."""
-        defaults: dict[str, Any] = dict(state=RunState.RUNNING, user_count=150, spawn_rate=10.0, run_time=600.0, has_stats=True)
+        defaults: dict[str, Any] = dict(
+            state=RunState.RUNNING, user_count=150, spawn_rate=10.0, run_time=600.0, has_stats=True
+        )
         defaults.update(kwargs)
         return cls(**defaults)
 
@@ -212,7 +262,9 @@ class FakeController:
             empty=not self.has_stats,
         )
 
-    def start(self, user_count: int, spawn_rate: float, host: str | None = None, run_time: float | None = None) -> None:
+    def start(
+        self, user_count: int, spawn_rate: float, host: str | None = None, run_time: float | None = None
+    ) -> None:
         self.calls.append(("start", user_count, spawn_rate, host, run_time))
         self.state = RunState.RUNNING
         self.user_count = user_count

@@ -43,12 +43,25 @@ def run_single_user(
 
     if loglevel:
         logging.basicConfig(level=loglevel.upper(), format="%(levelname)s %(name)s: %(message)s")
-    environment = Environment(user_classes=[user_class], events=events, host=getattr(user_class, "host", None),
-                              catch_exceptions=False)
+    environment = Environment(
+        user_classes=[user_class],
+        events=events,
+        host=getattr(user_class, "host", None),
+        catch_exceptions=False,
+    )
     runner = environment.create_local_runner()
 
-    def show(request_type: str, name: str, response_time: float, response_length: int, exception: Any = None,
-             context: Any = None, start_time: float = 0.0, url: str | None = None, **_: Any) -> None:
+    def show(
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: Any = None,
+        context: Any = None,
+        start_time: float = 0.0,
+        url: str | None = None,
+        **_: Any,
+    ) -> None:
         fields = [f"{request_type:<7}", f"{name:<40}", f"{response_time:10.1f}"]
         if include_length:
             fields.append(f"{response_length:10d}")

@@ -137,7 +137,9 @@ def assign(class_counts: Mapping[str, int], order: Sequence[str]) -> Assignment:
     return result
 
 
-def step_towards(current: Mapping[str, Mapping[str, int]], desired: Mapping[str, Mapping[str, int]], budget: int) -> Assignment:
+def step_towards(
+    current: Mapping[str, Mapping[str, int]], desired: Mapping[str, Mapping[str, int]], budget: int
+) -> Assignment:
     """Move ``current`` towards ``desired``, starting or stopping at most ``budget`` users in all.
 
     A worker present in only one of the two counts as having no users in the other. Additions go to the
@@ -168,7 +170,10 @@ def step_towards(current: Mapping[str, Mapping[str, int]], desired: Mapping[str,
     pending = sum(sum(d.values()) for d in adds.values()) + sum(sum(d.values()) for d in removes.values())
     if budget >= pending:
         # the common case of a small change or a fast spawn rate: jump straight there
-        return {node: {cls: max(0, int(desired.get(node, {}).get(cls, 0))) for cls in result[node]} for node in nodes}
+        return {
+            node: {cls: max(0, int(desired.get(node, {}).get(cls, 0))) for cls in result[node]}
+            for node in nodes
+        }
     position = {node: i for i, node in enumerate(nodes)}
     totals = {node: sum(result[node].values()) for node in nodes}
     adder = _Mover(adds, position, totals, +1)
@@ -191,7 +196,9 @@ def step_towards(current: Mapping[str, Mapping[str, int]], desired: Mapping[str,
 class _Mover:
     """Hands out the single-user moves of one direction (all additions, or all removals) in a good order."""
 
-    def __init__(self, todo: dict[str, dict[str, int]], position: dict[str, int], totals: dict[str, int], sign: int):
+    def __init__(
+        self, todo: dict[str, dict[str, int]], position: dict[str, int], totals: dict[str, int], sign: int
+    ):
         self.todo = todo
         self.position = position
         self.totals = totals

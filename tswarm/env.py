@@ -114,7 +114,9 @@ class Environment:
         self.runner = WorkerRunner(self, master_host, master_port, **kwargs)
         return self.runner
 
-    def create_linked_local_runner(self, master_host: str, master_port: int, **kwargs: Any) -> LinkedLocalRunner:
+    def create_linked_local_runner(
+        self, master_host: str, master_port: int, **kwargs: Any
+    ) -> LinkedLocalRunner:
         """Make the LocalRunner of a local run shown in the TUI: it reports to the TUI's controller."""
         from tswarm.runner.worker import LinkedLocalRunner
 

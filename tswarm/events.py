@@ -55,7 +55,9 @@ class EventHook:
                 raise
             except Exception:
                 self.listener_errors += 1
-                log.error("Uncaught exception in %s event listener:\n%s", self.name or "an", traceback.format_exc())
+                log.error(
+                    "Uncaught exception in %s event listener:\n%s", self.name or "an", traceback.format_exc()
+                )
 
     @contextlib.contextmanager
     def measure(

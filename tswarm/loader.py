@@ -34,7 +34,9 @@ class LoadedTest:
         unknown = [n for n in names if n not in self.user_classes]
         if unknown:
             available = ", ".join(sorted(self.user_classes)) or "none"
-            raise TestFileError(f"unknown User class {', '.join(unknown)} (the test file defines: {available})")
+            raise TestFileError(
+                f"unknown User class {', '.join(unknown)} (the test file defines: {available})"
+            )
         return [self.user_classes[n] for n in names]
 
     def select_shape(self, name: str | None = None) -> Any | None:
@@ -93,7 +95,9 @@ def load_testfiles(spec: str) -> LoadedTest:
                     loaded.shape_classes.setdefault(value.__name__, value)
     if not loaded.user_classes:
         files = ", ".join(str(p) for p in loaded.paths)
-        raise TestFileError(f"no User class found in {files} (define a subclass of User, HttpUser or FastHttpUser)")
+        raise TestFileError(
+            f"no User class found in {files} (define a subclass of User, HttpUser or FastHttpUser)"
+        )
     return loaded
 
 

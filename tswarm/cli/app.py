@@ -42,45 +42,218 @@ def _version_callback(value: bool) -> None:
 
 
 # The options every command that loads a test file shares. Defaults are Locust's.
-Locustfile = Annotated[str, typer.Option("-f", "--locustfile", envvar=_env("locustfile"), help="Test file(s): a .py file, a directory or a comma-separated list; '-' on a worker fetches it from the master.")]
-Host = Annotated[str | None, typer.Option("-H", "--host", envvar=_env("host"), help="Base URL of the system under test, e.g. http://127.0.0.1:8080")]
-Users = Annotated[int, typer.Option("-u", "--users", envvar=_env("users"), help="Peak number of concurrent users.")]
-SpawnRate = Annotated[float, typer.Option("-r", "--spawn-rate", envvar=_env("spawn_rate"), help="Users started (or stopped) per second.")]
-RunTime = Annotated[str | None, typer.Option("-t", "--run-time", envvar=_env("run_time"), help="Stop after this long: 300s, 20m, 1h30m.")]
-Headless = Annotated[bool, typer.Option("--headless", envvar=_env("headless"), help="No TUI: a live table on stderr, then a summary.")]
-StopTimeout = Annotated[str, typer.Option("--stop-timeout", envvar=_env("stop_timeout"), help="Let users finish their task for up to this long when stopping (0 = stop at once).")]
-Tags = Annotated[list[str] | None, typer.Option("-T", "--tags", envvar=_env("tags"), help="Only run tasks with these tags (repeat or comma-separate).")]
-ExcludeTags = Annotated[list[str] | None, typer.Option("-E", "--exclude-tags", envvar=_env("exclude_tags"), help="Do not run tasks with these tags.")]
-Csv = Annotated[str | None, typer.Option("--csv", envvar=_env("csv"), help="Write PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv.")]
-CsvFullHistory = Annotated[bool, typer.Option("--csv-full-history", envvar=_env("csv_full_history"), help="Every entry in _stats_history.csv, not only the aggregate.")]
-Json = Annotated[str | None, typer.Option("--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout).")]
-ResetStats = Annotated[bool, typer.Option("--reset-stats", envvar=_env("reset_stats"), help="Reset the stats once all users are spawned.")]
-OnlySummary = Annotated[bool, typer.Option("--only-summary", envvar=_env("only_summary"), help="No live table, only the final summary.")]
-PrintStats = Annotated[bool, typer.Option("--print-stats", envvar=_env("print_stats"), help="Print the live table (always on when headless).")]
-LogLevel = Annotated[str, typer.Option("--loglevel", "-L", envvar=_env("loglevel"), help="DEBUG, INFO, WARNING, ERROR or CRITICAL.")]
-LogFile = Annotated[str | None, typer.Option("--logfile", envvar=_env("logfile"), help="Write the log to this file instead of stderr.")]
-ExitCodeOnError = Annotated[int, typer.Option("--exit-code-on-error", envvar=_env("exit_code_on_error"), help="Exit code when a request failed or user code raised.")]
-ListClasses = Annotated[bool, typer.Option("-l", "--list", help="List the User classes of the test file and exit.")]
-Config = Annotated[str | None, typer.Option("--config", help="Config file (TOML). Default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml.")]
-Processes = Annotated[str | None, typer.Option("--processes", envvar=_env("processes"), help="Run N local worker processes (or 'auto': one per core).")]
-Autostart = Annotated[bool, typer.Option("--autostart", envvar=_env("autostart"), help="TUI: start the test at once with -u and -r.")]
-Percentiles = Annotated[str | None, typer.Option("--percentiles", envvar=_env("percentiles"), help="TUI: the percentile columns of the statistics, e.g. 50,95,99.9 (default 50,90,95,99).")]
-Autoquit = Annotated[float, typer.Option("--autoquit", envvar=_env("autoquit"), help="TUI: quit this many seconds after the test ended (-1 = stay).")]
-HeartbeatInterval = Annotated[float, typer.Option("--heartbeat-interval", envvar=_env("heartbeat_interval"), help="Seconds between heartbeats.")]
-HeartbeatTimeout = Annotated[float, typer.Option("--heartbeat-timeout", envvar=_env("heartbeat_timeout"), help="Seconds of silence before a worker is marked missing.")]
-MasterTimeout = Annotated[float, typer.Option("--master-timeout", envvar=_env("master_timeout"), help="Seconds of silence before a worker gives up on its master.")]
-BindHost = Annotated[str, typer.Option("--master-bind-host", envvar=_env("master_bind_host"), help="Interface the master binds to.")]
-BindPort = Annotated[int, typer.Option("--master-bind-port", envvar=_env("master_bind_port"), help="Port the master binds to.")]
-ExpectWorkers = Annotated[int, typer.Option("--expect-workers", envvar=_env("expect_workers"), help="Headless: wait for this many workers before starting.")]
-ExpectWorkersMaxWait = Annotated[float, typer.Option("--expect-workers-max-wait", envvar=_env("expect_workers_max_wait"), help="Headless: give up after this many seconds (0 = wait forever).")]
-MasterHost = Annotated[str, typer.Option("--master-host", envvar=_env("master_host"), help="Host of the master to connect to.")]
-MasterPort = Annotated[int, typer.Option("--master-port", envvar=_env("master_port"), help="Port of the master to connect to.")]
+Locustfile = Annotated[
+    str,
+    typer.Option(
+        "-f",
+        "--locustfile",
+        envvar=_env("locustfile"),
+        help="Test file(s): a .py file, a directory or a comma-separated list; '-' on a worker fetches it from the master.",
+    ),
+]
+Host = Annotated[
+    str | None,
+    typer.Option(
+        "-H",
+        "--host",
+        envvar=_env("host"),
+        help="Base URL of the system under test, e.g. http://127.0.0.1:8080",
+    ),
+]
+Users = Annotated[
+    int, typer.Option("-u", "--users", envvar=_env("users"), help="Peak number of concurrent users.")
+]
+SpawnRate = Annotated[
+    float,
+    typer.Option(
+        "-r", "--spawn-rate", envvar=_env("spawn_rate"), help="Users started (or stopped) per second."
+    ),
+]
+RunTime = Annotated[
+    str | None,
+    typer.Option("-t", "--run-time", envvar=_env("run_time"), help="Stop after this long: 300s, 20m, 1h30m."),
+]
+Headless = Annotated[
+    bool,
+    typer.Option(
+        "--headless", envvar=_env("headless"), help="No TUI: a live table on stderr, then a summary."
+    ),
+]
+StopTimeout = Annotated[
+    str,
+    typer.Option(
+        "--stop-timeout",
+        envvar=_env("stop_timeout"),
+        help="Let users finish their task for up to this long when stopping (0 = stop at once).",
+    ),
+]
+Tags = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-T", "--tags", envvar=_env("tags"), help="Only run tasks with these tags (repeat or comma-separate)."
+    ),
+]
+ExcludeTags = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-E", "--exclude-tags", envvar=_env("exclude_tags"), help="Do not run tasks with these tags."
+    ),
+]
+Csv = Annotated[
+    str | None,
+    typer.Option(
+        "--csv",
+        envvar=_env("csv"),
+        help="Write PREFIX_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv.",
+    ),
+]
+CsvFullHistory = Annotated[
+    bool,
+    typer.Option(
+        "--csv-full-history",
+        envvar=_env("csv_full_history"),
+        help="Every entry in _stats_history.csv, not only the aggregate.",
+    ),
+]
+Json = Annotated[
+    str | None,
+    typer.Option(
+        "--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout)."
+    ),
+]
+ResetStats = Annotated[
+    bool,
+    typer.Option(
+        "--reset-stats", envvar=_env("reset_stats"), help="Reset the stats once all users are spawned."
+    ),
+]
+OnlySummary = Annotated[
+    bool,
+    typer.Option(
+        "--only-summary", envvar=_env("only_summary"), help="No live table, only the final summary."
+    ),
+]
+PrintStats = Annotated[
+    bool,
+    typer.Option(
+        "--print-stats", envvar=_env("print_stats"), help="Print the live table (always on when headless)."
+    ),
+]
+LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--loglevel", "-L", envvar=_env("loglevel"), help="DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    ),
+]
+LogFile = Annotated[
+    str | None,
+    typer.Option("--logfile", envvar=_env("logfile"), help="Write the log to this file instead of stderr."),
+]
+ExitCodeOnError = Annotated[
+    int,
+    typer.Option(
+        "--exit-code-on-error",
+        envvar=_env("exit_code_on_error"),
+        help="Exit code when a request failed or user code raised.",
+    ),
+]
+ListClasses = Annotated[
+    bool, typer.Option("-l", "--list", help="List the User classes of the test file and exit.")
+]
+Config = Annotated[
+    str | None,
+    typer.Option(
+        "--config", help="Config file (TOML). Default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml."
+    ),
+]
+Processes = Annotated[
+    str | None,
+    typer.Option(
+        "--processes",
+        envvar=_env("processes"),
+        help="Run N local worker processes (or 'auto': one per core).",
+    ),
+]
+Autostart = Annotated[
+    bool,
+    typer.Option("--autostart", envvar=_env("autostart"), help="TUI: start the test at once with -u and -r."),
+]
+Percentiles = Annotated[
+    str | None,
+    typer.Option(
+        "--percentiles",
+        envvar=_env("percentiles"),
+        help="TUI: the percentile columns of the statistics, e.g. 50,95,99.9 (default 50,90,95,99).",
+    ),
+]
+Autoquit = Annotated[
+    float,
+    typer.Option(
+        "--autoquit",
+        envvar=_env("autoquit"),
+        help="TUI: quit this many seconds after the test ended (-1 = stay).",
+    ),
+]
+HeartbeatInterval = Annotated[
+    float,
+    typer.Option(
+        "--heartbeat-interval", envvar=_env("heartbeat_interval"), help="Seconds between heartbeats."
+    ),
+]
+HeartbeatTimeout = Annotated[
+    float,
+    typer.Option(
+        "--heartbeat-timeout",
+        envvar=_env("heartbeat_timeout"),
+        help="Seconds of silence before a worker is marked missing.",
+    ),
+]
+MasterTimeout = Annotated[
+    float,
+    typer.Option(
+        "--master-timeout",
+        envvar=_env("master_timeout"),
+        help="Seconds of silence before a worker gives up on its master.",
+    ),
+]
+BindHost = Annotated[
+    str,
+    typer.Option(
+        "--master-bind-host", envvar=_env("master_bind_host"), help="Interface the master binds to."
+    ),
+]
+BindPort = Annotated[
+    int, typer.Option("--master-bind-port", envvar=_env("master_bind_port"), help="Port the master binds to.")
+]
+ExpectWorkers = Annotated[
+    int,
+    typer.Option(
+        "--expect-workers",
+        envvar=_env("expect_workers"),
+        help="Headless: wait for this many workers before starting.",
+    ),
+]
+ExpectWorkersMaxWait = Annotated[
+    float,
+    typer.Option(
+        "--expect-workers-max-wait",
+        envvar=_env("expect_workers_max_wait"),
+        help="Headless: give up after this many seconds (0 = wait forever).",
+    ),
+]
+MasterHost = Annotated[
+    str, typer.Option("--master-host", envvar=_env("master_host"), help="Host of the master to connect to.")
+]
+MasterPort = Annotated[
+    int, typer.Option("--master-port", envvar=_env("master_port"), help="Port of the master to connect to.")
+]
 
 
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option("--version", "-V", callback=_version_callback, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """tswarm: load tests from the terminal."""
@@ -218,7 +391,9 @@ def demo(
 
 @app.command()
 def target(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", help="Port (0 = any free port).")] = 8089,
 ) -> None:
     """Serve the built-in HTTP target (the demo's and the test suite's) until Ctrl+C."""
@@ -252,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
         result = command.main(args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map)
         code = result if isinstance(result, int) else 0
     except click_errors.NoSuchOption as e:
-        sub = command.commands.get(args[0]) if hasattr(command, "commands") and args else None  # type: ignore[attr-defined]
+        sub = command.commands.get(args[0]) if hasattr(command, "commands") and args else None
         hint = suggest(e.option_name, _known_options(sub)) if sub else ""
         _fail(f"unknown option {e.option_name}{hint}")
     except typer.Exit as e:
@@ -271,7 +446,10 @@ def main(argv: list[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        print("tswarm: internal error (the traceback above is a bug in tswarm; please report it)", file=sys.stderr)
+        print(
+            "tswarm: internal error (the traceback above is a bug in tswarm; please report it)",
+            file=sys.stderr,
+        )
         code = 2
     sys.exit(code)
 
@@ -279,4 +457,3 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str, code: int = 1) -> None:
     print(f"tswarm: error: {message}", file=sys.stderr)
     sys.exit(code)
-

@@ -69,7 +69,7 @@ def run_master(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, master.request_stop)
-        return await master.run_headless(
+        code: int = await master.run_headless(
             options.users,
             options.spawn_rate,
             run_time=options.run_time,
@@ -77,6 +77,7 @@ def run_master(
             expect_workers_max_wait=options.expect_workers_max_wait,
             reporter=reporter,
         )
+        return code
 
     code = asyncio.run(main())
     if code:
@@ -112,7 +113,12 @@ def run_with_local_workers(options: RunOptions) -> int:
         for i, worker in enumerate(workers):
             if worker.returncode not in (0, None, -signal.SIGTERM):
                 tail = (log_dir / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()[-5:]
-                print(f"tswarm: worker {i} exited with code {worker.returncode}:", *tail, sep="\n  ", file=sys.stderr)
+                print(
+                    f"tswarm: worker {i} exited with code {worker.returncode}:",
+                    *tail,
+                    sep="\n  ",
+                    file=sys.stderr,
+                )
 
 
 def start_local_workers(
@@ -190,7 +196,9 @@ def run_worker(options: RunOptions) -> int:
     private_dir: str | None = None
     if spec == "-":
         # Each worker gets its own folder, so that workers on one host never race on the same files.
-        files = fetch_testfiles(options.master_host, options.master_port, node_id, timeout=options.master_timeout)
+        files = fetch_testfiles(
+            options.master_host, options.master_port, node_id, timeout=options.master_timeout
+        )
         private_dir = tempfile.mkdtemp(prefix="tswarm-worker-")
         paths = []
         for item in files:
@@ -202,7 +210,11 @@ def run_worker(options: RunOptions) -> int:
     try:
         session = load_session(options, testfile_spec=spec)
         environment = session.environment
-        create = environment.create_linked_local_runner if options.linked_local else environment.create_worker_runner
+        create = (
+            environment.create_linked_local_runner
+            if options.linked_local
+            else environment.create_worker_runner
+        )
         runner = create(
             options.master_host,
             options.master_port,
@@ -216,7 +228,9 @@ def run_worker(options: RunOptions) -> int:
         if not runner.connect(timeout=options.master_timeout):
             if not runner.exit_code:
                 log.error(
-                    "No master answered at %s within %.0fs (--master-timeout)", runner.endpoint, options.master_timeout
+                    "No master answered at %s within %.0fs (--master-timeout)",
+                    runner.endpoint,
+                    options.master_timeout,
                 )
             return runner.exit_code or 1
         code = runner.run()

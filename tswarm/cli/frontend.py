@@ -95,4 +95,9 @@ def run_local_tui(options: RunOptions) -> int:
         stop_processes(runner)
         if runner[0].returncode not in (0, None):
             tail = (log_dir / "worker-0.log").read_text(errors="replace").strip().splitlines()[-5:]
-            print(f"tswarm: the local runner exited with code {runner[0].returncode}:", *tail, sep="\n  ", file=sys.stderr)
+            print(
+                f"tswarm: the local runner exited with code {runner[0].returncode}:",
+                *tail,
+                sep="\n  ",
+                file=sys.stderr,
+            )

@@ -78,7 +78,9 @@ class RunOptions:
         else:
             values.pop("percentiles", None)
         extra, source = cls.config_extras.get(command, ({}, "the config file"))
-        options = cls(command=command, extra_args=list(ctx.args), config_extra=extra, config_source=source, **values)
+        options = cls(
+            command=command, extra_args=list(ctx.args), config_extra=extra, config_source=source, **values
+        )
         options.validate()
         return options
 
@@ -90,7 +92,9 @@ class RunOptions:
         if self.host is not None:
             check_host(self.host)
         if self.loglevel.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ConfigError(f"invalid --loglevel {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            raise ConfigError(
+                f"invalid --loglevel {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+            )
         if self.expect_workers < 1:
             raise ConfigError(f"--expect-workers must be 1 or more, not {self.expect_workers}")
         for name in ("heartbeat_interval", "heartbeat_timeout", "master_timeout"):
@@ -127,7 +131,9 @@ def _percentiles(value: str) -> tuple[float, ...]:
     except ValueError:
         numbers = []
     if not numbers or not all(0 < n <= 100 for n in numbers):
-        raise ConfigError(f"invalid --percentiles {value!r}: give percentages above 0 and up to 100, like 50,95,99.9")
+        raise ConfigError(
+            f"invalid --percentiles {value!r}: give percentages above 0 and up to 100, like 50,95,99.9"
+        )
     return tuple(dict.fromkeys(round(n / 100, 8) for n in numbers))
 
 
@@ -137,7 +143,7 @@ def _processes(value: str | int | None) -> int:
     if value == "auto" or value == -1:
         return os.cpu_count() or 1
     try:
-        count = int(value)  # type: ignore[arg-type]
+        count = int(value)
     except ValueError:
         raise ConfigError(f"invalid --processes {value!r}: give a number or 'auto'") from None
     if count < 0:

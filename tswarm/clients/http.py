@@ -321,7 +321,7 @@ def _http_error(status: int, reason: str, url: str) -> HTTPError:
 def _unverified_context(**kwargs: Any) -> gevent.ssl.SSLContext:
     # like Locust's FastHttpUser with insecure=True: no certificate or hostname checks
     kwargs.pop("cafile", None)
-    return gevent.ssl._create_unverified_context()  # type: ignore[attr-defined]
+    return gevent.ssl._create_unverified_context()
 
 
 class _HostPool:
@@ -413,11 +413,11 @@ class _DefaultHeaders(dict[str, str]):
         super().__delitem__(key)
         self._on_change()
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*args, **kwargs)
         self._on_change()
 
-    def pop(self, *args: Any) -> Any:  # type: ignore[override]
+    def pop(self, *args: Any) -> Any:
         result = super().pop(*args)
         self._on_change()
         return result
@@ -426,7 +426,7 @@ class _DefaultHeaders(dict[str, str]):
         super().clear()
         self._on_change()
 
-    def setdefault(self, key: str, default: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, key: str, default: str = "") -> str:
         result = super().setdefault(key, default)
         self._on_change()
         return result

@@ -5,4 +5,10 @@ from tswarm.runner.users import FastHttpUser
 
 FastResponse = Response
 
-__all__ = ["FastHttpSession", "FastHttpUser", "FastResponse", "ResponseContextManager", "RestResponseContextManager"]
+__all__ = [
+    "FastHttpSession",
+    "FastHttpUser",
+    "FastResponse",
+    "ResponseContextManager",
+    "RestResponseContextManager",
+]

@@ -45,10 +45,49 @@ SUPPORTED = tuple(sorted(_ALIASES))
 
 #: the last part of Locust's module names: ``from locust import X`` with any other X names an attribute
 _LOCUST_MODULE_NAMES = frozenset(
-    ["argument_parser", "clients", "contrib", "debug", "dispatch", "dns", "env", "event", "exception", "fasthttp", "html", "inherit", "input_events", "log", "main", "markov_taskset", "mongodb", "mqtt", "oai", "postgres", "rpc", "runners", "sequential_taskset", "shape", "socketio", "stats", "task", "user", "users", "util", "wait_time", "web", "webui"]
+    [
+        "argument_parser",
+        "clients",
+        "contrib",
+        "debug",
+        "dispatch",
+        "dns",
+        "env",
+        "event",
+        "exception",
+        "fasthttp",
+        "html",
+        "inherit",
+        "input_events",
+        "log",
+        "main",
+        "markov_taskset",
+        "mongodb",
+        "mqtt",
+        "oai",
+        "postgres",
+        "rpc",
+        "runners",
+        "sequential_taskset",
+        "shape",
+        "socketio",
+        "stats",
+        "task",
+        "user",
+        "users",
+        "util",
+        "wait_time",
+        "web",
+        "webui",
+    ]
 )
 #: Locust's names from before 1.0, and what replaced them
-_RENAMED = {"HttpLocust": "HttpUser", "Locust": "User", "TaskSequence": "SequentialTaskSet", "seq_task": "task"}
+_RENAMED = {
+    "HttpLocust": "HttpUser",
+    "Locust": "User",
+    "TaskSequence": "SequentialTaskSet",
+    "seq_task": "task",
+}
 
 
 class _AliasModule(ModuleType):
@@ -79,7 +118,9 @@ class _AliasModule(ModuleType):
 class _UnsupportedLocustModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Fails the import of any other ``locust.*`` module with a message that names it."""
 
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname.startswith("locust.") and fullname not in _ALIASES:
             return importlib.machinery.ModuleSpec(fullname, self)
         return None

@@ -362,14 +362,21 @@ class MasterRunner:
                     return 1
                 if waited - last_notice >= WAITING_LOG_INTERVAL:
                     last_notice = waited
-                    log.info("Waiting for workers to be ready, %d of %d connected", self.worker_count, expect_workers)
+                    log.info(
+                        "Waiting for workers to be ready, %d of %d connected",
+                        self.worker_count,
+                        expect_workers,
+                    )
                 await asyncio.sleep(0.05)
             if self.environment.shape_class is not None:
                 self._start_shape()
             else:
                 self._start(int(user_count), float(spawn_rate), None, run_time, None)
             next_report = time.monotonic() + 1.0
-            while not self._stop_requested.is_set() and self.state not in (RunState.STOPPING, RunState.STOPPED):
+            while not self._stop_requested.is_set() and self.state not in (
+                RunState.STOPPING,
+                RunState.STOPPED,
+            ):
                 await _wait_event(self._stop_requested, max(0.0, next_report - time.monotonic()))
                 if time.monotonic() >= next_report:
                     next_report += 1.0
@@ -576,7 +583,9 @@ class MasterRunner:
                 return
             self._peer_errors[peer] = 1
             log.warning(
-                "Dropped a frame from %s: %s (further bad frames from this peer are only counted)", peer, reason
+                "Dropped a frame from %s: %s (further bad frames from this peer are only counted)",
+                peer,
+                reason,
             )
         else:
             self._peer_errors[peer] = count + 1
@@ -630,7 +639,10 @@ class MasterRunner:
                 identity=identity,
             )
             self.workers[node_id] = worker
-            self._note("INFO", f"Worker {node_id} (index {index}, {worker.host}) connected; {self.worker_count} ready")
+            self._note(
+                "INFO",
+                f"Worker {node_id} (index {index}, {worker.host}) connected; {self.worker_count} ready",
+            )
             self.environment.events.worker_connect.fire(client_id=node_id)
         else:
             worker.last_seen = time.monotonic()
@@ -710,7 +722,9 @@ class MasterRunner:
             level = str(level)
             self.logs.append(LogLine(_number(timestamp, time.time()), worker.node_id, level, str(message)))
             level_no = logging.getLevelName(level.upper())
-            worker_log.log(level_no if isinstance(level_no, int) else logging.INFO, "[%s] %s", worker.node_id, message)
+            worker_log.log(
+                level_no if isinstance(level_no, int) else logging.INFO, "[%s] %s", worker.node_id, message
+            )
 
     def _on_cpu_warning(self, worker: WorkerNode, data: dict[str, Any]) -> None:
         worker.cpu_warning = True
@@ -735,7 +749,10 @@ class MasterRunner:
     def _on_custom(self, worker: WorkerNode, msg: Message) -> None:
         entry = self.custom_messages.get(msg.type)
         if entry is None:
-            if msg.type not in self._unknown_types_logged and len(self._unknown_types_logged) < MAX_TRACKED_PEERS:
+            if (
+                msg.type not in self._unknown_types_logged
+                and len(self._unknown_types_logged) < MAX_TRACKED_PEERS
+            ):
                 self._unknown_types_logged.add(msg.type)
                 log.warning(
                     "Ignored a message of type %r from %s: no handler is registered for it "
@@ -758,7 +775,9 @@ class MasterRunner:
         timestamp = time.time()
         fire = self.environment.events.heartbeat_sent.fire
         for worker in list(self.workers.values()):
-            self._send(worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id})
+            self._send(
+                worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id}
+            )
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
                 worker.state = WorkerState.MISSING
@@ -804,7 +823,9 @@ class MasterRunner:
             assert self._loop is not None and self.started_at is not None
             remaining = max(0.0, self.started_at + self.run_time - time.time())
             self._run_timer = self._loop.call_later(remaining, self._time_limit_reached)
-        log.info("Ramping to %d users at %g users/s: %s", user_count, spawn_rate, _describe(self._class_counts))
+        log.info(
+            "Ramping to %d users at %g users/s: %s", user_count, spawn_rate, _describe(self._class_counts)
+        )
         self._dispatch_tick(0.0)
 
     def _time_limit_reached(self) -> None:

@@ -74,7 +74,8 @@ class Message:
 
 def encode(type: str, data: Any, node_id: str) -> bytes:
     """Pack a message into one frame."""
-    return msgpack.packb([type, data, node_id], use_bin_type=True)
+    frame: bytes = msgpack.packb([type, data, node_id], use_bin_type=True)
+    return frame
 
 
 def decode(frame: bytes) -> Message:

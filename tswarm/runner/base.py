@@ -69,7 +69,12 @@ class UserRunner:
 
         # The hot path: called once per request, so it binds what it needs up front.
         def on_request(
-            request_type: str, name: str, response_time: float, response_length: int, exception: Any = None, **_: Any
+            request_type: str,
+            name: str,
+            response_time: float,
+            response_length: int,
+            exception: Any = None,
+            **_: Any,
         ) -> None:
             log_request(request_type, name, response_time, response_length)
             if exception is not None:
@@ -109,7 +114,9 @@ class UserRunner:
         classes = self.environment.user_classes_by_name
         for name, count in target.items():
             if name not in classes:
-                log.error("Asked to run users of an unknown class %r; is the test file the same everywhere?", name)
+                log.error(
+                    "Asked to run users of an unknown class %r; is the test file the same everywhere?", name
+                )
                 continue
             missing = count - self.assigned.get(name, 0)
             if missing > 0 and name not in self.unstartable:
@@ -136,7 +143,8 @@ class UserRunner:
     def reachable(self, target: dict[str, int]) -> dict[str, int]:
         """``target`` with the classes that cannot start held at what runs of them."""
         return {
-            name: self.assigned.get(name, 0) if name in self.unstartable else count for name, count in target.items()
+            name: self.assigned.get(name, 0) if name in self.unstartable else count
+            for name, count in target.items()
         }
 
     def _cannot_start(self, name: str, error: Exception) -> None:

@@ -177,4 +177,3 @@ def _same(current: dict[str, int], target: dict[str, int]) -> bool:
 
 def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no users"
-

@@ -233,7 +233,9 @@ class RestMixin:
     client: Any
 
     @contextlib.contextmanager
-    def rest(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Iterator[Any]:
+    def rest(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
         """Send a JSON request with ``catch_response=True`` and yield the response with the parsed body
         in ``.js``.
 
@@ -278,13 +280,23 @@ class RestMixin:
         ``url?_=...`` unless ``name`` is given."""
         separator = "&" if "?" in url else "?"
         with self.rest(
-            method, f"{url}{separator}_={int(time.time() * 1000)}", name=name or f"{url}{separator}_=...", **kwargs
+            method,
+            f"{url}{separator}_={int(time.time() * 1000)}",
+            name=name or f"{url}{separator}_=...",
+            **kwargs,
         ) as response:
             yield response
 
 
 #: what a with-block of ``rest()`` lets through: the task and user control flow
-_PASS_THROUGH = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet, GreenletExit)
+_PASS_THROUGH = (
+    StopUser,
+    StopTest,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    InterruptTaskSet,
+    GreenletExit,
+)
 
 
 class HttpUser(User, RestMixin):

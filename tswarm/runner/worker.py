@@ -49,9 +49,24 @@ LOG_FLUSH_INTERVAL = 0.5
 #: options a worker keeps its own values of when the master sends its parsed options
 _WORKER_OWN_OPTIONS = frozenset(
     {
-        "command", "locustfile", "master_host", "master_port", "master_bind_host", "master_bind_port",
-        "processes", "loglevel", "logfile", "headless", "heartbeat_interval", "heartbeat_timeout",
-        "master_timeout", "linked_local", "config", "extra_args", "config_extra", "config_source",
+        "command",
+        "locustfile",
+        "master_host",
+        "master_port",
+        "master_bind_host",
+        "master_bind_port",
+        "processes",
+        "loglevel",
+        "logfile",
+        "headless",
+        "heartbeat_interval",
+        "heartbeat_timeout",
+        "master_timeout",
+        "linked_local",
+        "config",
+        "extra_args",
+        "config_extra",
+        "config_source",
     }
 )
 
@@ -287,7 +302,9 @@ class MasterLinkedRunner(UserRunner):
         if self._rejoining or self._quitting:
             return
         self._rejoining = True
-        log.warning("The master at %s does not know this worker (did it restart?); joining it again", self.endpoint)
+        log.warning(
+            "The master at %s does not know this worker (did it restart?); joining it again", self.endpoint
+        )
         if self.state not in (STATE_READY, STATE_STOPPED):
             self.state = STATE_STOPPING
             self.stop_all_users()

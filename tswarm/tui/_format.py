@@ -76,8 +76,6 @@ def fmt_clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp))
 
 
-
-
 def parse_duration(text: str) -> float | None:
     """Parse a run time typed by the user.
 

@@ -100,7 +100,9 @@ class TswarmApp(App[None]):
                     yield self._make_view(pane)
         yield Footer(compact=True)
 
-    def _make_view(self, pane: str) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView:
+    def _make_view(
+        self, pane: str
+    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView:
         match pane:
             case "stats":
                 return StatsView(percentiles=self.percentiles, id="stats-view")
@@ -120,7 +122,9 @@ class TswarmApp(App[None]):
         if self.autostart is not None:
             users, rate = self.autostart
             defaults = self._last_request
-            self.controller.start(users, rate, defaults.host if defaults else None, defaults.run_time if defaults else None)
+            self.controller.start(
+                users, rate, defaults.host if defaults else None, defaults.run_time if defaults else None
+            )
             self._has_run = True
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_INTERVAL, self.refresh_snapshot)
@@ -227,8 +231,12 @@ class TswarmApp(App[None]):
             )
         return SpawnScreen(
             editing=False,
-            user_count=last.user_count if last else (snapshot.target_user_count if snapshot and snapshot.target_user_count else 1),
-            spawn_rate=last.spawn_rate if last else (snapshot.spawn_rate if snapshot and snapshot.spawn_rate else 1.0),
+            user_count=last.user_count
+            if last
+            else (snapshot.target_user_count if snapshot and snapshot.target_user_count else 1),
+            spawn_rate=last.spawn_rate
+            if last
+            else (snapshot.spawn_rate if snapshot and snapshot.spawn_rate else 1.0),
             host=(last.host if last and last.host else (snapshot.host if snapshot else "")),
             run_time=last.run_time if last else (snapshot.run_time if snapshot else None),
         )

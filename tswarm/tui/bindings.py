@@ -55,7 +55,9 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("plus,equals_sign", "users(1)", "+1", "Add 1 user", "+ (or =)", _USERS),
     KeyAction("minus", "users(-1)", "-1", "Remove 1 user", "-", _USERS),
     KeyAction("right_square_bracket,ctrl+up", "users(10)", "+10", "Add 10 users", "] (or ctrl+up)", _USERS),
-    KeyAction("left_square_bracket,ctrl+down", "users(-10)", "-10", "Remove 10 users", "[ (or ctrl+down)", _USERS),
+    KeyAction(
+        "left_square_bracket,ctrl+down", "users(-10)", "-10", "Remove 10 users", "[ (or ctrl+down)", _USERS
+    ),
     KeyAction("x", "stop", "stop", "Stop the test (the numbers stay)", "x"),
     KeyAction("r", "reset", "reset", "Reset the statistics", "r"),
     KeyAction("w", "write", "write", "Write the CSV/JSON outputs now", "w"),

@@ -15,7 +15,9 @@ class TswarmCommands(Provider):
     """Offers each entry of :data:`~tswarm.tui.bindings.KEY_ACTIONS`, with its key as help."""
 
     def _commands(self) -> list[tuple[str, str, str]]:
-        return [(entry.help, entry.action, f"key: {entry.keys_display}") for entry in KEY_ACTIONS if entry.palette]
+        return [
+            (entry.help, entry.action, f"key: {entry.keys_display}") for entry in KEY_ACTIONS if entry.palette
+        ]
 
     async def discover(self) -> Hits:
         for title, action, help_text in self._commands():
@@ -26,7 +28,9 @@ class TswarmCommands(Provider):
         for title, action, help_text in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self._run, action), text=title, help=help_text)
+                yield Hit(
+                    score, matcher.highlight(title), partial(self._run, action), text=title, help=help_text
+                )
 
     async def _run(self, action: str) -> None:
         await self.app.run_action(action)

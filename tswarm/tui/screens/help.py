@@ -51,7 +51,9 @@ class HelpScreen(ModalScreen[None]):
             if entry.action.startswith("view("):
                 continue
             table.add_row(entry.keys_display, entry.help)
-        table.add_row("1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1)))
+        table.add_row(
+            "1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1))
+        )
         for keys, what in _LOCAL_KEYS:
             table.add_row(keys, what)
         with VerticalScroll(id="help-box") as box:

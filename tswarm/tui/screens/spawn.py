@@ -91,7 +91,9 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
             yield Static("", id="spawn-error", markup=False)
             with Horizontal(id="spawn-buttons"):
                 yield Button("Cancel", id="spawn-cancel", compact=True)
-                yield Button("Update" if self.editing else "Start", variant="primary", id="spawn-start", compact=True)
+                yield Button(
+                    "Update" if self.editing else "Start", variant="primary", id="spawn-start", compact=True
+                )
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#spawn-start")

@@ -24,7 +24,9 @@ class DetailTable(Vertical, Generic[T]):
         super().__init__(id=id)
         self._by_key: dict[str, T] = {}
 
-    def show(self, columns: Sequence[ColumnSpec], items: dict[str, T], cells: Callable[[T], list[Cell]]) -> None:
+    def show(
+        self, columns: Sequence[ColumnSpec], items: dict[str, T], cells: Callable[[T], list[Cell]]
+    ) -> None:
         self._by_key = items
         self.query_one(SyncedTable).sync(columns, [(key, cells(item)) for key, item in items.items()])
         self._show_detail()

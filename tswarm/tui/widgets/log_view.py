@@ -44,7 +44,9 @@ class LogView(RichLog):
                     start = index + 1
                     break
             else:
-                start = next((i for i, line in enumerate(logs) if line.timestamp > self._last.timestamp), len(logs))
+                start = next(
+                    (i for i, line in enumerate(logs) if line.timestamp > self._last.timestamp), len(logs)
+                )
         for line in logs[start:]:
             self.write(self._format(line))
         if logs:

@@ -70,7 +70,13 @@ def _columns(percentiles: tuple[float, ...]) -> list[_Column]:
     ]
     for p in extra:
         columns.append(
-            _Column(f"p{p}", fmt_percentile_label(p), 6, functools.partial(_percentile, percentile=p), percentile_rank[p])
+            _Column(
+                f"p{p}",
+                fmt_percentile_label(p),
+                6,
+                functools.partial(_percentile, percentile=p),
+                percentile_rank[p],
+            )
         )
     columns += [
         _Column("size", "Avg size", 9, lambda e: e.avg_content_length, 2),
@@ -182,14 +188,18 @@ class StatsView(Vertical):
             return
         columns = self._visible_columns()
         longest = self._longest_name()
-        name_width = max(NAME_MIN_WIDTH, min(self._name_width(columns, (self.size.width or 120) - 1), longest))
+        name_width = max(
+            NAME_MIN_WIDTH, min(self._name_width(columns, (self.size.width or 120) - 1), longest)
+        )
         specs = []
         for column in columns:
             label = column.label
             if column.key == self.sort_key:
                 label += " ▲" if self.sort_ascending else " ▼"
             width = name_width if column.key == "name" else max(column.width, len(label))
-            specs.append(ColumnSpec(column.key, Text(label, justify="right" if column.numeric else "left"), width))
+            specs.append(
+                ColumnSpec(column.key, Text(label, justify="right" if column.numeric else "left"), width)
+            )
         entries = [e for e in snapshot.entries if self.filter_text.lower() in e.name.lower()]
         sort_column = next((c for c in columns if c.key == self.sort_key), None)
         if sort_column is not None:
@@ -230,6 +240,10 @@ class StatsView(Vertical):
             cell = Text(text, style=style, justify="right" if column.numeric else "left")
             if column.key in ("fails", "fails_per_sec") and entry.num_failures:
                 high = entry.fail_ratio > 0.05
-                cell.stylize(self.get_component_rich_style("stats-view--fail-high" if high else "stats-view--fail", partial=True))
+                cell.stylize(
+                    self.get_component_rich_style(
+                        "stats-view--fail-high" if high else "stats-view--fail", partial=True
+                    )
+                )
             cells.append(cell)
         return cells

@@ -70,11 +70,15 @@ class StatusBar(Widget):
         state = Text(snap.state.value.upper(), self.get_component_rich_style(_STATE_CLASS[snap.state]))
         workers = Text(f"{snap.workers_ready}/{snap.workers_total}")
         if snap.workers_missing:
-            workers.append(f" ({snap.workers_missing} missing)", self.get_component_rich_style("status-bar--bad"))
+            workers.append(
+                f" ({snap.workers_missing} missing)", self.get_component_rich_style("status-bar--bad")
+            )
         fail_percent = snap.total.fail_ratio * 100
         fails = Text(fmt_percent(fail_percent))
         if fail_percent > 0:
-            fails.stylize(self.get_component_rich_style("status-bar--bad" if fail_percent > 5 else "status-bar--warn"))
+            fails.stylize(
+                self.get_component_rich_style("status-bar--bad" if fail_percent > 5 else "status-bar--warn")
+            )
         elapsed = Text(fmt_duration(snap.elapsed))
         if snap.remaining is not None:
             elapsed.append(f" ({fmt_duration(snap.remaining)} left)", label)

@@ -64,7 +64,10 @@ class SyncedTable(DataTable[Cell]):
         """Make the table show ``columns`` and ``rows`` (row key, one cell per column)."""
         columns = tuple(columns)
         # Plain strings would be parsed as markup ("/search?q=[term]" would lose "[term]").
-        rows = [(key, tuple(Text(cell) if isinstance(cell, str) else cell for cell in cells)) for key, cells in rows]
+        rows = [
+            (key, tuple(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+            for key, cells in rows
+        ]
         row_keys = tuple(key for key, _ in rows)
         if columns != self._columns_shown or row_keys != self._row_keys:
             self._rebuild(columns, rows)
@@ -128,7 +131,9 @@ class SyncedTable(DataTable[Cell]):
         )
         lines = self._content_cache.get(key)
         if lines is None:
-            if len(self._content_cache) > self.CONTENT_CACHE_FACTOR * max(64, len(self._cells) * len(self._columns_shown)):
+            if len(self._content_cache) > self.CONTENT_CACHE_FACTOR * max(
+                64, len(self._cells) * len(self._columns_shown)
+            ):
                 self._content_cache.clear()
             lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
             self._content_cache[key] = lines

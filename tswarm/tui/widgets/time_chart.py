@@ -78,9 +78,7 @@ class TimeChart(Widget):
             (figures, self.get_component_rich_style("time-chart--figures")),
         )
         rows = max(1, height - 1)
-        levels = [
-            round(value / peak * rows * (len(_BARS) - 1)) if peak > 0 else 0 for value in shown
-        ]
+        levels = [round(value / peak * rows * (len(_BARS) - 1)) if peak > 0 else 0 for value in shown]
         bar_style = Style(color=self.rich_style.color)
         lines = [title]
         for row in reversed(range(rows)):
