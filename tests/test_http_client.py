@@ -77,8 +77,10 @@ def test_get_fires_event_with_all_locust_arguments(
     assert response.headers["CONTENT-type"] == "text/plain"
     assert response.url == target.url + "/fast"
     assert response.request.method == "GET" and response.request.url == target.url + "/fast"
-    assert response.elapsed.total_seconds() >= 0
     call = recorder.last
+    # elapsed is a timedelta: whole microseconds of the measured response time
+    assert response.elapsed.total_seconds() * 1000 == pytest.approx(call["response_time"], abs=0.001)
+    assert call["response_time"] > 0
     assert set(call) == EVENT_ARGS
     assert call["request_type"] == "GET" and call["name"] == "/fast"
     assert call["response_length"] == 2 and call["response"] is response

@@ -63,6 +63,145 @@ def test_layer_imports_only_go_down(layer: str) -> None:
     assert violations(files, FORBIDDEN[layer]) == []
 
 
+#: folder or module -> what it must never reach at run time, through any chain of imports (function-level
+#: imports included, ``if TYPE_CHECKING:`` blocks left out): DESIGN.md's layers, followed all the way down
+REACHES_NEVER = {
+    "stats": {
+        "gevent",
+        "textual",
+        "zmq",
+        "geventhttpclient",
+        "tswarm.runner",
+        "tswarm.clients",
+        "tswarm.controller",
+    }
+    | {"tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    "protocol": {"gevent", "textual", "zmq", "geventhttpclient", "tswarm.runner", "tswarm.clients"}
+    | {"tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    "controller": {"gevent", "textual", "geventhttpclient", "tswarm.runner", "tswarm.clients", "tswarm.tui"}
+    | {"tswarm.headless", "tswarm.cli"},
+    "headless": {"gevent", "textual", "geventhttpclient", "tswarm.runner", "tswarm.clients", "tswarm.tui"}
+    | {"tswarm.cli"},
+    "tui": {"gevent", "geventhttpclient", "tswarm.runner", "tswarm.clients", "tswarm.headless", "tswarm.cli"},
+    "runner": {"textual", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    "clients": {"textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui", "tswarm.headless"}
+    | {"tswarm.cli"},
+    "events": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui", "tswarm.cli"},
+    "dispatch": {
+        "gevent",
+        "textual",
+        "zmq",
+        "tswarm.runner",
+        "tswarm.controller",
+        "tswarm.tui",
+        "tswarm.cli",
+    },
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The absolute names a module can import when it runs, wherever the import statement sits."""
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), filename=str(path)))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """tswarm module -> the tswarm modules and the third-party top-level packages it imports."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges: set[str] = set()
+        for imported in runtime_imports(path):
+            if imported.split(".")[0] != "tswarm":
+                edges.add(imported.split(".")[0])
+                continue
+            while imported not in modules:  # `from pkg import name`: the module that defines name
+                imported = imported.rpartition(".")[0]
+            if imported != name:
+                edges.add(imported)
+        graph[name] = edges
+    return graph
+
+
+def import_chain(graph: dict[str, set[str]], start: str, forbidden: set[str]) -> list[str] | None:
+    """The first chain of imports from ``start`` to a forbidden package, or None when there is none."""
+    seen = {start}
+    paths = [[start]]
+    while paths:  # breadth first: the shortest chain is the one worth reading
+        path = paths.pop(0)
+        for nxt in sorted(graph.get(path[-1], ())):
+            if any(nxt == bad or nxt.startswith(bad + ".") for bad in forbidden):
+                return [*path, nxt]
+            if nxt not in seen and nxt in graph:
+                seen.add(nxt)
+                paths.append([*path, nxt])
+    return None
+
+
+def test_the_import_graph_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
+    graph = import_graph()
+    assert (
+        "tswarm.runner.users" in graph["tswarm.runner.local"]
+        or "tswarm.runner.base" in graph["tswarm.runner.local"]
+    )
+    assert import_chain({"a": {"b"}, "b": {"c"}, "c": {"gevent"}}, "a", {"gevent"}) == [
+        "a",
+        "b",
+        "c",
+        "gevent",
+    ]
+    assert import_chain({"a": {"b"}, "b": set()}, "a", {"gevent"}) is None
+    module = PACKAGE / "runner" / "local.py"
+    assert {"gevent", "tswarm.dispatch"} <= runtime_imports(module)
+
+
+@pytest.mark.parametrize("layer", sorted(REACHES_NEVER))
+def test_layers_never_reach_up_through_any_chain_of_imports(layer: str) -> None:
+    graph = import_graph()
+    prefix = f"tswarm.{layer}"
+    chains = []
+    for module in sorted(graph):
+        if module == prefix or module.startswith(prefix + "."):
+            chain = import_chain(graph, module, REACHES_NEVER[layer])
+            if chain:
+                chains.append(" -> ".join(chain))
+    assert chains == []
+
+
 def test_importing_tswarm_and_the_master_never_loads_gevent() -> None:
     code = (
         "import sys\n"
@@ -80,9 +219,11 @@ def test_importing_tswarm_and_the_master_never_loads_gevent() -> None:
 
 
 def test_public_api() -> None:
+    """`tswarm.__all__` is exactly the public surface, and a star import brings every name of it."""
     import tswarm
 
     expected = {
+        # Locust's test-file API
         "User",
         "HttpUser",
         "FastHttpUser",
@@ -92,18 +233,27 @@ def test_public_api() -> None:
         "constant",
         "constant_pacing",
         "constant_throughput",
+        "poisson",
         "TaskSet",
         "SequentialTaskSet",
         "LoadTestShape",
         "events",
+        "Events",
+        "EventHook",
+        "Environment",
         "StopUser",
         "StopTest",
         "RescheduleTask",
+        "RescheduleTaskImmediately",
         "InterruptTaskSet",
+        "run_single_user",
+        "__version__",
     }
-    assert expected <= set(tswarm.__all__)
-    for name in tswarm.__all__:
-        assert getattr(tswarm, name) is not None
+    assert sorted(tswarm.__all__) == sorted(expected)
+    namespace: dict[str, object] = {}
+    exec("from tswarm import *", namespace)  # AttributeError if __all__ names something missing
+    assert set(namespace) - {"__builtins__"} == expected
+    assert tswarm.HttpUser.__module__ == "tswarm.runner.users" and issubclass(tswarm.HttpUser, tswarm.User)
     from tswarm.runners import LocalRunner, MasterRunner, WorkerRunner
 
     assert not issubclass(LocalRunner, (MasterRunner, WorkerRunner))

@@ -166,7 +166,8 @@ def test_json_validates_and_agrees_with_csv(tmp_path: Path, stats: RequestStats)
     doc = json.loads(path.read_text())
     assert validate_json_report(doc) == []
     assert doc["run"]["exit_code"] == 1
-    assert doc["run"]["duration"] >= 0
+    assert doc["run"]["duration"] == pytest.approx(doc["run"]["end_time"] - T0)
+    assert doc["run"]["start_time"] == T0 and doc["run"]["end_time"] > T0
     assert len(doc["history"]) == 31
 
     prefix = str(tmp_path / "run")

@@ -751,8 +751,6 @@ def test_on_start_error_is_reported_and_ends_the_user() -> None:
 
 @pytest.mark.parametrize("base", [HttpUser, FastHttpUser])
 def test_http_users_get_a_client_for_their_host(base: type[User]) -> None:
-    pytest.importorskip("tswarm.clients.http")
-
     class Api(base):  # type: ignore[valid-type, misc]
         host = "http://127.0.0.1:1"
         network_timeout = 3.0
