@@ -172,12 +172,11 @@ def import_chain(graph: dict[str, set[str]], start: str, forbidden: set[str]) ->
     return None
 
 
-def test_the_import_graph_sees_function_level_and_relative_imports(tmp_path: Path) -> None:
+def test_the_import_graph_sees_function_level_imports_and_skips_type_checking_blocks() -> None:
     graph = import_graph()
-    assert (
-        "tswarm.runner.users" in graph["tswarm.runner.local"]
-        or "tswarm.runner.base" in graph["tswarm.runner.local"]
-    )
+    # users.py imports the HTTP client inside a function; local.py imports Environment only for type hints
+    assert "tswarm.clients.http" in graph["tswarm.runner.users"]
+    assert "tswarm.env" not in graph["tswarm.runner.local"] and "gevent" in graph["tswarm.runner.local"]
     assert import_chain({"a": {"b"}, "b": {"c"}, "c": {"gevent"}}, "a", {"gevent"}) == [
         "a",
         "b",
@@ -185,8 +184,6 @@ def test_the_import_graph_sees_function_level_and_relative_imports(tmp_path: Pat
         "gevent",
     ]
     assert import_chain({"a": {"b"}, "b": set()}, "a", {"gevent"}) is None
-    module = PACKAGE / "runner" / "local.py"
-    assert {"gevent", "tswarm.dispatch"} <= runtime_imports(module)
 
 
 @pytest.mark.parametrize("layer", sorted(REACHES_NEVER))
