@@ -13,7 +13,7 @@ master and its workers) are pinned to the first core and the server to the other
 * **whole-run**: requests the master reported (tswarm ``--json``, Locust ``--json-file``) / CPU of the
   master and the workers over their whole lives (``os.wait4`` rusage), start-up included.
 
-Usage:  /work/venv/bin/python benchmarks/distributed_throughput.py [--duration 10] [--rounds 3]
+Usage:  python benchmarks/distributed_throughput.py [--duration 10] [--rounds 3]
             [--users 50] [--workers 2] [--target auto|nginx|builtin] [--locust-python PATH] [--out FILE]
 
 It reuses the servers, Locust virtualenv (``benchmarks/.venv-locust``) and helpers of
