@@ -8,10 +8,9 @@ from tui_fixtures import FakeController
 
 from tswarm.controller.snapshot import RunState
 from tswarm.tui import TswarmApp
-from tswarm.tui._format import parse_duration
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
-from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.screens.spawn import SpawnScreen, parse_duration
 from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView
 
 SIZE = (120, 40)
