@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import pytest
 from textual.widgets import Input
 from tui_fixtures import FakeController
 
+from tswarm.cli.options import RunOptions
 from tswarm.controller.snapshot import RunState
+from tswarm.env import Environment
+from tswarm.headless.reporter import HeadlessReporter
 from tswarm.tui import TswarmApp
-from tswarm.tui._format import parse_duration
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
-from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.screens.spawn import SpawnScreen, parse_duration
 from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView
 
 SIZE = (120, 40)
@@ -94,13 +104,141 @@ async def test_stop_reset_and_write() -> None:
     app = TswarmApp(controller)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("r", "w", "x")
+        await pilot.press("r", "w")
+        # the files are written on a worker thread: let it finish before the next command
+        await app.workers.wait_for_complete()
+        await pilot.press("x")
         await pilot.pause()
         assert controller.names() == ["reset_stats", "write_outputs", "stop"]
         assert app.snapshot is not None and app.snapshot.state is RunState.STOPPED
         # Stopped: +/- and x do nothing now.
         await pilot.press("plus", "x")
         assert controller.names() == ["reset_stats", "write_outputs", "stop"]
+
+
+#: seconds a test waits for something that happens at once unless the code under test is broken
+WAIT = 10.0
+
+
+@dataclass
+class WritingController(FakeController):
+    """Writes real --csv/--json files through the headless reporter, as ``tswarm run`` does under the TUI,
+    but only once the test sets ``release``: a write that takes its time."""
+
+    reporter: HeadlessReporter | None = None
+    writing: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def write_outputs(self) -> list[str]:
+        self.calls.append(("write_outputs",))
+        self.writing.set()
+        # Bounded: were this called on the app's loop, the loop could not run the test that releases it.
+        if not self.release.wait(WAIT):
+            raise TimeoutError("the write was never released")
+        assert self.reporter is not None
+        return self.reporter.write_outputs()
+
+
+def writing_controller(csv: str | None, json: str | None) -> WritingController:
+    environment = Environment()
+    environment.stats.log_request("GET", "/items", 12.5, 512)
+    environment.stats.log_request("GET", "/items", 30.0, 512)
+    environment.stats.log_error("GET", "/items", "boom")
+    options = RunOptions(command="run", csv=csv, json=json)
+    reporter = HeadlessReporter(environment, options, user_count=lambda: 2, live_table=False)
+    return WritingController(reporter=reporter, **_running_fields())
+
+
+def _running_fields() -> dict[str, Any]:
+    running = FakeController.running()
+    return {
+        name: getattr(running, name)
+        for name in ("state", "user_count", "spawn_rate", "run_time", "has_stats")
+    }
+
+
+def record_notifications(app: TswarmApp, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every notification the app shows from now on, as the keyword arguments of ``notify``."""
+    shown: list[dict[str, Any]] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs: Any) -> None:
+        shown.append({"message": message, **kwargs})
+        notify(message, **kwargs)
+
+    monkeypatch.setattr(app, "notify", recording)
+    return shown
+
+
+async def test_write_key_writes_off_the_event_loop_and_names_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed on the command line
+    controller = writing_controller(csv="run", json="report.json")
+    app = TswarmApp(controller)
+    shown = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        assert await asyncio.to_thread(controller.writing.wait, WAIT), "the write did not start"
+        # While the files are being written, the app still answers keys and redraws.
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.active_view == "charts"
+        assert not (tmp_path / "report.json").exists()
+        assert shown == []
+        # A second press while the first write is under way does not start another.
+        await pilot.press("w")
+        await pilot.pause()
+        assert controller.names() == ["write_outputs"]
+        assert [n["severity"] for n in shown] == ["warning"]
+
+        controller.release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    expected = [tmp_path / f"run_{kind}.csv" for kind in ("stats", "failures", "exceptions", "stats_history")]
+    expected.append(tmp_path / "report.json")
+    written = shown[-1]
+    assert written["title"] == "Outputs"
+    assert written["message"].splitlines() == ["Wrote", *map(str, expected)]
+    for path in expected:
+        assert path.is_absolute() and path.is_file(), path
+    assert json.loads((tmp_path / "report.json").read_text())["total"]["num_requests"] == 2
+    with (tmp_path / "run_stats.csv").open(newline="") as stats_file:
+        rows = {row["Name"]: row for row in csv.DictReader(stats_file)}
+    assert rows["/items"]["Request Count"] == "2"
+    assert rows["/items"]["Failure Count"] == "1"
+
+
+async def test_write_key_reports_a_failed_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    controller = writing_controller(csv=None, json="no-such-folder/report.json")
+    controller.release.set()
+    app = TswarmApp(controller)
+    shown = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running  # the error is told, not raised
+    assert len(shown) == 1
+    assert shown[0]["severity"] == "error"
+    assert shown[0]["message"].startswith("Could not write the outputs: ")
+    assert "no-such-folder" in shown[0]["message"]
+
+
+async def test_write_key_without_outputs_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = TswarmApp(FakeController.running(output_paths=[]))
+    shown = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert [(n["message"], n["severity"]) for n in shown] == [
+        ("No --csv or --json output configured", "warning")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ running FastHttpUsers against the built-in target server. Only Pilot replaces th
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -125,9 +126,12 @@ def real_runs(tmp_path: Path) -> Iterator[Callable[..., RealRun]]:
 
 
 @pytest.fixture
-def local_run(real_runs: Callable[..., RealRun], testfile: Path, target: TargetServer) -> RealRun:
-    """``tswarm run -f visitor.py -H target``: one linked local runner process."""
-    return real_runs(make_options("run", testfile, target), worker_count=1, linked_local=True)
+def local_run(
+    real_runs: Callable[..., RealRun], testfile: Path, target: TargetServer, tmp_path: Path
+) -> RealRun:
+    """``tswarm run -f visitor.py -H target --json run.json``: one linked local runner process."""
+    options = make_options("run", testfile, target, json=str(tmp_path / "run.json"))
+    return real_runs(options, worker_count=1, linked_local=True)
 
 
 @pytest.fixture
@@ -192,6 +196,19 @@ async def stop_and_check_totals(pilot: Pilot[Any], run: RealRun, target: TargetS
     return snapshot
 
 
+def record_notifications(app: Any) -> list[str]:
+    """The messages of the notifications ``app`` shows from now on."""
+    shown: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs: Any) -> None:
+        shown.append(message)
+        notify(message, **kwargs)
+
+    app.notify = recording
+    return shown
+
+
 async def visit_every_view(pilot: Pilot[Any]) -> None:
     app = pilot.app
     for number, (pane, _title) in enumerate(VIEWS, start=1):
@@ -223,7 +240,16 @@ async def test_local_run_start_grow_stop_reset_views_quit(local_run: RealRun, ta
             local_run,
         )
 
-        await stop_and_check_totals(pilot, local_run, target)
+        stopped = await stop_and_check_totals(pilot, local_run, target)
+
+        # ``w`` writes the JSON through the master's loop from a worker thread, and says where
+        shown = record_notifications(app)
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        report_path = Path(local_run.tui.options.json)
+        assert shown == ["Wrote\n" + str(report_path)]
+        assert json.loads(report_path.read_text())["total"]["num_requests"] == requests(stopped)
 
         await pilot.press("r")
         await wait_until(

@@ -1,8 +1,9 @@
 """What a front-end may ask of the controller that holds the test.
 
 The controller runs its own asyncio loop (in a thread behind the TUI, or as the main loop when
-headless). Every method here is non-blocking and safe to call from another thread: commands are
-queued into the controller's loop, and ``snapshot()`` returns the newest ready-made picture.
+headless). Every method here is safe to call from another thread and, but for ``write_outputs``,
+non-blocking: commands are queued into the controller's loop, and ``snapshot()`` returns the
+newest ready-made picture.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ class RunController(Protocol):
     def reset_stats(self) -> None: ...
 
     def write_outputs(self) -> list[str]:
-        """Write the --csv/--json files now; returns the paths written."""
+        """Write the --csv/--json files now; returns the paths written.
+
+        The one method that waits (for the files): a front-end calls it off its event loop.
+        """
         ...
 
     def shutdown(self) -> None:

@@ -10,6 +10,7 @@ import io
 from collections.abc import Sequence
 
 from tswarm.controller.formatting import (
+    format_count,
     format_failures,
     format_ms,
     format_rps,
@@ -37,7 +38,7 @@ def _stats_cells(entry: StatsEntry, *, current: bool) -> list[str]:
     return [
         entry.method,
         _cell(entry.name),
-        str(entry.num_requests),
+        format_count(entry.num_requests),
         format_failures(entry.num_failures, entry.fail_ratio),
         format_ms(entry.avg_response_time),
         format_ms(entry.min_response_time or 0),
@@ -118,7 +119,7 @@ def _stats_table(stats: RequestStats, *, current: bool, color: bool, title: str 
 
 def render_live_table(stats: RequestStats, user_count: int, *, color: bool) -> str:
     """The periodic table: one line per entry and the Aggregated line, with current rates."""
-    title = f"Users: {user_count}"
+    title = f"Users: {format_count(user_count)}"
     return _stats_table(stats, current=True, color=color, title=title)
 
 
@@ -127,7 +128,12 @@ def _percentile_table(stats: RequestStats, percentiles: Sequence[float], *, colo
 
     def cells(entry: StatsEntry) -> list[str]:
         values = entry.get_response_time_percentiles(percentiles)
-        return [entry.method, _cell(entry.name), *(format_ms(v) for v in values), str(entry.num_requests)]
+        return [
+            entry.method,
+            _cell(entry.name),
+            *(format_ms(v) for v in values),
+            format_count(entry.num_requests),
+        ]
 
     rows = [cells(e) for e in stats.sorted_entries() if e.num_requests]
     footer = [cells(stats.total)] if stats.total.num_requests else []
@@ -144,7 +150,7 @@ def render_summary(
     ]
     failures = sorted_failures(stats)
     if failures:
-        rows = [[e.method, _cell(e.name), _cell(e.error, 100), str(e.occurrences)] for e in failures]
+        rows = [[e.method, _cell(e.name), _cell(e.error, 100), format_count(e.occurrences)] for e in failures]
         parts.append(
             _table("Failures", ("Method", "Name", "Error", "Occurrences"), rows, [], left=3, color=color)
         )
@@ -153,7 +159,9 @@ def render_summary(
         lines = ["Exceptions"]
         for group in exceptions:
             nodes = ", ".join(sorted(group.nodes))
-            lines.append(f"{group.count} x {group.message}" + (f"  (on {nodes})" if nodes else ""))
+            lines.append(
+                f"{format_count(group.count)} x {group.message}" + (f"  (on {nodes})" if nodes else "")
+            )
             lines.extend("    " + tb_line for tb_line in group.traceback.rstrip("\n").splitlines())
         text = "\n".join(lines)
         if color:

@@ -1,19 +1,23 @@
 """The tswarm full-screen app: draws the controller's snapshots and sends it the user's commands.
 
-The app only talks to a :class:`~tswarm.controller.api.RunController`. Every controller method is
-non-blocking, so the app calls them straight from its handlers; it reads ``snapshot()`` on a timer
-(about once a second) and redraws the visible view from it.
+The app only talks to a :class:`~tswarm.controller.api.RunController`. The controller's commands
+only queue work, so the app calls them straight from its handlers; ``write_outputs`` waits until the
+files are written, so it runs on a worker thread and reports with a notification. The app reads
+``snapshot()`` on a timer (about once a second) and redraws the visible view from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from tswarm.controller.api import RunController
 from tswarm.controller.snapshot import RunSnapshot, RunState
@@ -44,6 +48,8 @@ _SECONDARY_KEYS = frozenset(
     for entry in KEY_ACTIONS
     if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
 )
+#: the worker group of the thread that writes the --csv/--json files
+_WRITE_GROUP = "write-outputs"
 
 
 class TswarmApp(App[None]):
@@ -270,11 +276,37 @@ class TswarmApp(App[None]):
         self.refresh_snapshot()
 
     def action_write(self) -> None:
-        paths = self.controller.write_outputs()
-        if paths:
-            self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False)
-        else:
-            self.notify("No --csv or --json output configured", severity="warning")
+        """Write the --csv/--json files now, off the event loop; a notification says where, or what failed."""
+        if any(worker.group == _WRITE_GROUP and not worker.is_finished for worker in self.workers):
+            self.notify("Still writing the outputs", title="Outputs", severity="warning")
+            return
+        self._write_outputs()
+
+    # The controller waits for the files (up to a minute on a busy master): never on the event loop.
+    @work(thread=True, group=_WRITE_GROUP, exit_on_error=False)
+    def _write_outputs(self) -> list[str]:
+        return [os.path.abspath(path) for path in self.controller.write_outputs()]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != _WRITE_GROUP:
+            return
+        if event.state is WorkerState.SUCCESS:
+            paths = worker.result
+            if paths:
+                self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False)
+            else:
+                self.notify("No --csv or --json output configured", severity="warning")
+        elif event.state is WorkerState.ERROR:
+            error = worker.error
+            reason = (str(error) or type(error).__name__) if error is not None else "unknown error"
+            self.notify(
+                f"Could not write the outputs: {reason}",
+                title="Outputs",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(filename, path)

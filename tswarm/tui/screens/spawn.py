@@ -11,9 +11,33 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from tswarm.tui._format import fmt_duration, parse_duration
+from tswarm.controller.formatting import format_duration
+from tswarm.timespan import TimespanError, parse_timespan
 
-__all__ = ["SpawnRequest", "SpawnScreen"]
+__all__ = ["SpawnRequest", "SpawnScreen", "parse_duration"]
+
+
+def parse_duration(text: str) -> float | None:
+    """Parse a run time typed by the user.
+
+    Args:
+        text: "30s", "5m", "1h30m", a bare number of seconds, or empty for no limit.
+
+    Returns:
+        Seconds, or None when ``text`` is empty.
+
+    Raises:
+        ValueError: if ``text`` is not a duration, or is zero.
+    """
+    if not text.strip():
+        return None
+    try:
+        seconds = parse_timespan(text, "run time")
+    except TimespanError:
+        raise ValueError(f"not a duration: {text.strip()!r} (try 30s, 5m, 1h30m)") from None
+    if seconds <= 0:
+        raise ValueError("run time must be more than 0 s")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,7 @@ class SpawnScreen(ModalScreen[SpawnRequest | None]):
             with Horizontal(classes="spawn-field"):
                 yield Label("Run time")
                 yield Input(
-                    fmt_duration(run_time) if run_time else "",
+                    format_duration(run_time) if run_time else "",
                     placeholder="30s, 5m, 1h30m; empty = no limit",
                     id="spawn-run-time",
                     compact=True,

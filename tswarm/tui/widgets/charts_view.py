@@ -5,15 +5,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from tswarm.controller.formatting import format_count, format_ms, format_rps
 from tswarm.controller.snapshot import RunSnapshot
-from tswarm.tui._format import fmt_count, fmt_ms, fmt_rps
 from tswarm.tui.widgets.time_chart import TimeChart
 
 __all__ = ["ChartsView"]
 
 
 def _ms(value: float) -> str:
-    return fmt_ms(value) + " ms"
+    return format_ms(value) + " ms"
 
 
 class ChartsView(Vertical):
@@ -28,11 +28,11 @@ class ChartsView(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield TimeChart("Requests/s", fmt_rps, id="chart-rps")
-        yield TimeChart("Failures/s", fmt_rps, id="chart-fails")
+        yield TimeChart("Requests/s", format_rps, id="chart-rps")
+        yield TimeChart("Failures/s", format_rps, id="chart-fails")
         yield TimeChart("Median (p50)", _ms, id="chart-p50")
         yield TimeChart("p95", _ms, id="chart-p95")
-        yield TimeChart("Users", lambda value: fmt_count(int(value)), id="chart-users")
+        yield TimeChart("Users", lambda value: format_count(int(value)), id="chart-users")
 
     def update_snapshot(self, snapshot: RunSnapshot) -> None:
         history = snapshot.history

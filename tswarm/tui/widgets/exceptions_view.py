@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tswarm.controller.formatting import format_count
 from tswarm.controller.snapshot import ExceptionRow, RunSnapshot
-from tswarm.tui._format import fmt_count
 from tswarm.tui.widgets.detail_table import DetailTable
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
@@ -45,7 +45,7 @@ class ExceptionsView(DetailTable[ExceptionRow]):
 
 def _cells(e: ExceptionRow) -> list[Cell]:
     return [
-        Text(fmt_count(e.count), justify="right"),
+        Text(format_count(e.count), justify="right"),
         e.message.splitlines()[0] if e.message else "",
         ", ".join(e.nodes),
     ]

@@ -7,8 +7,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from tswarm.controller.formatting import format_clock, format_count
 from tswarm.controller.snapshot import FailureRow, RunSnapshot
-from tswarm.tui._format import fmt_clock, fmt_count
 from tswarm.tui.widgets.detail_table import DetailTable
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
@@ -44,17 +44,17 @@ class FailuresView(DetailTable[FailureRow]):
         if item is None:
             return "No failures."
         return (
-            f"{fmt_count(item.occurrences)} x {item.method} {item.name}, first seen {fmt_clock(item.first_seen)}, "
-            f"last seen {fmt_clock(item.last_seen)}\n{item.error.rstrip()}"
+            f"{format_count(item.occurrences)} x {item.method} {item.name}, first seen {format_clock(item.first_seen)}, "
+            f"last seen {format_clock(item.last_seen)}\n{item.error.rstrip()}"
         )
 
 
 def _cells(f: FailureRow) -> list[Cell]:
     return [
-        Text(fmt_count(f.occurrences), justify="right"),
+        Text(format_count(f.occurrences), justify="right"),
         f.method,
         f.name,
-        fmt_clock(f.last_seen),
+        format_clock(f.last_seen),
         # A traceback-like error is shown by its first line; the table is one line a row.
         f.error.splitlines()[0] if f.error else "",
     ]

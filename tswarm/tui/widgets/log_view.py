@@ -6,8 +6,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
+from tswarm.controller.formatting import format_clock
 from tswarm.controller.snapshot import LogLine, RunSnapshot
-from tswarm.tui._format import fmt_clock
 
 __all__ = ["LogView"]
 
@@ -60,7 +60,7 @@ class LogView(RichLog):
         elif level in ("ERROR", "CRITICAL", "FATAL"):
             level_style = self.get_component_rich_style("log-view--error")
         return Text.assemble(
-            (fmt_clock(line.timestamp) + " ", self.get_component_rich_style("log-view--time")),
+            (format_clock(line.timestamp) + " ", self.get_component_rich_style("log-view--time")),
             (f"{line.source:<9} ", self.get_component_rich_style("log-view--source")),
             (f"{level:<7} ", level_style),
             (line.message, level_style),

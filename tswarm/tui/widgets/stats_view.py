@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Input
 
+from tswarm.controller.formatting import format_bytes, format_count, format_ms, format_rps, percentile_label
 from tswarm.controller.snapshot import EntryRow, RunSnapshot
-from tswarm.tui._format import fmt_bytes, fmt_count, fmt_ms, fmt_percentile_label, fmt_rps
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["StatsView", "TOTAL_KEY"]
@@ -72,7 +72,7 @@ def _columns(percentiles: tuple[float, ...]) -> list[_Column]:
         columns.append(
             _Column(
                 f"p{p}",
-                fmt_percentile_label(p),
+                percentile_label(p),
                 6,
                 functools.partial(_percentile, percentile=p),
                 percentile_rank[p],
@@ -223,20 +223,20 @@ class StatsView(Vertical):
         values: dict[str, str] = {
             "type": entry.method,
             "name": "Aggregated" if total else entry.name,
-            "requests": fmt_count(entry.num_requests),
-            "fails": fmt_count(entry.num_failures),
-            "median": fmt_ms(entry.median_response_time),
-            "average": fmt_ms(entry.avg_response_time),
-            "min": fmt_ms(entry.min_response_time),
-            "max": fmt_ms(entry.max_response_time),
-            "size": fmt_bytes(entry.avg_content_length),
-            "rps": fmt_rps(entry.current_rps),
-            "fails_per_sec": fmt_rps(entry.current_fail_per_sec),
+            "requests": format_count(entry.num_requests),
+            "fails": format_count(entry.num_failures),
+            "median": format_ms(entry.median_response_time),
+            "average": format_ms(entry.avg_response_time),
+            "min": format_ms(entry.min_response_time),
+            "max": format_ms(entry.max_response_time),
+            "size": format_bytes(entry.avg_content_length),
+            "rps": format_rps(entry.current_rps),
+            "fails_per_sec": format_rps(entry.current_fail_per_sec),
         }
         cells: list[Cell] = []
         for column in columns:
             # Only the percentile columns are not in ``values``.
-            text = values[column.key] if column.key in values else fmt_ms(float(column.sort_value(entry)))
+            text = values[column.key] if column.key in values else format_ms(float(column.sort_value(entry)))
             cell = Text(text, style=style, justify="right" if column.numeric else "left")
             if column.key in ("fails", "fails_per_sec") and entry.num_failures:
                 high = entry.fail_ratio > 0.05

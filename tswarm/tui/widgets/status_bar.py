@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from tswarm.controller.formatting import format_count, format_duration, format_percent, format_rps
 from tswarm.controller.snapshot import RunSnapshot, RunState
-from tswarm.tui._format import fmt_count, fmt_duration, fmt_percent, fmt_rps
 
 __all__ = ["StatusBar"]
 
@@ -74,21 +74,21 @@ class StatusBar(Widget):
                 f" ({snap.workers_missing} missing)", self.get_component_rich_style("status-bar--bad")
             )
         fail_percent = snap.total.fail_ratio * 100
-        fails = Text(fmt_percent(fail_percent))
+        fails = Text(format_percent(snap.total.fail_ratio))
         if fail_percent > 0:
             fails.stylize(
                 self.get_component_rich_style("status-bar--bad" if fail_percent > 5 else "status-bar--warn")
             )
-        elapsed = Text(fmt_duration(snap.elapsed))
+        elapsed = Text(format_duration(snap.elapsed))
         if snap.remaining is not None:
-            elapsed.append(f" ({fmt_duration(snap.remaining)} left)", label)
+            elapsed.append(f" ({format_duration(snap.remaining)} left)", label)
         return [
             state,
             Text(snap.host or "no host"),
-            field("users", f"{fmt_count(snap.user_count)}/{fmt_count(snap.target_user_count)}"),
+            field("users", f"{format_count(snap.user_count)}/{format_count(snap.target_user_count)}"),
             field("workers", workers),
-            Text.assemble(fmt_rps(snap.total.current_rps), (" RPS", label)),
-            Text.assemble(fmt_count(snap.total.num_requests), (" reqs", label)),
+            Text.assemble(format_rps(snap.total.current_rps), (" RPS", label)),
+            Text.assemble(format_count(snap.total.num_requests), (" reqs", label)),
             Text.assemble(fails, (" failed", label)),
             elapsed,
         ]

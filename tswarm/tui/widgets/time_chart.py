@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from tswarm.tui._format import fmt_duration
+from tswarm.controller.formatting import format_duration
 
 __all__ = ["TimeChart"]
 
@@ -72,7 +72,7 @@ class TimeChart(Widget):
         shown = data[-width:] if width else ()
         figures = f"  now {self._formatter(current)}  max {self._formatter(peak)}"
         if len(shown) > 1 and len(self._timestamps) == len(data):
-            figures += f"  last {fmt_duration(self._timestamps[-1] - self._timestamps[-len(shown)])}"
+            figures += f"  last {format_duration(self._timestamps[-1] - self._timestamps[-len(shown)])}"
         title = Text.assemble(
             (self.title, self.get_component_rich_style("time-chart--title")),
             (figures, self.get_component_rich_style("time-chart--figures")),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from tswarm.controller.formatting import format_age, format_bytes, format_count, format_percent, format_rps
 from tswarm.controller.snapshot import RunSnapshot, WorkerState
-from tswarm.tui._format import fmt_age, fmt_bytes, fmt_count, fmt_percent, fmt_rps
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["WorkersView"]
@@ -39,7 +39,7 @@ class WorkersView(SyncedTable):
             state = Text(worker.state.value)
             if worker.state is WorkerState.MISSING:
                 state.stylize(self.get_component_rich_style("workers-view--missing", partial=True))
-            cpu = Text(fmt_percent(worker.cpu_percent), justify="right")
+            cpu = Text(format_percent(worker.cpu_percent / 100), justify="right")
             if worker.cpu_warning:
                 cpu.stylize(self.get_component_rich_style("workers-view--cpu-warning", partial=True))
             rows.append(
@@ -49,11 +49,11 @@ class WorkersView(SyncedTable):
                         worker.node_id,
                         worker.host,
                         state,
-                        Text(fmt_count(worker.user_count), justify="right"),
+                        Text(format_count(worker.user_count), justify="right"),
                         cpu,
-                        Text(fmt_bytes(worker.memory_bytes), justify="right"),
-                        Text(fmt_age(worker.heartbeat_age), justify="right"),
-                        Text(fmt_rps(worker.rps), justify="right"),
+                        Text(format_bytes(worker.memory_bytes), justify="right"),
+                        Text(format_age(worker.heartbeat_age), justify="right"),
+                        Text(format_rps(worker.rps), justify="right"),
                     ],
                 )
             )
