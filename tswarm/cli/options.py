@@ -50,7 +50,7 @@ class RunOptions:
     json: str | None = None
     reset_stats: bool = False
     only_summary: bool = False
-    #: accepted for Locust command lines; nothing reads it (see the option's help), test files may
+    #: accepted for Locust command lines, with nothing to do here (see its help); test files may read it
     print_stats: bool = False
     loglevel: str = "INFO"
     logfile: str | None = None
