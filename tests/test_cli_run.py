@@ -895,3 +895,14 @@ def test_cli_modules_import_each_other_without_a_circle() -> None:
     assert "local" in graph["modes"]
     # and a circle is found where there is one
     assert find_cycle({**graph, "options": graph["options"] | {"app"}}) != []
+
+
+def test_demo_with_processes_ends_by_itself_like_the_local_demo(tmp_path: Path) -> None:
+    """The demo's defaults follow the front-end, whatever runs the users: headless, it stops after 15 s
+    without -t (it ran until Ctrl+C with --processes)."""
+    result = tswarm(
+        "demo", "--headless", "--processes", "1", "-u", "2", "-r", "50", "--json", "-", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["total"]["num_requests"] > 0
