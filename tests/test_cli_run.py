@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import signal
@@ -13,6 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, repo_env
 
+from tswarm.cli.distributed import local_worker_command
+from tswarm.cli.modes import RunMode, UsersRunIn, choose_run_mode
+from tswarm.cli.options import RunOptions
+from tswarm.cli.worker import worker_child_args
 from tswarm.controller.outputs import validate_json_report
 
 RUN_TIMEOUT = 60
@@ -702,3 +707,202 @@ def test_demo_runs_headless_against_its_own_target(tmp_path: Path) -> None:
     names = {e["name"] for e in report["entries"]}
     assert {"/", "/items/[id]", "/json"} <= names
     assert report["run"]["host"].startswith("http://127.0.0.1:")
+
+
+# The test file's own options, read in every process that runs users: each request is named after the
+# values its process parsed, so the master's report shows what reached the workers.
+OWN_OPTIONS = """
+    from locust import HttpUser, task, constant, events
+    from locust.exception import StopUser
+
+    parsed_here = {}
+
+    @events.init_command_line_parser.add_listener
+    def own_options(parser):
+        parser.add_argument("--my-option", default="unset")
+        parser.add_argument("--my-flag", action="store_true")
+        parser.add_argument("--my-number", type=int, default=0)
+        parser.add_argument("--my-label", default="unset")
+
+    @events.init.add_listener
+    def remember(environment, **kw):
+        # what this process parsed from its own command line and config, before the master sends its
+        # options with the first spawn
+        parsed_here.update(vars(environment.parsed_options))
+
+    class Visitor(HttpUser):
+        wait_time = constant(0)
+
+        @task
+        def visit(self):
+            o = parsed_here
+            self.client.get("/fast", name=f"{o['my_option']} {o['my_flag']} {o['my_number']} {o['my_label']}")
+            raise StopUser()
+
+    class Idle(HttpUser):
+        wait_time = constant(1)
+
+        @task
+        def idle(self):
+            self.client.get("/fast", name="idle")
+"""
+
+#: the test file's options as the two forms argparse takes; values that look like Python names (and
+#: like the User class picked) and values that start with a dash
+OWN_OPTION_FORMS = {
+    "--opt value": ["--my-option", "some_name", "--my-flag", "--my-number", "-5", "--my-label", "Visitor"],
+    "--opt=value": ["--my-option=some_name", "--my-flag", "--my-number=-5", "--my-label=-dash"],
+}
+
+
+@pytest.mark.parametrize("form", sorted(OWN_OPTION_FORMS))
+def test_test_file_options_reach_the_process_workers(tmp_path: Path, target, form: str) -> None:
+    write(tmp_path / "locustfile.py", OWN_OPTIONS)
+    args = OWN_OPTION_FORMS[form]
+    label = "Visitor" if form == "--opt value" else "-dash"
+    result = tswarm(
+        "run",
+        "--processes",
+        "2",
+        "--headless",
+        "-H",
+        target.url,
+        "-u",
+        "2",
+        "-r",
+        "50",
+        "-t",
+        "3s",
+        "--json",
+        "-",
+        "Visitor",
+        *args,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # two users, one request each, whichever worker ran them; only the Visitor class runs
+    assert totals_by_endpoint(report) == {f"GET some_name True -5 {label}": 2}
+    assert target.counts()["total"] == 2
+
+
+def test_config_file_options_reach_the_process_workers(tmp_path: Path, target) -> None:
+    """A config file with built-in options of other commands (users, run-time) and one of the test
+    file's own options: the workers read the same file, skip what is not theirs, and take the rest."""
+    write(tmp_path / "locustfile.py", OWN_OPTIONS)
+    write(tmp_path / "tswarm.toml", 'users = 1\nrun-time = "3s"\nmy-option = "from_config"\n')
+    result = tswarm(
+        "run", "--processes", "1", "--headless", "-H", target.url, "--json", "-", "Visitor", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert totals_by_endpoint(json.loads(result.stdout)) == {"GET from_config False 0 unset": 1}
+
+
+def test_worker_processes_never_start_workers_of_their_own() -> None:
+    """A TSWARM_PROCESSES or config ``processes`` is read again by every child: each child's command
+    line says --processes 0, which beats both (checked on the command lines: a real run that got this
+    wrong would start processes without end)."""
+    options = RunOptions(command="run", processes=2, extra_args=["Visitor", "--my-option", "some_name"])
+    command = local_worker_command(options, 5557)
+    assert command[command.index("--processes") + 1] == "0"
+    assert command[-3:] == ["Visitor", "--my-option", "some_name"]
+    argv = ["worker", "--processes", "4", "-f", "x.py", "--processes=3", "--my-option", "v"]
+    assert worker_child_args(argv) == ["worker", "-f", "x.py", "--my-option", "v", "--processes", "0"]
+
+
+@pytest.mark.parametrize(
+    ("command", "terminal", "options", "expected"),
+    [
+        ("run", False, {}, RunMode(UsersRunIn.THIS_PROCESS, tui=False, need_host=True)),
+        ("run", True, {"headless": True}, RunMode(UsersRunIn.THIS_PROCESS, tui=False, need_host=True)),
+        ("run", True, {}, RunMode(UsersRunIn.LOCAL_RUNNER, tui=True, need_host=False)),
+        ("run", True, {"autostart": True}, RunMode(UsersRunIn.LOCAL_RUNNER, tui=True, need_host=True)),
+        ("run", True, {"processes": 2}, RunMode(UsersRunIn.LOCAL_WORKERS, tui=True, need_host=False)),
+        ("run", False, {"processes": 2}, RunMode(UsersRunIn.LOCAL_WORKERS, tui=False, need_host=True)),
+        ("demo", True, {}, RunMode(UsersRunIn.LOCAL_RUNNER, tui=True, need_host=False)),
+        ("demo", False, {"processes": 2}, RunMode(UsersRunIn.LOCAL_WORKERS, tui=False, need_host=True)),
+        ("master", True, {}, RunMode(UsersRunIn.REMOTE_WORKERS, tui=True, need_host=False)),
+        (
+            "master",
+            False,
+            {"autostart": True},
+            RunMode(UsersRunIn.REMOTE_WORKERS, tui=False, need_host=False),
+        ),
+    ],
+)
+def test_run_mode(command: str, terminal: bool, options: dict[str, object], expected: RunMode) -> None:
+    """One function picks, for run, master and demo, the front-end and where the users run."""
+    assert choose_run_mode(RunOptions(command=command, **options), terminal=terminal) == expected  # type: ignore[arg-type]
+
+
+def cli_import_graph() -> dict[str, set[str]]:
+    """Each module of tswarm/cli -> the cli modules it imports, at its top or inside a function."""
+    folder = REPO_ROOT / "tswarm" / "cli"
+    modules = {path.stem for path in folder.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name in modules:
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.Import):
+                dotted = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative to tswarm.cli (or above it)
+                    package = ["tswarm", "cli"][: 3 - node.level]
+                    base = ".".join([*package, *([node.module] if node.module else [])])
+                else:
+                    base = node.module or ""
+                dotted = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for module in dotted:
+                parts = module.split(".")
+                if parts[:2] == ["tswarm", "cli"] and len(parts) > 2 and parts[2] in modules:
+                    imported.add(parts[2])
+        graph[name] = imported
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """A path of imports that comes back to where it started, or [] when there is none."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return []
+        for nxt in sorted(graph[node]):
+            cycle = visit(nxt, [*path, node])
+            if cycle:
+                return cycle
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        cycle = visit(start, [])
+        if cycle:
+            return cycle
+    return []
+
+
+def test_cli_modules_import_each_other_without_a_circle() -> None:
+    graph = cli_import_graph()
+    assert {"app", "modes", "options", "session"} <= set(graph)
+    assert find_cycle(graph) == []
+    # app is the top: nothing in cli/ reaches up to it
+    assert [name for name, imported in graph.items() if "app" in imported] == []
+    # imports inside functions count: modes reaches local only inside launch()
+    assert "local" in graph["modes"]
+    # and a circle is found where there is one
+    assert find_cycle({**graph, "options": graph["options"] | {"app"}}) != []
+
+
+def test_demo_with_processes_ends_by_itself_like_the_local_demo(tmp_path: Path) -> None:
+    """The demo's defaults follow the front-end, whatever runs the users: headless, it stops after 15 s
+    without -t (it ran until Ctrl+C with --processes)."""
+    result = tswarm(
+        "demo", "--headless", "--processes", "1", "-u", "2", "-r", "50", "--json", "-", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["total"]["num_requests"] > 0

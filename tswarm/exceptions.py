@@ -65,7 +65,3 @@ class TestFileError(UsageError):
 
 class ConfigError(UsageError):
     """An option, environment variable or config file value is wrong."""
-
-
-class UnsupportedFeatureError(UsageError):
-    """A test file uses a part of Locust's API that tswarm does not provide."""

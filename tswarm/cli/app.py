@@ -1,8 +1,9 @@
 """The ``tswarm`` command: run, master, worker, demo and target.
 
-Only option parsing lives here; each command hands a ``RunOptions`` to the module that runs it. This
+Only option parsing lives here; each command hands a ``RunOptions`` to the module that runs it
+(``run``, ``master`` and ``demo`` through :mod:`tswarm.cli.modes`, which picks their run mode). This
 module imports neither gevent nor Textual: ``run`` and ``worker`` patch with gevent before they import
-anything that opens sockets.
+anything that opens sockets. The top of the command line: no other cli module imports it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import typer
 from typer._click import exceptions as click_errors  # typer >= 0.29 vendors click
 
 from tswarm._version import __version__
-from tswarm.cli.config import find_config_path, load_config, suggest
-from tswarm.cli.options import RunOptions
+from tswarm.cli.config import COMMANDS, find_config_path, load_config, suggest
+from tswarm.cli.options import CommandContext, RunOptions
 from tswarm.exceptions import UsageError
 
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
@@ -136,7 +137,10 @@ OnlySummary = Annotated[
 PrintStats = Annotated[
     bool,
     typer.Option(
-        "--print-stats", envvar=_env("print_stats"), help="Print the live table (always on when headless)."
+        "--print-stats",
+        envvar=_env("print_stats"),
+        help="Accepted for Locust command lines; nothing to do here: headless runs print the live table"
+        " anyway (unless --only-summary), and the TUI shows it in its Statistics view.",
     ),
 ]
 LogLevel = Annotated[
@@ -291,17 +295,9 @@ def run(
 ) -> None:
     """Run a test on this machine: [USER_CLASS ...] picks the User classes to run."""
     options = RunOptions.from_params(ctx, "run", locals())
-    if options.processes:
-        from tswarm.cli.distributed import run_with_local_workers
+    from tswarm.cli.modes import launch
 
-        raise typer.Exit(run_with_local_workers(options))
-    if options.tui:
-        from tswarm.cli.frontend import run_local_tui
-
-        raise typer.Exit(run_local_tui(options))
-    from tswarm.cli.local import run_local_headless
-
-    raise typer.Exit(run_local_headless(options))
+    raise typer.Exit(launch(options))
 
 
 @app.command(context_settings=EXTRA_ARGS)
@@ -339,9 +335,9 @@ def master(
 ) -> None:
     """Hold a distributed test: workers connect here and run the users; no users run on the master."""
     options = RunOptions.from_params(ctx, "master", locals())
-    from tswarm.cli.distributed import run_master
+    from tswarm.cli.modes import launch
 
-    raise typer.Exit(run_master(options))
+    raise typer.Exit(launch(options))
 
 
 @app.command(context_settings=EXTRA_ARGS)
@@ -360,7 +356,7 @@ def worker(
 ) -> None:
     """Run users for a master: connect to --master-host and report to it."""
     options = RunOptions.from_params(ctx, "worker", locals())
-    from tswarm.cli.distributed import run_worker
+    from tswarm.cli.worker import run_worker
 
     raise typer.Exit(run_worker(options))
 
@@ -402,7 +398,8 @@ def target(
     serve(host, port, ready=lambda h, p: print(f"tswarm target listening on http://{h}:{p}", flush=True))
 
 
-def _known_options(command: Any) -> set[str]:
+def _long_option_names(command: Any) -> set[str]:
+    """The ``--long`` names of ``command``'s options."""
     names: set[str] = set()
     for param in command.params:
         if getattr(param, "param_type_name", "") == "option":
@@ -410,25 +407,43 @@ def _known_options(command: Any) -> set[str]:
     return names
 
 
+def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dict[str, Any]]:
+    """Read the config file: typer's ``default_map`` (each command's built-in options), and what the
+    commands get besides (the keys that may be the test file's own options)."""
+    config_path = find_config_path(args)
+    config = load_config(config_path)
+    subcommands: dict[str, Any] = command.commands
+    option_keys = {name: {p.name for p in subcommands[name].params if p.name} for name in COMMANDS}
+    every_option_key = set().union(*option_keys.values())
+    default_map: dict[str, Any] = {}
+    extras: dict[str, dict[str, Any]] = {}
+    for name, known in option_keys.items():
+        values = config.get(name, {})
+        default_map[name] = {k: v for k, v in values.items() if k in known}
+        # one file serves run, master and worker: a key of another command's option is that
+        # command's; the others may be the test file's own options, checked once it is loaded
+        extras[name] = {k: v for k, v in values.items() if k not in every_option_key}
+    context = CommandContext(
+        config_path=str(config_path) if config_path else None,
+        config_extras=extras,
+        builtin_option_names=frozenset(n for sub in subcommands.values() for n in _long_option_names(sub)),
+    )
+    return context, default_map
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: parse, run, and turn a user's mistake into one line and exit code 1."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
-        config = load_config(find_config_path(args))
-        source = config.pop("__path__", {}).get("path", "the config file")
-        default_map: dict[str, Any] = {}
-        for name, sub in command.commands.items():  # type: ignore[attr-defined]
-            values = config.get(name, {})
-            known = {p.name for p in sub.params if p.name}
-            default_map[name] = {k: v for k, v in values.items() if k in known}
-            # other keys may be custom options of the test file, checked once it is loaded
-            RunOptions.config_extras[name] = ({k: v for k, v in values.items() if k not in known}, source)
-        result = command.main(args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map)
+        context, default_map = _command_context(command, args)
+        result = command.main(
+            args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map, obj=context
+        )
         code = result if isinstance(result, int) else 0
     except click_errors.NoSuchOption as e:
         sub = command.commands.get(args[0]) if hasattr(command, "commands") and args else None
-        hint = suggest(e.option_name, _known_options(sub)) if sub else ""
+        hint = suggest(e.option_name, _long_option_names(sub)) if sub else ""
         _fail(f"unknown option {e.option_name}{hint}")
     except typer.Exit as e:
         code = e.exit_code

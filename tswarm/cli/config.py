@@ -3,6 +3,8 @@
 The config file is ``--config FILE``, else ``tswarm.toml`` in the working directory, else the
 ``[tool.tswarm]`` table of ``pyproject.toml`` there. Keys are option names (``spawn-rate`` or
 ``spawn_rate``); a table named after a command (``[worker]``) applies to that command only.
+
+Imports nothing from the command line.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tswarm.exceptions import ConfigError
-from tswarm.timespan import parse_timespan
 
-__all__ = ["check_config_keys", "find_config_path", "load_config", "parse_timespan", "suggest"]
+__all__ = ["COMMANDS", "find_config_path", "load_config", "suggest"]
 
+#: the commands a config file configures
 COMMANDS = ("run", "master", "worker", "demo")
 
 
@@ -63,19 +65,11 @@ def load_config(path: Path | None) -> dict[str, dict[str, Any]]:
         if not isinstance(section, dict):
             raise ConfigError(f"[{command}] in {path} must be a table")
         result[command] = {**common, **{_key(k): v for k, v in section.items()}}
-    result["__path__"] = {"path": str(path)}
     return result
 
 
 def _key(name: str) -> str:
     return name.replace("-", "_")
-
-
-def check_config_keys(config: dict[str, Any], known: set[str], source: str) -> None:
-    """Refuse keys that are no option of the command, suggesting the closest one."""
-    for key in config:
-        if key not in known:
-            raise ConfigError(f"unknown option {key!r} in {source}{suggest(key, known)}")
 
 
 def suggest(name: str, candidates: set[str] | list[str]) -> str:

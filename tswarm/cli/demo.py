@@ -1,4 +1,7 @@
-"""``tswarm demo``: the bundled example test against the built-in target server on 127.0.0.1."""
+"""``tswarm demo``: the bundled example test against the built-in target server on 127.0.0.1.
+
+Imports ``cli.options`` and ``cli.modes`` (which runs it like ``tswarm run``) from the command line.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from tswarm.cli.modes import choose_run_mode, launch
 from tswarm.cli.options import RunOptions
 from tswarm.exceptions import TswarmError
 
@@ -37,26 +41,18 @@ def start_target() -> tuple[subprocess.Popen[str], str]:
 
 
 def run_demo(options: RunOptions) -> int:
+    """The bundled example test against a target server started for it; returns the exit code."""
     target, url = start_target()
     try:
         options.locustfile = str(bundled_demo_file())
         options.host = url
         options.stop_timeout = options.stop_timeout or 5.0
         print(f"tswarm demo: target server at {url}, test file {options.locustfile}", file=sys.stderr)
-        if options.processes:
-            from tswarm.cli.distributed import run_with_local_workers
-
-            return run_with_local_workers(options)
-        if options.tui:
-            from tswarm.cli.frontend import run_local_tui
-
-            options.autostart = True
-            return run_local_tui(options)
-        from tswarm.cli.local import run_local_headless
-
-        if options.run_time is None:
-            options.run_time = 15.0
-        return run_local_headless(options)
+        if choose_run_mode(options).tui:
+            options.autostart = True  # a demo shows a test at once
+        elif options.run_time is None:
+            options.run_time = 15.0  # and a headless one ends by itself
+        return launch(options)
     finally:
         target.terminate()
         try:

@@ -6,14 +6,14 @@ that is a LocalRunner to the test file.
 
 :func:`build_master_tui` builds what :func:`run_master_tui` runs, so that tests (and the screenshot
 script) drive exactly the app the command line shows, with Textual's Pilot instead of a terminal.
+
+Imports ``cli.options`` and ``cli.session`` from the command line; :mod:`tswarm.cli.modes` decides when
+the TUI is shown.
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tswarm.cli.options import RunOptions
@@ -77,27 +77,3 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
 def run_master_tui(options: RunOptions, master: Any) -> int:
     """Show ``master`` in the TUI until the user quits; then write the outputs and print the summary."""
     return build_master_tui(options, master).run()
-
-
-def run_local_tui(options: RunOptions) -> int:
-    """``tswarm run`` on a terminal: the TUI here, the users in one local runner process."""
-    from tswarm.cli.distributed import run_master, start_local_workers, stop_processes
-    from tswarm.cli.ports import free_port
-
-    port = free_port()
-    options.master_bind_host = "127.0.0.1"
-    options.master_bind_port = port
-    log_dir = Path(tempfile.mkdtemp(prefix="tswarm-run-"))
-    runner = start_local_workers(options, port, 1, log_dir, linked_local=True)
-    try:
-        return run_master(options, local_workers=runner, tui=True, private_events=True)
-    finally:
-        stop_processes(runner)
-        if runner[0].returncode not in (0, None):
-            tail = (log_dir / "worker-0.log").read_text(errors="replace").strip().splitlines()[-5:]
-            print(
-                f"tswarm: the local runner exited with code {runner[0].returncode}:",
-                *tail,
-                sep="\n  ",
-                file=sys.stderr,
-            )

@@ -1,4 +1,7 @@
-"""``tswarm run --headless``: one gevent process runs the users and reports on the terminal."""
+"""``tswarm run --headless``: one gevent process runs the users and reports on the terminal.
+
+Imports ``cli.options`` and ``cli.session`` from the command line.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from tswarm.cli.options import RunOptions
 
 
 def run_local_headless(options: RunOptions) -> int:
+    """Run the users in this process (patched with gevent first), a live table on stderr and the
+    summary at the end; returns the exit code."""
     # The users run here: patch before anything below opens a socket or starts a thread.
     from gevent import monkey
 
@@ -21,7 +26,8 @@ def run_local_headless(options: RunOptions) -> int:
 
     setup_logging(options)
     log = logging.getLogger("tswarm.main")
-    session = load_session(options)
+    # no start dialog will ask for a host: an HTTP User class without one cannot run
+    session = load_session(options, need_host=True)
     environment = session.environment
     runner = environment.create_local_runner()
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)

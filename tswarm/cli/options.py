@@ -1,18 +1,34 @@
-"""The options of a run, checked once, and the test file's custom options (init_command_line_parser)."""
+"""The options of a run, checked once, and the test file's custom options (init_command_line_parser).
+
+Imports only ``cli.config`` from the command line: every other cli module may import this one.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import sys
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlparse
 
-from tswarm.cli.config import parse_timespan, suggest
+from tswarm.cli.config import suggest
 from tswarm.exceptions import ConfigError, UsageError
+from tswarm.timespan import parse_timespan
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What :func:`tswarm.cli.app.main` knows before typer parses a command; a command finds it as
+    click's ``ctx.obj``."""
+
+    #: the config file in use, as found (relative to the working directory), or None
+    config_path: str | None = None
+    #: command -> config-file keys that are no built-in option of any command (the test file's own?)
+    config_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every ``--long`` option name of every command, for the hint after an unknown option
+    builtin_option_names: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -34,6 +50,7 @@ class RunOptions:
     json: str | None = None
     reset_stats: bool = False
     only_summary: bool = False
+    #: accepted for Locust command lines, with nothing to do here (see its help); test files may read it
     print_stats: bool = False
     loglevel: str = "INFO"
     logfile: str | None = None
@@ -57,15 +74,17 @@ class RunOptions:
     linked_local: bool = False
     #: what typer did not know: USER_CLASS names and the test file's custom options
     extra_args: list[str] = field(default_factory=list)
-    #: config-file keys that are no built-in option (maybe custom ones), and the file they came from
+    #: config-file keys that are no built-in option (maybe the test file's own), and their file
     config_extra: dict[str, Any] = field(default_factory=dict)
-    config_source: str = "the config file"
-
-    #: filled by cli.app.main before typer runs: command -> (extra keys, source)
-    config_extras: ClassVar[dict[str, tuple[dict[str, Any], str]]] = {}
+    config_path: str | None = None
+    #: every built-in ``--long`` option name, for the hint after an unknown option
+    builtin_option_names: frozenset[str] = frozenset()
 
     @classmethod
     def from_params(cls, ctx: Any, command: str, params: dict[str, Any]) -> RunOptions:
+        """The options of ``command`` from typer's ``params`` (its ``locals()``), checked; what typer did
+        not know (``ctx.args``) and the config file's other keys are kept for the test file's parser."""
+        context = ctx.obj if isinstance(ctx.obj, CommandContext) else CommandContext()
         values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__ and k != "command"}
         values["run_time"] = parse_timespan(params["run_time"]) if params.get("run_time") else None
         if "stop_timeout" in params:
@@ -77,9 +96,13 @@ class RunOptions:
             values["percentiles"] = _percentiles(params["percentiles"])
         else:
             values.pop("percentiles", None)
-        extra, source = cls.config_extras.get(command, ({}, "the config file"))
         options = cls(
-            command=command, extra_args=list(ctx.args), config_extra=extra, config_source=source, **values
+            command=command,
+            extra_args=list(ctx.args),
+            config_extra=dict(context.config_extras.get(command, {})),
+            config_path=context.config_path,
+            builtin_option_names=context.builtin_option_names,
+            **values,
         )
         options.validate()
         return options
@@ -102,11 +125,6 @@ class RunOptions:
                 raise ConfigError(f"--{name.replace('_', '-')} must be more than 0")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
-
-    @property
-    def tui(self) -> bool:
-        """Show the TUI: not --headless, and both stdin and stdout are terminals."""
-        return not self.headless and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def check_host(host: str) -> None:
@@ -181,9 +199,11 @@ class TestFileOptionParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_test_options(
-    options: RunOptions, events: Any, builtin_names: set[str]
-) -> tuple[Namespace, list[str]]:
+#: RunOptions fields that are the command line's bookkeeping, not options a test file reads
+_NOT_PARSED_OPTIONS = frozenset({"extra_args", "config_extra", "config_path", "builtin_option_names"})
+
+
+def parse_test_options(options: RunOptions, events: Any) -> tuple[Namespace, list[str]]:
     """Parse the extra arguments with the test file's custom options.
 
     Returns the parsed options (built-in ones included, under Locust's names too) and the USER_CLASS
@@ -192,10 +212,12 @@ def parse_test_options(
     parser = TestFileOptionParser()
     events.init_command_line_parser.fire(parser=parser)
     custom = {a.dest: a for a in parser._actions if a.dest != "user_classes"}
+    builtin_names = set(options.builtin_option_names)
     for key, value in options.config_extra.items():
         if key not in custom:
+            source = options.config_path or "the config file"
             raise ConfigError(
-                f"unknown option {key!r} in {options.config_source}{suggest(key, builtin_names | set(custom))}"
+                f"unknown option {key!r} in {source}{suggest(key, builtin_names | set(custom))}"
             )
         parser.set_defaults(**{key: value})
     known_flags = builtin_names | {o for a in custom.values() for o in a.option_strings}
@@ -204,7 +226,7 @@ def parse_test_options(
         flag = next((u for u in unknown if u.startswith("-")), unknown[0])
         raise UsageError(f"unknown option {flag.split('=')[0]}{suggest(flag.split('=')[0], known_flags)}")
     for key, value in vars(options).items():
-        if key not in ("extra_args", "config_extra", "config_source"):
+        if key not in _NOT_PARSED_OPTIONS:
             setattr(parsed, key, value)
     # Locust's attribute names, for test files that read them
     parsed.num_users = options.users

@@ -1,4 +1,7 @@
-"""What every command that loads a test file does: logging, loading, custom options, the Environment."""
+"""What every command that loads a test file does: logging, loading, custom options, the Environment.
+
+Imports only ``cli.options`` from the command line.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from tswarm.loader import LoadedTest, load_testfiles
 
 @dataclass
 class Session:
-    options: RunOptions
+    """A loaded test file and the Environment built for it."""
+
     loaded: LoadedTest
     environment: Environment
 
@@ -36,26 +40,19 @@ def setup_logging(options: RunOptions, *, node: str | None = None) -> None:
     root.setLevel(options.loglevel.upper())
 
 
-def builtin_option_names(ctx_command: Any | None = None) -> set[str]:
-    from tswarm.cli.app import app
-
-    command = typer.main.get_command(app)
-    names: set[str] = set()
-    for sub in command.commands.values():  # type: ignore[attr-defined]
-        for param in sub.params:
-            names.update(o for o in getattr(param, "opts", []) if o.startswith("--"))
-    return names
-
-
-def load_session(options: RunOptions, *, testfile_spec: str | None = None, events: Any = None) -> Session:
+def load_session(
+    options: RunOptions, *, testfile_spec: str | None = None, events: Any = None, need_host: bool = False
+) -> Session:
     """Load the test file(s), parse the custom options and build the Environment (no runner yet).
 
     ``events``: the Environment's own events instead of the module-level ones the test file listens to.
+    ``need_host``: refuse an HTTP User class without a host (see :func:`check_user_classes`); the run
+    mode decides (:mod:`tswarm.cli.modes`). A worker checks nothing: its master did.
     """
     loaded = load_testfiles(testfile_spec or options.locustfile)
     from tswarm.events import events as test_file_events
 
-    parsed, class_names = parse_test_options(options, test_file_events, builtin_option_names())
+    parsed, class_names = parse_test_options(options, test_file_events)
     if options.list_classes:
         for name in sorted(loaded.user_classes):
             print(name)
@@ -82,12 +79,9 @@ def load_session(options: RunOptions, *, testfile_spec: str | None = None, event
         available_user_classes=loaded.user_classes,
         available_shape_classes=loaded.shape_classes,
     )
-    if options.command in ("run", "master", "demo") and not options.linked_local:
-        # The TUI's start dialog asks for a host, and a master's workers may have one of their own
-        # (-H on the worker); a local run without one cannot go anywhere.
-        need_host = options.command != "master" and (options.autostart or not options.tui)
+    if options.command != "worker":
         check_user_classes(environment, need_host=need_host)
-    return Session(options, loaded, environment)
+    return Session(loaded, environment)
 
 
 def check_user_classes(environment: Environment, *, need_host: bool) -> None:
