@@ -91,7 +91,7 @@ def make_options(command: str, testfile: Path, target: TargetServer, **overrides
 
 def build_run(options: RunOptions, log_dir: Path, *, worker_count: int, linked_local: bool) -> RealRun:
     """What ``tswarm run`` (linked_local) or ``tswarm master`` + workers builds, minus the terminal:
-    the master as :func:`tswarm.cli.distributed.run_master` makes it, then :func:`build_master_tui`,
+    the master as :func:`tswarm.cli.distributed.create_master` makes it, then :func:`build_master_tui`,
     then the worker processes on the master's port."""
     master = create_master(options, private_events=linked_local)
     tui = build_master_tui(options, master)
