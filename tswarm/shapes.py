@@ -105,7 +105,7 @@ def typed_dict_fields(declaration: Any) -> dict[str, tuple[Any, bool]]:
 
 
 def describe(declaration: Any) -> str:
-    """How a problem message (and docs/json-output.md) names a declared type: ``int``, ``number``, ..."""
+    """How a problem message names a declared type: ``int``, ``number``, ``string or null``, ``object``..."""
     origin = typing.get_origin(declaration)
     if origin is typing.Annotated:
         base, *metadata = typing.get_args(declaration)

@@ -545,8 +545,8 @@ class RequestStats:
         """Everything logged since the previous call, as msgpack-friendly basic types; starts a new delta.
 
         Its shape is declared by :class:`StatsDelta` (version 1): ``entries`` (:class:`WireEntry`),
-        ``errors`` (:class:`WireError`) and ``exceptions`` (:class:`WireException`). Histograms are ``{bucket key: count}`` with int keys (decode msgpack with
-        ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
+        ``errors`` (:class:`WireError`) and ``exceptions`` (:class:`WireException`). Histograms are
+        ``{bucket key: count}`` with int keys (decode msgpack with ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
         """
         delta: StatsDelta = {
             "version": DELTA_VERSION,
