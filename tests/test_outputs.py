@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +21,14 @@ from tswarm.controller.formatting import (
     percentile_label,
 )
 from tswarm.controller.outputs import (
+    JSON_SCHEMA_VERSION,
     CsvHistoryWriter,
+    EntryReport,
+    ExceptionReport,
+    FailureReport,
+    HistoryPointReport,
+    JsonReport,
+    RunInfo,
     build_json_report,
     entry_rows,
     exception_rows,
@@ -29,6 +39,7 @@ from tswarm.controller.outputs import (
     write_json,
 )
 from tswarm.controller.report import render_live_table, render_summary
+from tswarm.shapes import typed_dict_fields
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsHistory
 
 T0 = 1_700_000_000.0
@@ -207,7 +218,11 @@ def test_validator_reports_problems(stats: RequestStats) -> None:
     joined = "\n".join(problems)
     for needle in ("schema_version", "total.num_requests", "run.start_time", "percentiles", "history[0]"):
         assert needle in joined
-    assert validate_json_report([]) == ["report: expected an object"]
+    # each problem names the path and what was expected
+    assert "schema_version: expected 1, got 2" in problems
+    assert "total.num_requests: expected int, got str" in problems
+    assert "run.start_time: missing" in problems
+    assert validate_json_report([]) == ["report: expected object, got list"]
 
 
 def test_snapshot_rows(stats: RequestStats) -> None:
@@ -276,3 +291,93 @@ def test_number_formats() -> None:
     assert format_duration(65) == "1m05s"
     assert format_duration(3723) == "1h02m03s"
     assert format_failures(3, 0.0125) == "3(1.25%)"
+
+
+# -- docs/json-output.md against the declaration ------------------------------------------------------
+
+JSON_DOC = Path(__file__).parent.parent / "docs" / "json-output.md"
+#: the heading of each table in the doc -> the TypedDict it describes
+DOC_TABLES: dict[str, Any] = {
+    "Top level": JsonReport,
+    "`run`": RunInfo,
+    "Entry (`total` and each item of `entries`)": EntryReport,
+    "`failures` items": FailureReport,
+    "`exceptions` items": ExceptionReport,
+    "`history` items": HistoryPointReport,
+}
+_PLURALS = {"entry": "entries"}
+
+
+def _doc_type(declared: Any) -> str:
+    """The words docs/json-output.md uses for a declared type."""
+    origin, args = typing.get_origin(declared), typing.get_args(declared)
+    if origin is typing.Annotated:
+        return _doc_type(args[0])
+    if origin is typing.Literal:
+        return _doc_type(type(args[0]))
+    if origin in (typing.Union, type(int | None)):
+        named = [_doc_type(a) for a in args if a is not type(None)]
+        return " or ".join(named + (["null"] if type(None) in args else []))
+    if origin is list:
+        item = _doc_type(args[0])
+        return f"list of {_PLURALS.get(item, item + 's')}"
+    if declared is EntryReport:
+        return "entry"
+    if origin is dict or typing.is_typeddict(declared):
+        return "object"
+    return {int: "int", float: "number", str: "string", bool: "bool"}[declared]
+
+
+def _doc_tables() -> dict[str, dict[str, tuple[str, str]]]:
+    """heading -> field -> (type, meaning), from every table of the doc."""
+    tables: dict[str, dict[str, tuple[str, str]]] = {}
+    heading = ""
+    for line in JSON_DOC.read_text().splitlines():
+        if line.startswith("## "):
+            heading = line[3:].strip()
+        elif line.startswith("| `") and heading:
+            names, type_text, meaning = (cell.strip() for cell in line.strip("|").split("|", 2))
+            for name in re.findall(r"`([a-z_0-9]+)`", names):
+                tables.setdefault(heading, {})[name] = (type_text, meaning)
+    return tables
+
+
+def test_json_doc_tables_match_the_declaration() -> None:
+    tables = _doc_tables()
+    assert set(tables) == set(DOC_TABLES), "a table of docs/json-output.md has no declaration or vice versa"
+    for heading, declaration in DOC_TABLES.items():
+        documented = tables[heading]
+        declared = typed_dict_fields(declaration)
+        assert set(documented) == set(declared), heading
+        for name, (hint, required) in declared.items():
+            type_text, meaning = documented[name]
+            assert type_text == _doc_type(hint), (heading, name)
+            # the doc says "optional" exactly for the keys a report may leave out
+            assert meaning.startswith("optional") == (not required), (heading, name)
+
+
+def test_versions_are_declared_once() -> None:
+    hints = typing.get_type_hints(JsonReport)
+    assert typing.get_args(hints["schema_version"]) == (JSON_SCHEMA_VERSION,)
+
+
+def test_a_bool_is_never_a_number_in_the_report(stats: RequestStats) -> None:
+    report = build_json_report(stats, _history(stats), run_meta={"user_classes": {"WebUser": 1}})
+    assert validate_json_report(report) == []
+    changes = {
+        ("schema_version",): True,  # True == 1 in Python; it passed before
+        ("total", "num_requests"): True,
+        ("total", "fail_ratio"): False,
+        ("entries", 0, "percentiles", "50%"): True,
+        ("run", "user_classes", "WebUser"): True,
+        ("history", 0, "p95"): True,
+        ("percentiles", 0): True,
+    }
+    for path, value in changes.items():
+        doc = json.loads(json.dumps(report))
+        target = doc
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+        problems = validate_json_report(doc)
+        assert problems and "got bool" in problems[0], (path, problems)

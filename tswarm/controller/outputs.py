@@ -15,11 +15,12 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypedDict
 
 from tswarm._version import __version__
 from tswarm.controller.formatting import percentile_column
 from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
+from tswarm.shapes import Bounds, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
 from tswarm.stats.entries import ExceptionStats
 
@@ -28,6 +29,12 @@ __all__ = [
     "FAILURES_CSV_COLUMNS",
     "JSON_SCHEMA_VERSION",
     "CsvHistoryWriter",
+    "EntryReport",
+    "ExceptionReport",
+    "FailureReport",
+    "HistoryPointReport",
+    "JsonReport",
+    "RunInfo",
     "build_json_report",
     "entry_row",
     "entry_rows",
@@ -43,7 +50,7 @@ __all__ = [
     "write_json",
 ]
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION: Final = 1
 
 FAILURES_CSV_COLUMNS = ("Method", "Name", "Error", "Occurrences")
 EXCEPTIONS_CSV_COLUMNS = ("Count", "Message", "Traceback", "Nodes")
@@ -338,138 +345,119 @@ def write_json(path_or_dash: str, report: dict[str, Any]) -> None:
     _write_atomically(path_or_dash, lambda f: f.write(text))
 
 
-_NUM = (int, float)
-_OPT_NUM = (int, float, type(None))
-_ENTRY_SCHEMA: dict[str, tuple[type, ...]] = {
-    "method": (str,),
-    "name": (str,),
-    "num_requests": (int,),
-    "num_failures": (int,),
-    "fail_ratio": _NUM,
-    "avg_response_time": _NUM,
-    "min_response_time": _OPT_NUM,
-    "max_response_time": _NUM,
-    "median_response_time": _NUM,
-    "total_response_time": _NUM,
-    "avg_content_length": _NUM,
-    "total_content_length": _NUM,
-    "total_rps": _NUM,
-    "total_fail_per_sec": _NUM,
-    "current_rps": _NUM,
-    "current_fail_per_sec": _NUM,
-    "last_request_timestamp": _OPT_NUM,
-    "percentiles": (dict,),
-}
-_RUN_SCHEMA: dict[str, tuple[type, ...]] = {
-    "tswarm_version": (str,),
-    "start_time": _NUM,
-    "end_time": _NUM,
-    "duration": _NUM,
-    "start_time_iso": (str,),
-    "end_time_iso": (str,),
-}
-_RUN_OPTIONAL: dict[str, tuple[type, ...]] = {
-    "host": (str, type(None)),
-    "user_count": (int,),
-    "user_classes": (dict,),
-    "exit_code": (int,),
-}
-_FAILURE_SCHEMA: dict[str, tuple[type, ...]] = {
-    "method": (str,),
-    "name": (str,),
-    "error": (str,),
-    "occurrences": (int,),
-    "first_seen": _NUM,
-    "last_seen": _NUM,
-}
-_EXCEPTION_SCHEMA: dict[str, tuple[type, ...]] = {
-    "count": (int,),
-    "message": (str,),
-    "traceback": (str,),
-    "nodes": (list,),
-}
-_HISTORY_SCHEMA: dict[str, tuple[type, ...]] = {
-    "timestamp": _NUM,
-    "user_count": (int,),
-    "current_rps": _NUM,
-    "current_fail_per_sec": _NUM,
-    "p50": _NUM,
-    "p95": _NUM,
-    "total_requests": (int,),
-    "total_failures": (int,),
-}
+# -- the report's shape ----------------------------------------------------------------------------
+# Declared once, here; docs/json-output.md describes the same fields (tests/test_outputs.py checks the two
+# against each other) and validate_json_report checks a document against it. A bool is never a number.
 
 
-def _check(
-    obj: Any, schema: dict[str, tuple[type, ...]], where: str, problems: list[str], *, required: bool = True
-) -> None:
-    if not isinstance(obj, dict):
-        problems.append(f"{where}: expected an object")
-        return
-    for key, types in schema.items():
-        if key not in obj:
-            if required:
-                problems.append(f"{where}.{key}: missing")
-            continue
-        value = obj[key]
-        # bool is an int in Python but not a number in this schema
-        if isinstance(value, bool) or not isinstance(value, types):
-            problems.append(f"{where}.{key}: unexpected type {type(value).__name__}")
+class RunInfo(TypedDict):
+    """The ``run`` object: what ran, when, and how it ended."""
+
+    tswarm_version: str
+    start_time: float
+    end_time: float
+    duration: float
+    start_time_iso: str
+    end_time_iso: str
+    host: NotRequired[str | None]
+    user_count: NotRequired[int]
+    user_classes: NotRequired[dict[str, int]]
+    target_user_count: NotRequired[int]
+    spawn_rate: NotRequired[float]
+    run_time: NotRequired[float | None]
+    command: NotRequired[str]
+    locustfile: NotRequired[str]
+    exit_code: NotRequired[int]
 
 
-def _check_list(
-    doc: dict[str, Any], key: str, schema: dict[str, tuple[type, ...]], problems: list[str]
-) -> list[Any]:
-    items = doc.get(key)
-    if not isinstance(items, list):
-        problems.append(f"{key}: expected a list")
-        return []
-    for i, item in enumerate(items):
-        _check(item, schema, f"{key}[{i}]", problems)
-    return items
+class EntryReport(TypedDict):
+    """``total`` and each item of ``entries``."""
+
+    method: str
+    name: str
+    num_requests: int
+    num_failures: int
+    fail_ratio: float
+    avg_response_time: float
+    min_response_time: float | None
+    max_response_time: float
+    median_response_time: float
+    total_response_time: float
+    avg_content_length: float
+    total_content_length: float
+    total_rps: float
+    total_fail_per_sec: float
+    current_rps: float
+    current_fail_per_sec: float
+    last_request_timestamp: float | None
+    #: percentile column name ("50%", ...) -> response time, one per top-level percentile
+    percentiles: dict[str, float]
+
+
+class FailureReport(TypedDict):
+    method: str
+    name: str
+    error: str
+    occurrences: int
+    first_seen: float
+    last_seen: float
+
+
+class ExceptionReport(TypedDict):
+    count: int
+    message: str
+    traceback: str
+    nodes: list[str]
+
+
+class HistoryPointReport(TypedDict):
+    timestamp: float
+    user_count: int
+    current_rps: float
+    current_fail_per_sec: float
+    p50: float
+    p95: float
+    total_requests: int
+    total_failures: int
+
+
+class JsonReport(TypedDict):
+    """The whole report (schema version 1)."""
+
+    #: JSON_SCHEMA_VERSION (a test keeps the two equal)
+    schema_version: Literal[1]
+    run: RunInfo
+    percentiles: list[Annotated[float, Bounds(min=0, max=1)]]
+    total: EntryReport
+    entries: list[EntryReport]
+    failures: list[FailureReport]
+    exceptions: list[ExceptionReport]
+    history: list[HistoryPointReport]
+
+
+_REPORT_SHAPE = shape_checker(JsonReport, "report")
 
 
 def validate_json_report(doc: Any) -> list[str]:
-    """Problems with a JSON report (empty when it matches schema version 1)."""
-    problems: list[str] = []
+    """Problems with a JSON report (empty when it matches :class:`JsonReport`, schema version 1).
+
+    Each problem names the path and what was expected (``total.num_requests: expected int, got str``).
+    """
+    problems = _REPORT_SHAPE.problems(doc)
     if not isinstance(doc, dict):
-        return ["report: expected an object"]
-    if doc.get("schema_version") != JSON_SCHEMA_VERSION:
-        problems.append(f"schema_version: expected {JSON_SCHEMA_VERSION}, got {doc.get('schema_version')!r}")
-    _check(doc.get("run"), _RUN_SCHEMA, "run", problems)
-    _check(doc.get("run"), _RUN_OPTIONAL, "run", problems, required=False)
-    run = doc.get("run")
-    if isinstance(run, dict) and isinstance(run.get("user_classes"), dict):
-        for cls, count in run["user_classes"].items():
-            if not isinstance(cls, str) or isinstance(count, bool) or not isinstance(count, int):
-                problems.append(f"run.user_classes: {cls!r} -> {count!r} is not name -> int")
+        return problems
+    # the one rule the declaration cannot say: every entry has a value for each reported percentile
     percentiles = doc.get("percentiles")
-    if not isinstance(percentiles, list) or not all(
-        isinstance(q, _NUM) and not isinstance(q, bool) and 0 <= q <= 1 for q in percentiles
-    ):
-        problems.append("percentiles: expected a list of numbers in 0..1")
-        percentiles = []
-    columns = [percentile_column(q) for q in percentiles]
+    if not isinstance(percentiles, list) or any(p.startswith("percentiles") for p in problems):
+        return problems
+    columns = sorted(percentile_column(q) for q in percentiles)
     entries = [("total", doc.get("total"))]
-    raw_entries = doc.get("entries")
-    if isinstance(raw_entries, list):
-        entries += [(f"entries[{i}]", e) for i, e in enumerate(raw_entries)]
-    else:
-        problems.append("entries: expected a list")
+    if isinstance(doc.get("entries"), list):
+        entries += [(f"entries[{i}]", e) for i, e in enumerate(doc["entries"])]
     for where, entry in entries:
-        _check(entry, _ENTRY_SCHEMA, where, problems)
-        if isinstance(entry, dict) and isinstance(entry.get("percentiles"), dict):
-            values = entry["percentiles"]
-            if sorted(values) != sorted(columns):
-                problems.append(f"{where}.percentiles: keys {sorted(values)} do not match {sorted(columns)}")
-            if not all(isinstance(v, _NUM) and not isinstance(v, bool) for v in values.values()):
-                problems.append(f"{where}.percentiles: values must be numbers")
-    _check_list(doc, "failures", _FAILURE_SCHEMA, problems)
-    for i, exc in enumerate(_check_list(doc, "exceptions", _EXCEPTION_SCHEMA, problems)):
-        nodes = exc.get("nodes") if isinstance(exc, dict) else None
-        if isinstance(nodes, list) and not all(isinstance(n, str) for n in nodes):
-            problems.append(f"exceptions[{i}].nodes: expected a list of strings")
-    _check_list(doc, "history", _HISTORY_SCHEMA, problems)
+        values = entry.get("percentiles") if isinstance(entry, dict) else None
+        if isinstance(values, dict) and sorted(values) != columns:
+            problems.append(f"{where}.percentiles: keys {sorted(values, key=str)} do not match {columns}")
     return problems
 
 

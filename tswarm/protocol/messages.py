@@ -1,4 +1,4 @@
-"""Encoding and decoding of protocol frames, and the shape checks of the built-in message types."""
+"""Encoding and decoding of protocol frames; the data of built-in types is checked against tswarm.protocol.payloads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import msgpack
 
+from tswarm.protocol.payloads import PAYLOADS, payload_checker
+
 #: Bumped whenever a change would make old and new peers misunderstand each other.
 PROTOCOL_VERSION = 1
 
@@ -14,49 +16,7 @@ PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 #: Types used by tswarm itself; a test file cannot register custom messages under these names.
-RESERVED_TYPES = frozenset(
-    {
-        "hello",
-        "ack",
-        "refuse",
-        "heartbeat",
-        "spawn",
-        "spawning",
-        "spawning_complete",
-        "stats",
-        "stop",
-        "stopped",
-        "quit",
-        "logs",
-        "cpu_warning",
-        "reset_stats",
-        "testfile_request",
-        "testfile",
-        "reconnect",
-    }
-)
-
-# The keys a built-in message's data must carry, with their accepted types.
-_NUMBER = (int, float)
-_REQUIRED_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "hello": {"protocol": int, "version": str, "host": str, "pid": int},
-    "ack": {"index": int, "protocol": int},
-    "refuse": {"reason": str},
-    "heartbeat": {"timestamp": _NUMBER},
-    "spawn": {"user_classes_count": dict},
-    "spawning": {"user_classes_count": dict, "user_count": int},
-    "spawning_complete": {"user_classes_count": dict, "user_count": int},
-    "stats": {"stats": dict, "user_count": int},
-    "stop": {},
-    "stopped": {},
-    "quit": {},
-    "logs": {"lines": list},
-    "cpu_warning": {"cpu": _NUMBER},
-    "reset_stats": {},
-    "testfile_request": {},
-    "testfile": {"files": list},
-    "reconnect": {},
-}
+RESERVED_TYPES = frozenset(PAYLOADS)
 
 
 class ProtocolError(ValueError):
@@ -83,7 +43,8 @@ def decode(frame: bytes) -> Message:
 
     Raises:
         ProtocolError: the frame is not msgpack, not a ``[type, data, node_id]`` array, or a built-in
-            type whose data lacks a required key or has one of the wrong type.
+            type whose data does not match its declaration in :mod:`tswarm.protocol.payloads` (the
+            message names the key and the type it should have). Nothing else, whatever the frame holds.
     """
     try:
         obj = msgpack.unpackb(frame, raw=False, strict_map_key=False)
@@ -94,14 +55,9 @@ def decode(frame: bytes) -> Message:
     msg_type, data, node_id = obj
     if not isinstance(msg_type, str) or not isinstance(node_id, str):
         raise ProtocolError("message type and node id must be strings")
-    required = _REQUIRED_KEYS.get(msg_type)
-    if required is not None:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{msg_type!r} message data must be a map")
-        for key, expected in required.items():
-            if key not in data:
-                raise ProtocolError(f"{msg_type!r} message lacks {key!r}")
-            value = data[key]
-            if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
-                raise ProtocolError(f"{msg_type!r} message has a {type(value).__name__} for {key!r}")
+    checker = payload_checker(msg_type)
+    if checker is not None:
+        problem = checker.first_problem(data)
+        if problem is not None:
+            raise ProtocolError(f"{msg_type!r} message: {problem}")
     return Message(msg_type, data, node_id)

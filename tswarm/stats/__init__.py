@@ -1,7 +1,7 @@
 """Request statistics: histograms, entries, errors, deltas for distributed mode, and history.
 
-Plain Python (stdlib only): neither gevent nor Textual is imported here, so both the master and the
-workers use it.
+Plain Python (the stdlib, and tswarm.shapes for the declared delta's check, which is stdlib-only too):
+neither gevent nor Textual is imported here, so both the master and the workers use it.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Final, Literal, TypeAlias, TypedDict
 
-from tswarm.stats.histogram import ResponseTimeHistogram, bucket_key, wire_problem
+from tswarm.shapes import Bounds, shape_checker
+from tswarm.stats.histogram import ResponseTimeHistogram, WireHistogram, bucket_key
 
 __all__ = [
     "DELTA_VERSION",
@@ -28,7 +29,12 @@ __all__ = [
     "ExceptionStats",
     "RequestStats",
     "StatsEntry",
+    "StatsDelta",
     "StatsError",
+    "WireEntry",
+    "WireError",
+    "WireException",
+    "delta_problem",
     "normalize_error",
 ]
 
@@ -57,7 +63,7 @@ CURRENT_RATE_WINDOW = 10
 CURRENT_RATE_LAG = 2
 
 #: version of the delta format produced by take_delta
-DELTA_VERSION = 1
+DELTA_VERSION: Final = 1
 
 _time = time.time
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
@@ -118,7 +124,7 @@ class StatsEntry:
         self.total_response_time: float = 0.0
         self.min_response_time: float | None = None
         self.max_response_time: float = 0
-        self.total_content_length = 0
+        self.total_content_length: float = 0
         self.histogram = ResponseTimeHistogram()
         self._buckets = self.histogram._buckets
         self.start_time = _time() if start_time is None else start_time
@@ -289,12 +295,13 @@ class StatsEntry:
 
     # -- merging -------------------------------------------------------------------------------
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> WireEntry:
         """This entry as msgpack-friendly basic types (see :meth:`RequestStats.take_delta`)."""
         return self._wire(copy=True)
 
-    def _wire(self, *, copy: bool) -> dict[str, Any]:
-        slots = []
+    def _wire(self, *, copy: bool) -> WireEntry:
+        # lists, not tuples: a delta holds only dicts, lists and scalars
+        slots: list[Any] = []
         for i in range(WINDOW_SLOTS):
             second = self._slot_second[i]
             if second >= 0 and (self._slot_requests[i] or self._slot_failures[i]):
@@ -325,7 +332,7 @@ class StatsEntry:
         """Add everything ``other`` counted into this entry (names are not compared)."""
         self._merge_wire(other._wire(copy=False))
 
-    def _merge_wire(self, wire: dict[str, Any]) -> None:
+    def _merge_wire(self, wire: WireEntry) -> None:
         # wire is trusted here: RequestStats.merge_delta validates before merging
         requests = wire["num_requests"]
         self.num_requests += requests
@@ -367,7 +374,7 @@ class StatsError:
     first_seen: float = 0.0
     last_seen: float = 0.0
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> WireError:
         return {
             "method": self.method,
             "name": self.name,
@@ -534,20 +541,14 @@ class RequestStats:
 
     # -- distributed mode ----------------------------------------------------------------------
 
-    def take_delta(self) -> dict[str, Any]:
+    def take_delta(self) -> StatsDelta:
         """Everything logged since the previous call, as msgpack-friendly basic types; starts a new delta.
 
-        Shape (version 1)::
-
-            {"version": 1,
-             "entries": [StatsEntry.to_wire(), ...],
-             "errors": [{"method", "name", "error", "occurrences", "first_seen", "last_seen"}, ...],
-             "exceptions": [{"count", "message", "traceback"}, ...]}
-
-        Histograms are ``{bucket key: count}`` with int keys (decode msgpack with
-        ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
+        Its shape is declared by :class:`StatsDelta` (version 1): ``entries`` (:class:`WireEntry`),
+        ``errors`` (:class:`WireError`) and ``exceptions`` (:class:`WireException`). Histograms are
+        ``{bucket key: count}`` with int keys (decode msgpack with ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
         """
-        delta = {
+        delta: StatsDelta = {
             "version": DELTA_VERSION,
             "entries": [entry._wire(copy=False) for entry in self._delta_entries.values()],
             "errors": [err.to_wire() for err in self._delta_errors.values()],
@@ -596,92 +597,73 @@ class RequestStats:
                 _count_exception(exceptions, exc["count"], exc["message"], exc["traceback"], (node_id,))
 
 
-# -- delta validation --------------------------------------------------------------------------
+# -- the delta's shape ---------------------------------------------------------------------------
+# Declared once; ``delta_problem`` (and so ``merge_delta``) checks a delta against it. A bool is never a
+# count or a time here (see tswarm.shapes).
 
-_NUMBER = (int, float)
-_ENTRY_FIELDS: dict[str, tuple[type, ...]] = {
-    "method": (str,),
-    "name": (str,),
-    "num_requests": (int,),
-    "num_failures": (int,),
-    "total_response_time": _NUMBER,
-    "min_response_time": _NUMBER,
-    "max_response_time": _NUMBER,
-    "total_content_length": _NUMBER,
-    "last_request_timestamp": _NUMBER,
-    "histogram": (dict,),
-    "per_second": (list,),
-}
-_ERROR_FIELDS: dict[str, tuple[type, ...]] = {
-    "method": (str,),
-    "name": (str,),
-    "error": (str,),
-    "occurrences": (int,),
-    "first_seen": _NUMBER,
-    "last_seen": _NUMBER,
-}
-_EXCEPTION_FIELDS: dict[str, tuple[type, ...]] = {"count": (int,), "message": (str,), "traceback": (str,)}
+Count: TypeAlias = Annotated[int, Bounds(min=0)]
+#: one per-second slot of an entry: [second, requests, failures, histogram]
+WireSlot: TypeAlias = tuple[Count, Count, Count, WireHistogram]
 
 
-def _fields_problem(obj: object, fields: dict[str, tuple[type, ...]], where: str) -> str | None:
-    if not isinstance(obj, dict):
-        return f"{where} must be a mapping, not {type(obj).__name__}"
-    for name, types in fields.items():
-        if name not in obj:
-            return f"{where} lacks {name!r}"
-        # bool is an int subclass; a bool here is a bug on the sending side
-        if type(obj[name]) not in types:
-            return f"{where}.{name} has type {type(obj[name]).__name__}"
-    return None
+class WireEntry(TypedDict):
+    """One :class:`StatsEntry` in a delta (``StatsEntry.to_wire``)."""
+
+    method: str
+    name: str
+    num_requests: Count
+    num_failures: Count
+    total_response_time: float
+    #: 0.0 when the entry has no requests
+    min_response_time: float
+    max_response_time: float
+    total_content_length: float
+    #: 0.0 when the entry has no requests
+    last_request_timestamp: float
+    histogram: WireHistogram
+    per_second: list[WireSlot]
 
 
-def _entry_problem(wire: dict[str, Any], where: str) -> str | None:
-    problem = _fields_problem(wire, _ENTRY_FIELDS, where)
-    if problem:
-        return problem
-    if wire["num_requests"] < 0 or wire["num_failures"] < 0:
-        return f"{where} has a negative count"
-    problem = wire_problem(wire["histogram"])
-    if problem:
-        return f"{where}: {problem}"
-    if sum(wire["histogram"].values()) != wire["num_requests"]:
-        return f"{where}: histogram counts do not add up to num_requests"
-    for j, slot in enumerate(wire["per_second"]):
-        if (
-            not isinstance(slot, list | tuple)
-            or len(slot) != 4
-            or any(type(v) is not int or v < 0 for v in slot[:3])
-        ):
-            return f"{where}.per_second[{j}] must be [second, requests, failures, histogram] of non-negative ints"
-        problem = wire_problem(slot[3])
-        if problem:
-            return f"{where}.per_second[{j}]: {problem}"
-    return None
+class WireError(TypedDict):
+    """One :class:`StatsError` in a delta."""
+
+    method: str
+    name: str
+    error: str
+    occurrences: Count
+    first_seen: float
+    last_seen: float
+
+
+class WireException(TypedDict):
+    """One group of :class:`ExceptionStats` in a delta (the master adds the sender as its node)."""
+
+    count: Count
+    message: str
+    traceback: str
+
+
+class StatsDelta(TypedDict):
+    """What a worker sends in its ``stats`` message (:meth:`RequestStats.take_delta`)."""
+
+    #: DELTA_VERSION (a test keeps the two equal)
+    version: Literal[1]
+    entries: list[WireEntry]
+    errors: list[WireError]
+    exceptions: list[WireException]
+
+
+_DELTA_SHAPE = shape_checker(StatsDelta, "delta")
 
 
 def delta_problem(delta: object) -> str | None:
-    """Why ``delta`` is not a valid stats delta, or None when it is."""
-    if not isinstance(delta, dict):
-        return f"delta must be a mapping, not {type(delta).__name__}"
-    if delta.get("version") != DELTA_VERSION:
-        return f"unsupported delta version {delta.get('version')!r} (expected {DELTA_VERSION})"
-    for part in ("entries", "errors", "exceptions"):
-        if not isinstance(delta.get(part), list):
-            return f"delta[{part!r}] must be a list"
+    """Why ``delta`` is not a valid stats delta (the path and what was expected), or None when it is."""
+    problem = _DELTA_SHAPE.first_problem(delta)
+    if problem is not None:
+        return problem
+    assert isinstance(delta, dict)
     for i, wire in enumerate(delta["entries"]):
-        problem = _entry_problem(wire, f"entries[{i}]")
-        if problem:
-            return problem
-    for i, err in enumerate(delta["errors"]):
-        problem = _fields_problem(err, _ERROR_FIELDS, f"errors[{i}]")
-        if problem:
-            return problem
-        if err["occurrences"] < 0:
-            return f"errors[{i}].occurrences is negative"
-    for i, exc in enumerate(delta["exceptions"]):
-        problem = _fields_problem(exc, _EXCEPTION_FIELDS, f"exceptions[{i}]")
-        if problem:
-            return problem
-        if exc["count"] < 0:
-            return f"exceptions[{i}].count is negative"
+        # the one rule the declaration cannot say: every counted request sits in a bucket
+        if sum(wire["histogram"].values()) != wire["num_requests"]:
+            return f"entries[{i}]: histogram counts do not add up to num_requests"
     return None

@@ -15,8 +15,18 @@ Merging adds bucket counts, so percentiles merged from many workers equal those 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, TypeAlias
 
-__all__ = ["ResponseTimeHistogram", "bucket_key", "bucket_value", "percentile_rank", "wire_problem"]
+from tswarm.shapes import Bounds, shape_checker
+
+__all__ = [
+    "ResponseTimeHistogram",
+    "WireHistogram",
+    "bucket_key",
+    "bucket_value",
+    "percentile_rank",
+    "wire_problem",
+]
 
 #: one key unit in ms (10 ns)
 KEY_UNIT_MS = 1e-5
@@ -192,13 +202,11 @@ class ResponseTimeHistogram:
         return f"ResponseTimeHistogram(count={self.count}, buckets={len(self._buckets)})"
 
 
+#: the histogram's wire format: bucket key (>= 0) -> count of values in that bucket (>= 1)
+WireHistogram: TypeAlias = dict[Annotated[int, Bounds(min=0)], Annotated[int, Bounds(min=1)]]
+_WIRE_SHAPE = shape_checker(WireHistogram, "histogram")
+
+
 def wire_problem(wire: object) -> str | None:
-    """Why ``wire`` is not a histogram in the wire format, or None when it is."""
-    if not isinstance(wire, dict):
-        return f"histogram must be a mapping, not {type(wire).__name__}"
-    for key, n in wire.items():
-        if type(key) is not int or key < 0:
-            return f"histogram key {key!r} is not a non-negative int"
-        if type(n) is not int or n <= 0:
-            return f"histogram count {n!r} for key {key} is not a positive int"
-    return None
+    """Why ``wire`` is not a histogram in the wire format (:data:`WireHistogram`), or None when it is."""
+    return _WIRE_SHAPE.first_problem(wire)

@@ -1,0 +1,126 @@
+"""The declared data of each built-in message type; ``decode`` checks a frame's data against it.
+
+Keys marked ``NotRequired`` may be left out; keys not declared here may be present and are not looked
+at (a test file's ``report_to_master`` listeners add their own to ``stats``). docs/protocol.md shows
+the same shapes (tests/test_protocol_shapes.py keeps the two in step). Stdlib and tswarm.shapes only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+from tswarm.shapes import ShapeChecker, shape_checker
+
+__all__ = ["PAYLOADS", "payload_checker"]
+
+#: user class name -> number of users
+UserClassCounts = dict[str, int]
+
+
+class Hello(TypedDict):
+    protocol: int
+    version: str
+    host: str
+    pid: int
+    cpu_count: NotRequired[int]
+
+
+class Ack(TypedDict):
+    index: int
+    protocol: int
+    heartbeat_interval: NotRequired[float]
+    heartbeat_timeout: NotRequired[float]
+    worker_count: NotRequired[int]
+    master_id: NotRequired[str]
+
+
+class Refuse(TypedDict):
+    reason: str
+
+
+class Heartbeat(TypedDict):
+    """Both ways: a worker's carries its state and load, the master's its id."""
+
+    timestamp: float
+    state: NotRequired[str]
+    user_count: NotRequired[int]
+    cpu: NotRequired[float]
+    memory: NotRequired[int]
+    master_id: NotRequired[str]
+
+
+class Spawn(TypedDict):
+    user_classes_count: UserClassCounts
+    host: NotRequired[str | None]
+    stop_timeout: NotRequired[float | None]
+    test_id: NotRequired[str]
+    worker_count: NotRequired[int]
+    #: the master's options whose values are a str, number, bool or None
+    parsed_options: NotRequired[dict[str, Any]]
+
+
+class Spawning(TypedDict):
+    """Also the data of ``spawning_complete``."""
+
+    user_classes_count: UserClassCounts
+    user_count: int
+
+
+class Stats(TypedDict):
+    #: a RequestStats delta, declared by tswarm.stats.entries.StatsDelta and checked where it is merged
+    #: (RequestStats.merge_delta), so that a bad delta is told apart from a bad frame
+    stats: dict[str, Any]
+    user_count: int
+    user_classes_count: NotRequired[UserClassCounts]
+    extra: NotRequired[dict[str, Any]]
+
+
+class Empty(TypedDict):
+    """``stop``, ``stopped``, ``quit``, ``reset_stats``, ``testfile_request``, ``reconnect``: no keys."""
+
+
+class Logs(TypedDict):
+    #: [timestamp, level, message] each
+    lines: list[tuple[float, str, str]]
+
+
+class CpuWarning(TypedDict):
+    cpu: float
+
+
+class FileContent(TypedDict):
+    name: str
+    content: bytes
+
+
+class FilesReply(TypedDict):
+    files: list[FileContent]
+
+
+#: message type -> the declaration of its data; exactly the reserved (built-in) types
+PAYLOADS: dict[str, Any] = {
+    "hello": Hello,
+    "ack": Ack,
+    "refuse": Refuse,
+    "heartbeat": Heartbeat,
+    "spawn": Spawn,
+    "spawning": Spawning,
+    "spawning_complete": Spawning,
+    "stats": Stats,
+    "stop": Empty,
+    "stopped": Empty,
+    "quit": Empty,
+    "logs": Logs,
+    "cpu_warning": CpuWarning,
+    "reset_stats": Empty,
+    "testfile_request": Empty,
+    "testfile": FilesReply,
+    "reconnect": Empty,
+}
+
+_CHECKERS = {msg_type: shape_checker(declaration, "data") for msg_type, declaration in PAYLOADS.items()}
+
+
+def payload_checker(msg_type: str) -> ShapeChecker | None:
+    """The checker of a built-in type's data; None for a custom type (its data is the test's own)."""
+    return _CHECKERS.get(msg_type)
