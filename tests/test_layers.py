@@ -86,6 +86,9 @@ REACHES_NEVER = {
     "runner": {"textual", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
     "clients": {"textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui", "tswarm.headless"}
     | {"tswarm.cli"},
+    # the declared shapes' checker sits below every layer that checks data: stdlib only
+    "shapes": {"gevent", "textual", "zmq", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
+    | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
     "events": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui", "tswarm.cli"},
     "dispatch": {
         "gevent",
