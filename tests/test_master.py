@@ -178,7 +178,7 @@ async def master(environment: Environment) -> AsyncIterator[MasterRunner]:
         testfiles=[("locustfile.py", b"print('hi')\n")],
     )
     task = asyncio.create_task(runner.serve())
-    await wait_for(lambda: runner._loop is not None)
+    await wait_for(lambda: runner._bridge.loop is not None)
     yield runner
     runner.quit()
     with contextlib.suppress(asyncio.TimeoutError):
@@ -374,12 +374,12 @@ async def test_garbage_is_counted_and_the_master_keeps_working(
         stranger.send_raw(msgpack.packb(["hello", "not a map", "stranger"]))
         stranger.send_raw(b"one", b"two")
         stranger.send("stats", {"stats": {}, "user_count": 0})  # before hello
-        await wait_for(lambda: master.protocol_errors == 5, what=lambda: master._peer_errors)
+        await wait_for(lambda: master.protocol_errors == 5, what=lambda: master.link.peer_errors)
         w = await make_worker("good")
         w.send("spawn", {"user_classes_count": {}})  # a type only the master sends
         w.send("heartbeat", {"no timestamp": 1})
-        await wait_for(lambda: master.protocol_errors == 7, what=lambda: master._peer_errors)
-        assert master._peer_errors == {"stranger": 5, "good": 2}
+        await wait_for(lambda: master.protocol_errors == 7, what=lambda: master.link.peer_errors)
+        assert master.link.peer_errors == {"stranger": 5, "good": 2}
         master.start(2, 100)
         await wait_for(lambda: sum(w.users.values()) == 2)
     finally:
