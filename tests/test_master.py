@@ -431,6 +431,9 @@ async def test_expect_workers_timeout(environment: Environment, caplog: pytest.L
     assert code == 1
     assert time.monotonic() - began < 3
     assert "Gave up waiting for workers: 0 of 3 connected after 0.5s" in caplog.text
+    # said once (it used to be logged twice, so the TUI's Logs view showed it twice)
+    gave_up = [line for line in runner.logs if line.message.startswith("Gave up waiting for workers")]
+    assert len(gave_up) == 1 and gave_up[0].source == "master" and gave_up[0].level == "ERROR"
 
 
 async def test_run_headless_runs_and_quits_workers(environment: Environment) -> None:

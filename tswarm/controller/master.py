@@ -12,6 +12,8 @@ It runs on asyncio (``zmq.asyncio``) and is never monkey-patched. Two ways to ru
 * :mod:`~tswarm.controller.link`: the ROUTER socket, frame checks and bad-frame counts;
 * :mod:`~tswarm.controller.bridge`: calls from other threads, queued into the loop;
 * :mod:`~tswarm.controller.workers`: the worker registry and what each worker reported;
+* :mod:`~tswarm.controller.worker_messages`: the handshake, heartbeats and a handler per message type,
+  which tell the master what they mean for the test (``worker_back``, ``worker_gone`` ...);
 * :mod:`~tswarm.controller.distribution` (over :mod:`tswarm.ramp`, shared with the local runner): which
   users each worker runs, moved at the spawn rate; :class:`~tswarm.ramp.ShapeStepper` for load shapes;
 * :mod:`~tswarm.controller.custom_messages`, :mod:`~tswarm.controller.run_log` and
@@ -36,13 +38,13 @@ from typing import TYPE_CHECKING, Any
 from tswarm.controller.bridge import LoopBridge
 from tswarm.controller.custom_messages import CustomMessages
 from tswarm.controller.distribution import UserDistribution
-from tswarm.controller.link import Incoming, MasterLink
+from tswarm.controller.link import MasterLink
 from tswarm.controller.run_log import RunLog
-from tswarm.controller.snapshot import LogLine, RunSnapshot, RunState, WorkerState
+from tswarm.controller.snapshot import LogLine, RunSnapshot, RunState
 from tswarm.controller.snapshot_builder import build_snapshot
+from tswarm.controller.worker_messages import WorkerMessages
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.dispatch import class_counts
-from tswarm.protocol import PROTOCOL_VERSION, RESERVED_TYPES, Message
 from tswarm.ramp import SHAPE_TICK, ShapeStepper, describe_counts
 from tswarm.stats import StatsHistory
 
@@ -114,8 +116,6 @@ class MasterRunner:
 
         self.state: RunState = RunState.READY
         self.workers = WorkerNodes()
-        #: stats reports dropped because their delta was malformed
-        self.malformed_reports = 0
         self.target_user_count = 0
         self.started_at: float | None = None
         self.run_time: float | None = None
@@ -129,6 +129,19 @@ class MasterRunner:
         self._distribution = UserDistribution()
         self._custom = CustomMessages()
         self._run_log = RunLog()
+        self._messages = WorkerMessages(
+            environment=environment,
+            workers=self.workers,
+            link=self.link,
+            run_log=self._run_log,
+            custom=self._custom,
+            hooks=self,
+            loop=lambda: self._bridge.loop,
+            master_id=self.master_id,
+            heartbeat_interval=self.heartbeat_interval,
+            heartbeat_timeout=self.heartbeat_timeout,
+            testfiles=self.testfiles,
+        )
 
         self._test_id = ""
         self._spawning_complete_fired = True
@@ -180,6 +193,11 @@ class MasterRunner:
     def protocol_errors(self) -> int:
         """Frames dropped because they were not valid messages (any peer), for tests and diagnostics."""
         return self.link.protocol_errors
+
+    @property
+    def malformed_reports(self) -> int:
+        """Stats reports dropped because their delta was malformed."""
+        return self._messages.malformed_reports
 
     @property
     def logs(self) -> deque[LogLine]:
@@ -388,7 +406,9 @@ class MasterRunner:
         self._finished = asyncio.Event()
         self.link.attach()
         self._tasks = [
-            asyncio.create_task(self.link.receive_forever(self._on_message), name="tswarm-master-receive"),
+            asyncio.create_task(
+                self.link.receive_forever(self._messages.on_message), name="tswarm-master-receive"
+            ),
             asyncio.create_task(self._heartbeat_loop(), name="tswarm-master-heartbeat"),
             asyncio.create_task(self._dispatch_loop(), name="tswarm-master-dispatch"),
             asyncio.create_task(self._snapshot_loop(), name="tswarm-master-snapshot"),
@@ -412,7 +432,7 @@ class MasterRunner:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            self._heartbeat_tick()
+            self._messages.heartbeat_tick()
 
     async def _dispatch_loop(self) -> None:
         last = time.monotonic()
@@ -431,13 +451,10 @@ class MasterRunner:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    def _send_to(self, worker: WorkerNode, msg_type: str, data: Any = None) -> None:
-        self.link.send(worker.identity, msg_type, {} if data is None else data)
-
     def _broadcast(self, msg_type: str, data: Any = None) -> list[WorkerNode]:
         live = self.workers.live
         for worker in live:
-            self._send_to(worker, msg_type, data)
+            self._messages.send_to(worker, msg_type, data)
         return live
 
     def _send_custom(self, msg_type: str, data: Any, client_id: str | None) -> None:
@@ -448,178 +465,33 @@ class MasterRunner:
         if worker is None:
             log.warning("Cannot send a %r message to %s: no such worker", msg_type, client_id)
             return
-        self._send_to(worker, msg_type, data)
+        self._messages.send_to(worker, msg_type, data)
 
-    # -- receiving ---------------------------------------------------------------------------------------
+    # -- what the workers' messages mean for the test (TestHooks of WorkerMessages) --------------------
 
-    def _on_message(self, incoming: Incoming) -> None:
-        msg, node_id, peer = incoming.msg, incoming.node_id, incoming.peer
-        if msg.type == "testfile_request":
-            # a `-f -` worker fetches the test file before it can say hello (it has no classes yet)
-            files = [{"name": name, "content": content} for name, content in self.testfiles]
-            self.link.send(incoming.identity, "testfile", {"files": files})
-            return
-        if msg.type == "hello":
-            if incoming.heartbeat_socket:
-                self.link.bad_frame(peer, "hello from a heartbeat socket")
-            else:
-                self._on_hello(incoming.identity, node_id, msg.data)
-            return
-        worker = self.workers.get(node_id)
-        if worker is None:
-            if not self.workers.departed(node_id):
-                self.link.bad_frame(peer, f"a {msg.type!r} message before hello")
-                self.link.ask_to_reconnect(node_id)
-            return
-        if incoming.heartbeat_socket and msg.type not in ("heartbeat", "cpu_warning"):
-            self.link.bad_frame(peer, f"a {msg.type!r} message on the heartbeat socket")
-            return
-        self._alive(worker, msg)
-        handler = self._handlers.get(msg.type)
-        if handler is not None:
-            handler(self, worker, msg.data)
-        elif msg.type in RESERVED_TYPES:
-            self.link.bad_frame(peer, f"a {msg.type!r} message, which only the master sends")
-        else:
-            self._custom.route(msg, self.environment, self._bridge.loop)
+    def test_is_active(self) -> bool:
+        return self.state in _ACTIVE
 
-    def _alive(self, worker: WorkerNode, msg: Message) -> None:
-        worker.last_seen = time.monotonic()
-        if worker.missing:
-            state = msg.data.get("state") if msg.type == "heartbeat" and isinstance(msg.data, dict) else None
-            worker.back(state)
-            log.info("Worker %s is back (was missing)", worker.node_id)
-            if self.state in _ACTIVE:
-                # it probably still runs the users it had: start from them, and correct it at once
-                self._distribution.adopt(worker.node_id, worker.user_classes_count)
-            elif worker.user_count:
-                self._send_to(worker, "stop")
+    def worker_joined(self, node_id: str) -> None:
+        self._told_to_quit.discard(node_id)
+        self._distribution.forget(node_id)
 
-    def _on_hello(self, identity: bytes, node_id: str, data: dict[str, Any]) -> None:
-        if data["protocol"] != PROTOCOL_VERSION:
-            reason = f"protocol version mismatch: master speaks {PROTOCOL_VERSION}, worker speaks {data['protocol']}"
-            self.link.refuse(identity, node_id, data.get("version", "?"), reason)
-            return
-        worker = self.workers.get(node_id)
-        pid = data.get("pid", 0)
-        if worker is not None and worker.pid != pid:
-            # the same node id from a new process (ROUTER_HANDOVER let it in): it runs nothing yet
-            log.info("Worker %s restarted (pid %s -> %s)", node_id, worker.pid, pid)
-            worker.restarted(pid, identity)
-            self._distribution.forget(node_id)
-            self.environment.events.worker_connect.fire(client_id=node_id)
-        elif worker is None:
-            self._told_to_quit.discard(node_id)
-            worker = self.workers.add(
-                node_id, str(data["host"]), pid, int(data.get("cpu_count") or 1), identity
-            )
-            log.info(
-                "Worker %s (index %d, %s) connected; %d ready",
-                node_id,
-                worker.index,
-                worker.host,
-                self.worker_count,
-            )
-            self.environment.events.worker_connect.fire(client_id=node_id)
-        else:
-            worker.last_seen = time.monotonic()
-            if worker.missing:
-                self._alive(worker, Message("hello", data, node_id))
-        worker.last_heartbeat = time.monotonic()
-        self._send_to(
-            worker,
-            "ack",
-            {
-                "index": worker.index,
-                "protocol": PROTOCOL_VERSION,
-                "heartbeat_interval": self.heartbeat_interval,
-                "heartbeat_timeout": self.heartbeat_timeout,
-                "worker_count": self.worker_count,
-                "master_id": self.master_id,
-            },
-        )
+    def worker_back(self, worker: WorkerNode) -> None:
+        if self.state in _ACTIVE:
+            # it probably still runs the users it had: start from them, and correct it at once
+            self._distribution.adopt(worker.node_id, worker.user_classes_count)
+        elif worker.user_count:
+            self._messages.send_to(worker, "stop")
 
-    # The handlers of the workers' messages, in _handlers below: what a worker reports is read into its
-    # WorkerNode; the master adds what follows for the test.
-
-    def _on_heartbeat(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        worker.heartbeat(data)
-        self.environment.events.heartbeat_received.fire(client_id=worker.node_id, timestamp=data["timestamp"])
-
-    def _on_spawning(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        worker.spawning(data)
-
-    def _on_spawning_complete(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        worker.spawning_complete(data)
+    def worker_spawned(self) -> None:
         self._check_spawning_complete()
 
-    def _on_stats(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        stats = self.environment.stats
-        before = stats.total.num_requests
-        try:
-            stats.merge_delta(data["stats"], worker.node_id)
-        except ValueError as e:
-            self.malformed_reports += 1
-            self.link.bad_frame(worker.node_id, f"a stats report that cannot be merged ({e})")
-            return
-        worker.reported(data, stats.total.num_requests - before)
-        self.environment.events.worker_report.fire(client_id=worker.node_id, data=data)
+    def worker_stopped(self, node_id: str) -> None:
+        self._awaiting_stopped.discard(node_id)
 
-    def _on_stopped(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        worker.stopped()
-        self._awaiting_stopped.discard(worker.node_id)
-
-    def _on_quit(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        log.info("Worker %s quit", worker.node_id)
-        self.workers.remove(worker.node_id)
-        self._distribution.forget(worker.node_id)
-        self._awaiting_stopped.discard(worker.node_id)
-
-    def _on_logs(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        if not self._run_log.add_worker_lines(worker.node_id, data["lines"]):
-            self.link.bad_frame(worker.node_id, "a log line that is not [timestamp, level, message]")
-
-    def _on_cpu_warning(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        worker.cpu_warned(data)
-        log.warning(
-            "Worker %s is using %.0f%% CPU: its request rate is capped and its response times are getting "
-            "less reliable; add workers or make the users lighter",
-            worker.node_id,
-            worker.cpu,
-        )
-
-    _handlers: dict[str, Callable[[MasterRunner, WorkerNode, Any], None]] = {
-        "heartbeat": _on_heartbeat,
-        "spawning": _on_spawning,
-        "spawning_complete": _on_spawning_complete,
-        "stats": _on_stats,
-        "stopped": _on_stopped,
-        "quit": _on_quit,
-        "logs": _on_logs,
-        "cpu_warning": _on_cpu_warning,
-    }
-
-    # -- heartbeats and missing workers ------------------------------------------------------------------
-
-    def _heartbeat_tick(self) -> None:
-        now = time.monotonic()
-        timestamp = time.time()
-        fire = self.environment.events.heartbeat_sent.fire
-        for worker in list(self.workers.values()):
-            self.link.send(
-                worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id}
-            )
-            fire(client_id=worker.node_id, timestamp=timestamp)
-            if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
-                worker.state = WorkerState.MISSING
-                self._distribution.forget(worker.node_id)
-                self._awaiting_stopped.discard(worker.node_id)
-                log.warning(
-                    "Worker %s is missing: nothing heard for %.0fs; %s",
-                    worker.node_id,
-                    now - worker.last_seen,
-                    "its users go to the other workers" if self.state in _ACTIVE else "it gets no users",
-                )
+    def worker_gone(self, node_id: str) -> None:
+        self._distribution.forget(node_id)
+        self._awaiting_stopped.discard(node_id)
 
     # -- the test ---------------------------------------------------------------------------------------
 
@@ -671,7 +543,7 @@ class MasterRunner:
             spawn = self._spawn_data()
             for node_id, counts in changed.items():
                 spawn["user_classes_count"] = counts
-                self._send_to(self.workers[node_id], "spawn", spawn)
+                self._messages.send_to(self.workers[node_id], "spawn", spawn)
         self._check_spawning_complete()
 
     def _spawn_data(self) -> dict[str, Any]:
@@ -762,7 +634,7 @@ class MasterRunner:
         told = [w for w in self.workers.live if w.node_id not in self._told_to_quit]
         for worker in told:
             self._told_to_quit.add(worker.node_id)
-            self._send_to(worker, "quit")
+            self._messages.send_to(worker, "quit")
         if not told and not self.workers.live_count:
             return
         deadline = time.monotonic() + QUIT_WAIT
