@@ -513,3 +513,32 @@ async def test_run_headless_follows_a_load_shape(environment: Environment) -> No
         assert worker.of_type("stop") and worker.of_type("quit")
     finally:
         await worker.close()
+
+
+def test_worker_registry_views_and_indexes() -> None:
+    from tswarm.controller.workers import WorkerNodes
+
+    workers = WorkerNodes()
+    a = workers.add("a", "h1", 10, 4, b"a")
+    b = workers.add("b", "h2", 11, 2, b"b")
+    c = workers.add("c", "h1", 12, 1, b"c")
+    assert [w.index for w in (a, b, c)] == [0, 1, 2] and len(workers) == 3 and "b" in workers
+    assert a.heartbeat_identity == b"a#hb"
+    b.spawning({"user_classes_count": {"U": 2}})
+    c.state = WorkerState.MISSING
+    assert [w.node_id for w in workers.live] == ["a", "b"]
+    assert [w.node_id for w in workers.ready] == ["a"]
+    assert [w.node_id for w in workers.running] == ["b"]
+    assert [w.node_id for w in workers.missing] == ["c"]
+    b.heartbeat({"user_count": 2, "state": "running", "cpu": 12.5, "memory": 1000, "timestamp": 1.0})
+    c.user_count = 7  # a missing worker's users do not count
+    assert workers.live_count == 2 and workers.user_count == 2 and b.cpu == 12.5
+    # a worker may not report itself missing, and numbers of the wrong type are not kept
+    b.heartbeat({"state": "missing", "cpu": True, "memory": "lots", "user_count": 2.5, "timestamp": 2.0})
+    assert b.state is WorkerState.RUNNING and b.cpu == 12.5 and b.memory == 1000 and b.user_count == 2
+    # a worker that quits and comes back keeps its index; until then it is remembered as departed
+    workers.remove("a")
+    assert "a" not in workers and workers.departed("a")
+    again = workers.add("a", "h1", 13, 4, b"a")
+    assert again.index == 0 and not workers.departed("a")
+    assert [w.node_id for w in workers.in_order()] == ["a", "b", "c"]
