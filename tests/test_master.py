@@ -528,7 +528,8 @@ def test_worker_registry_views_and_indexes() -> None:
     c.state = WorkerState.MISSING
     assert [w.node_id for w in workers.live] == ["a", "b"]
     assert [w.node_id for w in workers.ready] == ["a"]
-    assert [w.node_id for w in workers.running] == ["b"]
+    assert [w.node_id for w in workers.spawning] == ["b"] and workers.running == []
+    assert [w.node_id for w in workers.all] == ["a", "b", "c"]
     assert [w.node_id for w in workers.missing] == ["c"]
     b.heartbeat({"user_count": 2, "state": "running", "cpu": 12.5, "memory": 1000, "timestamp": 1.0})
     c.user_count = 7  # a missing worker's users do not count
@@ -536,6 +537,7 @@ def test_worker_registry_views_and_indexes() -> None:
     # a worker may not report itself missing, and numbers of the wrong type are not kept
     b.heartbeat({"state": "missing", "cpu": True, "memory": "lots", "user_count": 2.5, "timestamp": 2.0})
     assert b.state is WorkerState.RUNNING and b.cpu == 12.5 and b.memory == 1000 and b.user_count == 2
+    assert [w.node_id for w in workers.running] == ["b"]
     # a worker that quits and comes back keeps its index; until then it is remembered as departed
     workers.remove("a")
     assert "a" not in workers and workers.departed("a")

@@ -139,7 +139,8 @@ class WorkerNodes(Mapping[str, WorkerNode]):
     """The workers that said hello and have not quit, by node id (``MasterRunner.workers``).
 
     A worker keeps its index for the life of the master, also when it quits and comes back; the views
-    (:attr:`live`, :attr:`ready`, :attr:`running`, :attr:`missing`) are lists in index order.
+    (:attr:`all`, :attr:`live`, :attr:`ready`, :attr:`spawning`, :attr:`running`, :attr:`missing`, as
+    in Locust's ``runner.clients``) are lists in index order.
     """
 
     def __init__(self) -> None:
@@ -183,6 +184,11 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         return sorted(self._nodes.values(), key=lambda w: w.index)
 
     @property
+    def all(self) -> list[WorkerNode]:
+        """All the workers, by index."""
+        return self.in_order()
+
+    @property
     def live(self) -> list[WorkerNode]:
         """The workers that are not missing, by index: those that get users."""
         return [w for w in self.in_order() if not w.missing]
@@ -193,9 +199,14 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         return [w for w in self.in_order() if w.state in (WorkerState.READY, WorkerState.STOPPED)]
 
     @property
+    def spawning(self) -> list[WorkerNode]:
+        """The workers starting or stopping users, by index."""
+        return [w for w in self.in_order() if w.state is WorkerState.SPAWNING]
+
+    @property
     def running(self) -> list[WorkerNode]:
-        """The workers running users or starting them, by index."""
-        return [w for w in self.in_order() if w.state in (WorkerState.SPAWNING, WorkerState.RUNNING)]
+        """The workers that reached their share of the users, by index."""
+        return [w for w in self.in_order() if w.state is WorkerState.RUNNING]
 
     @property
     def missing(self) -> list[WorkerNode]:
