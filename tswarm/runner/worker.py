@@ -48,6 +48,8 @@ log = logging.getLogger("tswarm.worker")
 STATS_INTERVAL = 1.0
 #: the heartbeat thread starts a CPU warning when the average of its readings over this long is too high
 CPU_WARNING_WINDOW = 3.0
+#: log lines a worker keeps for its master between two reports (the oldest go first)
+LOG_LINES_KEPT = 1000
 #: options a worker keeps its own values of when the master sends its parsed options
 _WORKER_OWN_OPTIONS = frozenset(
     {
@@ -75,10 +77,6 @@ _WORKER_OWN_OPTIONS = frozenset(
 
 def make_node_id() -> str:
     return f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-
-
-#: log lines a worker keeps for its master between two reports (the oldest go first)
-LOG_LINES_KEPT = 1000
 
 
 class WorkerLogForwarder(logging.Handler):
