@@ -31,6 +31,8 @@ FORBIDDEN = {
     "dispatch.py": {"gevent", "textual", "zmq"},
     "events.py": {"gevent", "textual", "zmq"},
     "env.py": {"gevent", "textual", "zmq"},
+    "ramp.py": {"gevent", "textual", "zmq", "asyncio", "tswarm.runner", "tswarm.controller"},
+    "roles.py": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.env"},
 }
 
 

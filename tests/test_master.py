@@ -178,7 +178,7 @@ async def master(environment: Environment) -> AsyncIterator[MasterRunner]:
         testfiles=[("locustfile.py", b"print('hi')\n")],
     )
     task = asyncio.create_task(runner.serve())
-    await wait_for(lambda: runner._loop is not None)
+    await wait_for(lambda: runner._bridge.loop is not None)
     yield runner
     runner.quit()
     with contextlib.suppress(asyncio.TimeoutError):
@@ -374,12 +374,12 @@ async def test_garbage_is_counted_and_the_master_keeps_working(
         stranger.send_raw(msgpack.packb(["hello", "not a map", "stranger"]))
         stranger.send_raw(b"one", b"two")
         stranger.send("stats", {"stats": {}, "user_count": 0})  # before hello
-        await wait_for(lambda: master.protocol_errors == 5, what=lambda: master._peer_errors)
+        await wait_for(lambda: master.protocol_errors == 5, what=lambda: master.link.peer_errors)
         w = await make_worker("good")
         w.send("spawn", {"user_classes_count": {}})  # a type only the master sends
         w.send("heartbeat", {"no timestamp": 1})
-        await wait_for(lambda: master.protocol_errors == 7, what=lambda: master._peer_errors)
-        assert master._peer_errors == {"stranger": 5, "good": 2}
+        await wait_for(lambda: master.protocol_errors == 7, what=lambda: master.link.peer_errors)
+        assert master.link.peer_errors == {"stranger": 5, "good": 2}
         master.start(2, 100)
         await wait_for(lambda: sum(w.users.values()) == 2)
     finally:
@@ -431,6 +431,9 @@ async def test_expect_workers_timeout(environment: Environment, caplog: pytest.L
     assert code == 1
     assert time.monotonic() - began < 3
     assert "Gave up waiting for workers: 0 of 3 connected after 0.5s" in caplog.text
+    # said once (it used to be logged twice, so the TUI's Logs view showed it twice)
+    gave_up = [line for line in runner.logs if line.message.startswith("Gave up waiting for workers")]
+    assert len(gave_up) == 1 and gave_up[0].source == "master" and gave_up[0].level == "ERROR"
 
 
 async def test_run_headless_runs_and_quits_workers(environment: Environment) -> None:
@@ -510,3 +513,34 @@ async def test_run_headless_follows_a_load_shape(environment: Environment) -> No
         assert worker.of_type("stop") and worker.of_type("quit")
     finally:
         await worker.close()
+
+
+def test_worker_registry_views_and_indexes() -> None:
+    from tswarm.controller.workers import WorkerNodes
+
+    workers = WorkerNodes()
+    a = workers.add("a", "h1", 10, 4, b"a")
+    b = workers.add("b", "h2", 11, 2, b"b")
+    c = workers.add("c", "h1", 12, 1, b"c")
+    assert [w.index for w in (a, b, c)] == [0, 1, 2] and len(workers) == 3 and "b" in workers
+    assert a.heartbeat_identity == b"a#hb"
+    b.spawning({"user_classes_count": {"U": 2}})
+    c.state = WorkerState.MISSING
+    assert [w.node_id for w in workers.live] == ["a", "b"]
+    assert [w.node_id for w in workers.ready] == ["a"]
+    assert [w.node_id for w in workers.spawning] == ["b"] and workers.running == []
+    assert [w.node_id for w in workers.all] == ["a", "b", "c"]
+    assert [w.node_id for w in workers.missing] == ["c"]
+    b.heartbeat({"user_count": 2, "state": "running", "cpu": 12.5, "memory": 1000, "timestamp": 1.0})
+    c.user_count = 7  # a missing worker's users do not count
+    assert workers.live_count == 2 and workers.user_count == 2 and b.cpu == 12.5
+    # a worker may not report itself missing, and numbers of the wrong type are not kept
+    b.heartbeat({"state": "missing", "cpu": True, "memory": "lots", "user_count": 2.5, "timestamp": 2.0})
+    assert b.state is WorkerState.RUNNING and b.cpu == 12.5 and b.memory == 1000 and b.user_count == 2
+    assert [w.node_id for w in workers.running] == ["b"]
+    # a worker that quits and comes back keeps its index; until then it is remembered as departed
+    workers.remove("a")
+    assert "a" not in workers and workers.departed("a")
+    again = workers.add("a", "h1", 13, 4, b"a")
+    assert again.index == 0 and not workers.departed("a")
+    assert [w.node_id for w in workers.in_order()] == ["a", "b", "c"]

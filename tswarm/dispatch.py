@@ -7,8 +7,9 @@ The master works in three steps, each one a function here::
     desired = assign(counts, order)                      # {node_id: {"Reader": 27, ...}, ...}
     current = step_towards(current, desired, budget)     # at most ``budget`` users started or stopped
 
-and repeats the last step a few times a second with a budget that grows with the spawn rate, so ramp-up,
-ramp-down and rebalancing (a worker joined or went missing) all happen at the spawn rate.
+and repeats the last step a few times a second with a budget that grows with the spawn rate
+(:class:`tswarm.ramp.SpawnRamp`, which the local runner uses too), so ramp-up, ramp-down and
+rebalancing (a worker joined or went missing) all happen at the spawn rate.
 
 Plain Python: no ZeroMQ, gevent or asyncio.
 """

@@ -2,6 +2,9 @@
 
 It holds the test file's user classes and shape, the events, the stats that requests are logged into,
 the parsed options and the runner. It imports neither gevent nor Textual: the master builds one too.
+
+It makes the runner of its process (``create_*_runner``), so it sits above ``runner/`` and
+``controller/``: those see it only as :class:`tswarm.roles.RunEnvironment` and never import this module.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ log = logging.getLogger("tswarm.runner")
 
 if TYPE_CHECKING:
     from tswarm.controller.master import MasterRunner
+    from tswarm.roles import Runner
     from tswarm.runner.local import LocalRunner
     from tswarm.runner.worker import LinkedLocalRunner, WorkerRunner
 
@@ -66,7 +70,7 @@ class Environment:
         self.available_user_classes = available_user_classes or {c.__name__: c for c in self.user_classes}
         self.available_shape_classes = available_shape_classes or {}
         self.stats = RequestStats()
-        self.runner: LocalRunner | WorkerRunner | LinkedLocalRunner | MasterRunner | None = None
+        self.runner: Runner | None = None
         #: when set (by the test file), the process exits with this code whatever the results
         self.process_exit_code: int | None = None
         #: Locust compatibility: there is no web UI in tswarm
@@ -80,7 +84,8 @@ class Environment:
     def _filter_tasks_by_tags(self) -> None:
         if not (self.tags or self.exclude_tags) or not self.user_classes:
             return
-        from tswarm.runner.tasks import filter_tasks_by_tags
+        # from tags.py, which is plain Python: a master filters too, and must not load gevent
+        from tswarm.runner.tags import filter_tasks_by_tags
 
         had_tasks = [cls for cls in self.user_classes if getattr(cls, "tasks", None)]
         filter_tasks_by_tags(
@@ -102,8 +107,9 @@ class Environment:
 
         # the stats stay here: nothing takes deltas of them
         self.stats = RequestStats(track_deltas=False)
-        self.runner = LocalRunner(self)
-        return self.runner
+        runner = LocalRunner(self)
+        self.runner = runner
+        return runner
 
     def create_worker_runner(self, master_host: str, master_port: int, **kwargs: Any) -> WorkerRunner:
         """Make the runner of a worker process that connects to a master."""
@@ -111,8 +117,9 @@ class Environment:
 
         # A worker only ships deltas to its master; like Locust's, its own stats stay empty.
         self.stats = RequestStats(cumulative=False)
-        self.runner = WorkerRunner(self, master_host, master_port, **kwargs)
-        return self.runner
+        runner = WorkerRunner(self, master_host, master_port, **kwargs)
+        self.runner = runner
+        return runner
 
     def create_linked_local_runner(
         self, master_host: str, master_port: int, **kwargs: Any
@@ -121,8 +128,9 @@ class Environment:
         from tswarm.runner.worker import LinkedLocalRunner
 
         self.stats = RequestStats(cumulative=False)
-        self.runner = LinkedLocalRunner(self, master_host, master_port, **kwargs)
-        return self.runner
+        runner = LinkedLocalRunner(self, master_host, master_port, **kwargs)
+        self.runner = runner
+        return runner
 
     def create_master_runner(
         self, master_bind_host: str = "*", master_bind_port: int = 5557, **kwargs: Any
@@ -132,5 +140,6 @@ class Environment:
 
         # the master merges deltas in and never ships any out
         self.stats = RequestStats(track_deltas=False)
-        self.runner = MasterRunner(self, master_bind_host, master_bind_port, **kwargs)
-        return self.runner
+        runner = MasterRunner(self, master_bind_host, master_bind_port, **kwargs)
+        self.runner = runner
+        return runner

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tswarm.protocol.states import RunState, WorkerState
+
 if TYPE_CHECKING:
     from tswarm.controller.master import MasterRunner
     from tswarm.runner.local import LocalRunner
@@ -25,15 +27,16 @@ __all__ = [
     "WorkerRunner",
 ]
 
-# ``runner.state`` values, by Locust's names (a master's state is a str enum with the same values;
-# tswarm has no cleanup state, and "missing" is the state of a worker, not of a runner)
-STATE_INIT = "ready"
-STATE_SPAWNING = "spawning"
-STATE_RUNNING = "running"
+# ``runner.state`` values by Locust's names. Every runner's state is a RunState, a str enum, so these
+# compare equal to Locust's strings ("ready", "spawning", ...). tswarm has no cleanup state, and
+# "missing" is the state of a worker (WorkerState), not of a runner.
+STATE_INIT = RunState.READY
+STATE_SPAWNING = RunState.SPAWNING
+STATE_RUNNING = RunState.RUNNING
 STATE_CLEANUP = "cleanup"
-STATE_STOPPING = "stopping"
-STATE_STOPPED = "stopped"
-STATE_MISSING = "missing"
+STATE_STOPPING = RunState.STOPPING
+STATE_STOPPED = RunState.STOPPED
+STATE_MISSING = WorkerState.MISSING
 
 _WHERE = {
     "LocalRunner": "tswarm.runner.local",

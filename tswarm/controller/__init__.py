@@ -1,1 +1,9 @@
-"""The master side: dispatch, heartbeats, stats aggregation and outputs. Plain asyncio, no Textual."""
+"""The master side: dispatch, heartbeats, stats aggregation and outputs. Plain asyncio, no Textual.
+
+``master`` holds :class:`~tswarm.controller.master.MasterRunner`, the coordinator. Its parts:
+``link`` (the ROUTER socket and frame checks), ``bridge`` (calls from other threads), ``workers`` (the
+worker registry), ``worker_messages`` (the handshake, heartbeats and a handler per message type),
+``distribution`` (users per worker, at the spawn rate of :mod:`tswarm.ramp`), ``custom_messages``,
+``run_log`` and ``snapshot_builder``. ``snapshot`` and ``api`` are what the front-ends see; ``outputs``,
+``report`` and ``formatting`` write the results.
+"""

@@ -8,25 +8,21 @@ threads and easy to build by hand for deterministic UI tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+# the states are the protocol's (a worker reports its own); re-exported for the front-ends
+from tswarm.protocol.states import RunState, WorkerState
 
-class RunState(StrEnum):
-    WAITING = "waiting for workers"
-    READY = "ready"
-    SPAWNING = "spawning"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-class WorkerState(StrEnum):
-    READY = "ready"
-    SPAWNING = "spawning"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    MISSING = "missing"
+__all__ = [
+    "EntryRow",
+    "ExceptionRow",
+    "FailureRow",
+    "HistoryPoint",
+    "LogLine",
+    "RunSnapshot",
+    "RunState",
+    "WorkerRow",
+    "WorkerState",
+]
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,26 @@
-"""What the master knows about each worker: the registry entry behind ``MasterRunner.workers``."""
+"""The master's registry of workers: one :class:`WorkerNode` each, and live/ready/running/missing views.
+
+What a worker reports (heartbeats, spawning, stats) is read into its node here, with every number
+checked before it is kept. Plain Python; may import tswarm.protocol and controller.snapshot.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from tswarm.controller.snapshot import WorkerRow, WorkerState
+from tswarm.controller.snapshot import WorkerRow
+from tswarm.protocol import HEARTBEAT_SUFFIX, WorkerState
+
+__all__ = ["RPS_WINDOW", "WorkerNode", "WorkerNodes"]
 
 #: seconds of stats reports a worker's requests/s is averaged over
 RPS_WINDOW = 4.0
+#: node ids of departed workers remembered (so that their late frames are not taken for strangers')
+MAX_DEPARTED = 10_000
 
 
 @dataclass
@@ -21,7 +32,6 @@ class WorkerNode:
     index: int
     pid: int = 0
     cpu_count: int = 1
-    version: str = ""
     state: WorkerState = WorkerState.READY
     #: users running there, as the worker last reported
     user_count: int = 0
@@ -33,21 +43,22 @@ class WorkerNode:
     #: any message counts as a sign of life, not only heartbeats
     last_seen: float = field(default_factory=time.monotonic)
     cpu_warning: bool = False
-    #: ZeroMQ identities of its main and heartbeat sockets
+    #: ZeroMQ identity of its main socket
     identity: bytes = b""
     _reports: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64), repr=False)
 
     @property
     def heartbeat_identity(self) -> bytes:
-        return self.identity + b"#hb"
+        """ZeroMQ identity of its heartbeat socket."""
+        return self.identity + HEARTBEAT_SUFFIX.encode()
 
     @property
     def missing(self) -> bool:
         return self.state is WorkerState.MISSING
 
-    def add_requests(self, count: int, now: float | None = None) -> None:
+    def add_requests(self, count: int) -> None:
         """Note that a stats report of ``count`` requests arrived (for :attr:`rps`)."""
-        self._reports.append((time.monotonic() if now is None else now, count))
+        self._reports.append((time.monotonic(), count))
 
     @property
     def rps(self) -> float:
@@ -55,6 +66,60 @@ class WorkerNode:
         now = time.monotonic()
         recent = sum(n for t, n in self._reports if now - t <= RPS_WINDOW)
         return recent / RPS_WINDOW
+
+    # -- what it reports -------------------------------------------------------------------------------
+
+    def restarted(self, pid: int, identity: bytes) -> None:
+        """The same node id said hello from a new process: it runs nothing yet."""
+        self.pid = pid
+        self.identity = identity
+        self.state = WorkerState.READY
+        self.user_count = 0
+        self.user_classes_count = {}
+
+    def back(self, reported_state: Any) -> None:
+        """A missing worker was heard from again; ``reported_state`` is its heartbeat's, if any."""
+        self.state = _worker_state(reported_state, WorkerState.READY)
+
+    def heartbeat(self, data: dict[str, Any]) -> None:
+        """Read a heartbeat: state, users, CPU and memory."""
+        self.last_heartbeat = time.monotonic()
+        self.cpu = _number(data.get("cpu"), self.cpu)
+        self.memory = int(_number(data.get("memory"), self.memory))
+        count = data.get("user_count")
+        if isinstance(count, int):
+            self.user_count = count
+        self.state = _worker_state(data.get("state"), self.state)
+
+    def spawning(self, data: dict[str, Any]) -> None:
+        """It starts changing its users."""
+        self.state = WorkerState.SPAWNING
+        self.user_classes_count = _counts(data["user_classes_count"])
+
+    def spawning_complete(self, data: dict[str, Any]) -> None:
+        """It reached the last target it was sent."""
+        self.state = WorkerState.RUNNING
+        self.user_classes_count = _counts(data["user_classes_count"])
+        self.user_count = data["user_count"]
+
+    def reported(self, data: dict[str, Any], requests: int) -> None:
+        """A stats report of ``requests`` requests was merged."""
+        self.add_requests(requests)
+        self.user_count = data["user_count"]
+        classes = data.get("user_classes_count")
+        if isinstance(classes, dict):
+            self.user_classes_count = _counts(classes)
+
+    def stopped(self) -> None:
+        """Its users stopped and its final stats arrived."""
+        self.state = WorkerState.STOPPED
+        self.user_count = 0
+        self.user_classes_count = {}
+
+    def cpu_warned(self, data: dict[str, Any]) -> None:
+        """It says its CPU is too busy."""
+        self.cpu_warning = True
+        self.cpu = _number(data["cpu"], self.cpu)
 
     def row(self) -> WorkerRow:
         return WorkerRow(
@@ -68,3 +133,111 @@ class WorkerNode:
             heartbeat_age=max(0.0, time.monotonic() - self.last_heartbeat),
             rps=self.rps,
         )
+
+
+class WorkerNodes(Mapping[str, WorkerNode]):
+    """The workers that said hello and have not quit, by node id (``MasterRunner.workers``).
+
+    A worker keeps its index for the life of the master, also when it quits and comes back; the views
+    (:attr:`all`, :attr:`live`, :attr:`ready`, :attr:`spawning`, :attr:`running`, :attr:`missing`, as
+    in Locust's ``runner.clients``) are lists in index order.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, WorkerNode] = {}
+        self._indexes: dict[str, int] = {}
+        #: workers that said quit, oldest first (a dict as an ordered set)
+        self._departed: dict[str, None] = {}
+
+    def __getitem__(self, node_id: str) -> WorkerNode:
+        return self._nodes[node_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def add(self, node_id: str, host: str, pid: int, cpu_count: int, identity: bytes) -> WorkerNode:
+        """Register a worker that said hello (with the index it had, if it was here before)."""
+        index = self._indexes.setdefault(node_id, len(self._indexes))
+        self._departed.pop(node_id, None)
+        node = WorkerNode(
+            node_id=node_id, host=host, index=index, pid=pid, cpu_count=cpu_count, identity=identity
+        )
+        self._nodes[node_id] = node
+        return node
+
+    def remove(self, node_id: str) -> None:
+        """The worker said quit: forget it, and remember that it left."""
+        del self._nodes[node_id]
+        self._departed[node_id] = None
+        while len(self._departed) > MAX_DEPARTED:
+            del self._departed[next(iter(self._departed))]
+
+    def departed(self, node_id: str) -> bool:
+        """True for a worker that said quit and did not come back."""
+        return node_id in self._departed
+
+    def in_order(self) -> list[WorkerNode]:
+        """All the workers, by index."""
+        return sorted(self._nodes.values(), key=lambda w: w.index)
+
+    @property
+    def all(self) -> list[WorkerNode]:
+        """All the workers, by index."""
+        return self.in_order()
+
+    @property
+    def live(self) -> list[WorkerNode]:
+        """The workers that are not missing, by index: those that get users."""
+        return [w for w in self.in_order() if not w.missing]
+
+    @property
+    def ready(self) -> list[WorkerNode]:
+        """The workers waiting for users (ready or stopped), by index."""
+        return [w for w in self.in_order() if w.state in (WorkerState.READY, WorkerState.STOPPED)]
+
+    @property
+    def spawning(self) -> list[WorkerNode]:
+        """The workers starting or stopping users, by index."""
+        return [w for w in self.in_order() if w.state is WorkerState.SPAWNING]
+
+    @property
+    def running(self) -> list[WorkerNode]:
+        """The workers that reached their share of the users, by index."""
+        return [w for w in self.in_order() if w.state is WorkerState.RUNNING]
+
+    @property
+    def missing(self) -> list[WorkerNode]:
+        """The workers not heard from for longer than the heartbeat timeout, by index."""
+        return [w for w in self.in_order() if w.missing]
+
+    @property
+    def live_count(self) -> int:
+        """How many workers are not missing."""
+        return sum(1 for w in self._nodes.values() if not w.missing)
+
+    @property
+    def user_count(self) -> int:
+        """Users on the workers that are not missing, as they last reported."""
+        return sum(w.user_count for w in self._nodes.values() if not w.missing)
+
+
+def _worker_state(value: Any, default: WorkerState) -> WorkerState:
+    # a worker reports a runner state; "missing" is the master's verdict, never the worker's
+    try:
+        state = WorkerState(value)
+    except ValueError:
+        return default
+    return default if state is WorkerState.MISSING else state
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}

@@ -3,6 +3,14 @@
 Plain Python: imports neither gevent nor Textual, so both sides share it.
 """
 
+from tswarm.protocol.identities import (
+    FETCH_SUFFIX,
+    HEARTBEAT_SUFFIX,
+    MASTER_NODE_ID,
+    fetch_identity,
+    heartbeat_identity,
+    split_identity,
+)
 from tswarm.protocol.messages import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -12,13 +20,22 @@ from tswarm.protocol.messages import (
     decode,
     encode,
 )
+from tswarm.protocol.states import RunState, WorkerState
 
 __all__ = [
+    "FETCH_SUFFIX",
+    "HEARTBEAT_SUFFIX",
+    "MASTER_NODE_ID",
     "MAX_FRAME_BYTES",
     "PROTOCOL_VERSION",
     "RESERVED_TYPES",
     "Message",
     "ProtocolError",
+    "RunState",
+    "WorkerState",
     "decode",
     "encode",
+    "fetch_identity",
+    "heartbeat_identity",
+    "split_identity",
 ]

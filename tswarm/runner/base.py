@@ -18,22 +18,16 @@ import gevent.pool
 import psutil
 
 from tswarm.exceptions import UsageError
-from tswarm.protocol import RESERVED_TYPES, Message
+from tswarm.protocol import RESERVED_TYPES, Message, RunState
 
 if TYPE_CHECKING:
-    from tswarm.env import Environment
+    from tswarm.roles import RunEnvironment
     from tswarm.runner.users import User
 
 log = logging.getLogger("tswarm.runner")
 
 CPU_WARNING_THRESHOLD = 90.0
 CPU_MONITOR_INTERVAL = 5.0
-
-STATE_READY = "ready"
-STATE_SPAWNING = "spawning"
-STATE_RUNNING = "running"
-STATE_STOPPING = "stopping"
-STATE_STOPPED = "stopped"
 
 
 class UserRunner:
@@ -45,7 +39,7 @@ class UserRunner:
 
     node_id = "local"
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: RunEnvironment) -> None:
         self.environment = environment
         self.user_greenlets = gevent.pool.Group()
         self._users: dict[str, list[User]] = defaultdict(list)
@@ -53,16 +47,14 @@ class UserRunner:
         self.assigned: dict[str, int] = {}
         #: classes whose users failed to start in this test (name to error): no more are tried
         self.unstartable: dict[str, str] = {}
-        self.state = STATE_READY
+        self.state: RunState = RunState.READY
         self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._unknown_message_types: set[str] = set()
         self.cpu_usage = 0.0
         self.memory_usage = 0
         self._cpu_warning_active = False
-        self.cpu_warning_emitted = False
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent()  # the first call only starts the measurement
-        self.exceptions_logged = 0
         stats = environment.stats
         log_request = stats.log_request
         log_error = stats.log_error
@@ -153,7 +145,6 @@ class UserRunner:
         self.unstartable[name] = f"{type(error).__name__}: {error}"
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.environment.stats.log_exception(self.node_id, f"{type(error).__name__}({error})", text)
-        self.exceptions_logged += 1
         if isinstance(error, UsageError):
             log.error("Cannot start users of %s: %s", name, error)
         else:
@@ -190,7 +181,6 @@ class UserRunner:
     def _on_user_error(self, user_instance: Any, exception: BaseException, tb: Any, **_: Any) -> None:
         text = "".join(traceback.format_exception(type(exception), exception, tb))
         self.environment.stats.log_exception(self.node_id, f"{type(exception).__name__}({exception})", text)
-        self.exceptions_logged += 1
 
     def _monitor_cpu(self) -> None:
         while True:
@@ -217,7 +207,6 @@ class UserRunner:
         if self._cpu_warning_active:
             return False
         self._cpu_warning_active = True
-        self.cpu_warning_emitted = True
         return True
 
     def warn_cpu(self, cpu: float) -> None:

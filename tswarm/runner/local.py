@@ -9,19 +9,13 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import gevent.event
 
-from tswarm.dispatch import class_counts, step_towards
-from tswarm.protocol import Message
-from tswarm.runner.base import (
-    STATE_READY,
-    STATE_RUNNING,
-    STATE_SPAWNING,
-    STATE_STOPPED,
-    STATE_STOPPING,
-    UserRunner,
-)
+from tswarm.dispatch import class_counts
+from tswarm.protocol import Message, RunState
+from tswarm.ramp import SHAPE_TICK, ShapeStepper, SpawnRamp, describe_counts, pending_moves
+from tswarm.runner.base import UserRunner
 
 if TYPE_CHECKING:
-    from tswarm.env import Environment
+    from tswarm.roles import RunEnvironment
 
 log = logging.getLogger("tswarm.runner")
 
@@ -35,12 +29,12 @@ class LocalRunner(UserRunner):
     Neither a MasterRunner nor a WorkerRunner, as in Locust.
     """
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: RunEnvironment) -> None:
         super().__init__(environment)
         self.target_user_count = 0
-        self.spawn_rate = 1.0
         self.started_at: float | None = None
         self._target: dict[str, int] = {}
+        self._ramp = SpawnRamp()
         self._spawner: gevent.Greenlet | None = None
         self._shape_greenlet: gevent.Greenlet | None = None
         self._run_timer: gevent.Greenlet | None = None
@@ -59,38 +53,39 @@ class LocalRunner(UserRunner):
         if spawn_rate <= 0:
             raise ValueError("spawn_rate must be > 0")
         self.target_user_count = user_count  # already known to test_start listeners, as in Locust
-        if self.state in (STATE_READY, STATE_STOPPED):
+        if self.state in (RunState.READY, RunState.STOPPED):
             self.stopped.clear()
             self.started_at = time.time()
             self.environment.stats.reset_all()
             self.environment.events.test_start.fire(environment=self.environment)
         classes = user_classes or self.environment.user_classes
-        self.spawn_rate = spawn_rate
         self._target = class_counts(classes, user_count)
-        self.state = STATE_SPAWNING
+        self._ramp.restart(spawn_rate)
+        self.state = RunState.SPAWNING
         if self._spawner is None or self._spawner.dead:
             self._spawner = gevent.spawn(self._spawn_loop)
 
+    @property
+    def spawn_rate(self) -> float:
+        """Users started or stopped per second on the way to the target."""
+        return self._ramp.spawn_rate
+
     def _spawn_loop(self) -> None:
-        budget = 1.0  # the first user starts at once
         last = time.monotonic()
         while True:
+            now = time.monotonic()
             current = {"local": dict(self.assigned)}
             desired = {"local": self.reachable(self._target)}
-            if _same(current["local"], desired["local"]):
+            if not pending_moves(current, desired):
                 break
-            steps = int(budget)
-            if steps:
-                budget -= steps
-                new = step_towards(current, desired, steps)
+            new = self._ramp.advance(now - last, current, desired)
+            last = now
+            if new != current:
                 self.set_users(new["local"])
             gevent.sleep(SPAWN_TICK)
-            now = time.monotonic()
-            budget = min(budget + (now - last) * self.spawn_rate, max(1.0, self.spawn_rate))
-            last = now
-        self.state = STATE_RUNNING
+        self.state = RunState.RUNNING
         count = self.user_count
-        log.info("All users spawned: %s (%d total)", _describe(self._target), count)
+        log.info("All users spawned: %s (%d total)", describe_counts(self._target), count)
         self.environment.events.spawning_complete.fire(user_count=count)
         if self.environment.reset_stats:
             log.info("Resetting stats (--reset-stats)")
@@ -105,24 +100,18 @@ class LocalRunner(UserRunner):
         shape = self.environment.shape_class
         if shape is None:
             raise ValueError("the environment has no LoadTestShape")
-        shape.runner = self
-        shape.reset_time()
-        self._shape_greenlet = gevent.spawn(self._shape_loop, shape)
+        self._shape_greenlet = gevent.spawn(self._shape_loop, ShapeStepper(shape, self))
 
-    def _shape_loop(self, shape: Any) -> None:
-        last: Any = None
-        while self.state != STATE_STOPPED:
-            figures = shape.tick()
-            if figures is None:
+    def _shape_loop(self, stepper: ShapeStepper) -> None:
+        while self.state != RunState.STOPPED:
+            step = stepper.tick()
+            if stepper.ended:
                 log.info("The load shape ended the test")
                 gevent.spawn(self.stop)
                 return
-            if figures != last:
-                last = figures
-                user_count, spawn_rate, *rest = figures
-                classes = rest[0] if rest and rest[0] else None
-                self.start(int(user_count), float(spawn_rate), user_classes=classes)
-            gevent.sleep(1.0)
+            if step is not None:
+                self.start(step.user_count, step.spawn_rate, user_classes=step.user_classes)
+            gevent.sleep(SHAPE_TICK)
 
     def stop_after(self, seconds: float) -> None:
         """End the test ``seconds`` from now (-t/--run-time)."""
@@ -138,16 +127,16 @@ class LocalRunner(UserRunner):
 
     def stop(self) -> None:
         """Stop all users (gracefully within the stop timeout) and end the test."""
-        if self.state in (STATE_STOPPING, STATE_STOPPED) or self.started_at is None:
+        if self.state in (RunState.STOPPING, RunState.STOPPED) or self.started_at is None:
             self.stopped.set()
             return
-        self.state = STATE_STOPPING
+        self.state = RunState.STOPPING
         for greenlet in (self._spawner, self._shape_greenlet, self._run_timer):
             if greenlet is not None and greenlet is not gevent.getcurrent():
                 greenlet.kill(block=False)
         self.environment.events.test_stopping.fire(environment=self.environment)
         self.stop_all_users()
-        self.state = STATE_STOPPED
+        self.state = RunState.STOPPED
         self.environment.events.test_stop.fire(environment=self.environment)
         self.stopped.set()
 
@@ -168,12 +157,3 @@ class LocalRunner(UserRunner):
 
     def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
         self._handle_custom_message(Message(msg_type, data, self.node_id))
-
-
-def _same(current: dict[str, int], target: dict[str, int]) -> bool:
-    names = set(current) | set(target)
-    return all(current.get(n, 0) == target.get(n, 0) for n in names)
-
-
-def _describe(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no users"

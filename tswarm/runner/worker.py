@@ -14,6 +14,7 @@ import time
 import uuid
 from argparse import Namespace
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -25,19 +26,21 @@ from gevent import monkey
 
 from tswarm._version import __version__
 from tswarm.exceptions import TestFileError
-from tswarm.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
-from tswarm.runner.base import (
-    STATE_READY,
-    STATE_RUNNING,
-    STATE_SPAWNING,
-    STATE_STOPPED,
-    STATE_STOPPING,
-    UserRunner,
+from tswarm.protocol import (
+    PROTOCOL_VERSION,
+    Message,
+    ProtocolError,
+    RunState,
+    decode,
+    encode,
+    fetch_identity,
+    heartbeat_identity,
 )
+from tswarm.runner.base import UserRunner
 from tswarm.runner.local import LocalRunner
 
 if TYPE_CHECKING:
-    from tswarm.env import Environment
+    from tswarm.roles import RunEnvironment
 
 log = logging.getLogger("tswarm.worker")
 
@@ -45,7 +48,8 @@ log = logging.getLogger("tswarm.worker")
 STATS_INTERVAL = 1.0
 #: the heartbeat thread starts a CPU warning when the average of its readings over this long is too high
 CPU_WARNING_WINDOW = 3.0
-LOG_FLUSH_INTERVAL = 0.5
+#: log lines a worker keeps for its master between two reports (the oldest go first)
+LOG_LINES_KEPT = 1000
 #: options a worker keeps its own values of when the master sends its parsed options
 _WORKER_OWN_OPTIONS = frozenset(
     {
@@ -78,9 +82,9 @@ def make_node_id() -> str:
 class WorkerLogForwarder(logging.Handler):
     """Keeps log lines for the master; sent in batches by the worker's main loop."""
 
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self) -> None:
         super().__init__(level=logging.INFO)
-        self.lines: deque[list[Any]] = deque(maxlen=capacity)
+        self.lines: deque[list[Any]] = deque(maxlen=LOG_LINES_KEPT)
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):  # a log handler must never raise
@@ -101,7 +105,7 @@ class MasterLinkedRunner(UserRunner):
 
     def __init__(
         self,
-        environment: Environment,
+        environment: RunEnvironment,
         master_host: str,
         master_port: int,
         *,
@@ -229,46 +233,72 @@ class MasterLinkedRunner(UserRunner):
             except Exception:
                 log.exception("Failed to handle a %r message from the master", msg.type)
 
-    def _handle(self, msg: Any) -> None:
-        kind, data = msg.type, msg.data
-        if kind != "heartbeat":
-            log.debug("Got %r from the master", kind)
-        if kind == "ack":
-            master_id = data.get("master_id")
-            if self._master_id is not None and master_id != self._master_id:
-                log.info("Connected to a new master process at %s", self.endpoint)
-            self._master_id = master_id
-            self._rejoining = False
-            self.worker_index = data["index"]
-            self.worker_count = data.get("worker_count", self.worker_count)
-            if not self.connected.is_set():
-                log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
-            self.connected.set()
-        elif kind == "refuse":
-            log.error("The master refused this worker: %s", data["reason"])
-            self._finish(1)
-        elif kind == "heartbeat":
-            pass
-        elif kind == "reconnect":
-            gevent.spawn(self._rejoin)
-        elif kind == "spawn":
-            gevent.spawn(self._on_spawn, data)
-        elif kind == "stop":
-            gevent.spawn(self._on_stop)
-        elif kind == "quit":
-            gevent.spawn(self._on_quit)
-        elif kind == "reset_stats":
-            self.environment.stats.reset_all()
-            self.environment.stats.take_delta()
-            self.environment.events.reset_stats.fire()
+    def _handle(self, msg: Message) -> None:
+        if msg.type != "heartbeat":
+            log.debug("Got %r from the master", msg.type)
+        handler = self._handlers.get(msg.type)
+        if handler is not None:
+            handler(self, msg.data)
         else:
             self._handle_custom_message(msg)
 
+    # The handlers of the master's messages, in _handlers below. Those that start or stop users run
+    # in a greenlet of their own, so that the receive loop goes on meanwhile.
+
+    def _on_ack(self, data: dict[str, Any]) -> None:
+        master_id = data.get("master_id")
+        if self._master_id is not None and master_id != self._master_id:
+            log.info("Connected to a new master process at %s", self.endpoint)
+        self._master_id = master_id
+        self._rejoining = False
+        self.worker_index = data["index"]
+        self.worker_count = data.get("worker_count", self.worker_count)
+        if not self.connected.is_set():
+            log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
+        self.connected.set()
+
+    def _on_refuse(self, data: dict[str, Any]) -> None:
+        log.error("The master refused this worker: %s", data["reason"])
+        self._finish(1)
+
+    def _on_heartbeat(self, data: dict[str, Any]) -> None:
+        """Heartbeats go to the heartbeat socket; one here only shows that the master is alive."""
+
+    def _on_reconnect(self, data: dict[str, Any]) -> None:
+        gevent.spawn(self._rejoin)
+
     def _on_spawn(self, data: dict[str, Any]) -> None:
+        gevent.spawn(self._spawn, data)
+
+    def _on_stop(self, data: dict[str, Any]) -> None:
+        gevent.spawn(self._stop_test)
+
+    def _on_quit(self, data: dict[str, Any]) -> None:
+        gevent.spawn(self._quit)
+
+    def _on_reset_stats(self, data: dict[str, Any]) -> None:
+        self.environment.stats.reset_all()
+        self.environment.stats.take_delta()
+        self.environment.events.reset_stats.fire()
+
+    _handlers: dict[str, Callable[[MasterLinkedRunner, Any], None]] = {
+        "ack": _on_ack,
+        "refuse": _on_refuse,
+        "heartbeat": _on_heartbeat,
+        "reconnect": _on_reconnect,
+        "spawn": _on_spawn,
+        "stop": _on_stop,
+        "quit": _on_quit,
+        "reset_stats": _on_reset_stats,
+    }
+
+    # -- what the handlers start ---------------------------------------------------------------------
+
+    def _spawn(self, data: dict[str, Any]) -> None:
         test_id = data.get("test_id")
         if isinstance(data.get("worker_count"), int):
             self.worker_count = data["worker_count"]
-        if self.state in (STATE_READY, STATE_STOPPED) or test_id != self._test_id:
+        if self.state in (RunState.READY, RunState.STOPPED) or test_id != self._test_id:
             self._test_id = test_id
             if data.get("host"):
                 self.environment.host = data["host"]
@@ -277,12 +307,12 @@ class MasterLinkedRunner(UserRunner):
             self._adopt_options(data.get("parsed_options"))
         target = {str(k): int(v) for k, v in data["user_classes_count"].items()}
         self.target_user_count = sum(target.values())
-        if self.state in (STATE_READY, STATE_STOPPED):
+        if self.state in (RunState.READY, RunState.STOPPED):
             self.environment.events.test_start.fire(environment=self.environment)
-        self.state = STATE_SPAWNING
+        self.state = RunState.SPAWNING
         self._send("spawning", {"user_classes_count": target, "user_count": sum(target.values())})
         self.set_users(target)
-        self.state = STATE_RUNNING
+        self.state = RunState.RUNNING
         counts = dict(self.assigned)
         self._send("spawning_complete", {"user_classes_count": counts, "user_count": sum(counts.values())})
 
@@ -305,46 +335,46 @@ class MasterLinkedRunner(UserRunner):
         log.warning(
             "The master at %s does not know this worker (did it restart?); joining it again", self.endpoint
         )
-        if self.state not in (STATE_READY, STATE_STOPPED):
-            self.state = STATE_STOPPING
+        if self.state not in (RunState.READY, RunState.STOPPED):
+            self.state = RunState.STOPPING
             self.stop_all_users()
             self.environment.stats.take_delta()  # numbers of the old master's test
-            self.state = STATE_READY
+            self.state = RunState.READY
             self.environment.events.test_stop.fire(environment=self.environment)
         while self._rejoining and not self._quitting:
             self._send("hello", self._hello())
             gevent.sleep(self.heartbeat_interval)
 
-    def _on_stop(self) -> None:
-        if self.state in (STATE_STOPPING,):
+    def _stop_test(self) -> None:
+        if self.state == RunState.STOPPING:
             return
-        was_running = self.state not in (STATE_READY, STATE_STOPPED)
-        self.state = STATE_STOPPING
+        was_running = self.state not in (RunState.READY, RunState.STOPPED)
+        self.state = RunState.STOPPING
         if was_running:
             self.environment.events.test_stopping.fire(environment=self.environment)
         self.stop_all_users()
         self._flush_stats()
-        self.state = STATE_STOPPED
+        self.state = RunState.STOPPED
         self._send("stopped", {})
         if was_running:
             self.environment.events.test_stop.fire(environment=self.environment)
 
-    def _on_quit(self) -> None:
+    def _quit(self) -> None:
         if self._quitting:
             return
         self._quitting = True
-        self._on_stop()
+        self._stop_test()
         self._send("quit", {})
         self._finish(self.exit_code)
 
     def leave(self) -> None:
         """Stop gracefully on our own (SIGTERM/SIGINT): stop users, flush stats, tell the master."""
-        gevent.spawn(self._on_quit)
+        gevent.spawn(self._quit)
 
     def request_test_stop(self) -> None:
         """A user raised StopTest: in distributed mode only this worker's users stop."""
         log.info("A user raised StopTest; stopping this worker's users")
-        gevent.spawn(self._on_stop)
+        gevent.spawn(self._stop_test)
 
     # -- background work -----------------------------------------------------------------------------
 
@@ -364,7 +394,7 @@ class MasterLinkedRunner(UserRunner):
     def _report_loop(self) -> None:
         while True:
             gevent.sleep(STATS_INTERVAL)
-            if self.state != STATE_READY:
+            if self.state != RunState.READY:
                 self._flush_stats()
             lines = self._log_forwarder.take()
             if lines:
@@ -414,7 +444,7 @@ class MasterLinkedRunner(UserRunner):
         # the gevent loop, so a busy worker is never taken for a dead one.
         context = zmq.Context()
         hb = context.socket(zmq.DEALER)
-        hb.setsockopt(zmq.IDENTITY, f"{self.node_id}#hb".encode())
+        hb.setsockopt(zmq.IDENTITY, heartbeat_identity(self.node_id))
         hb.setsockopt(zmq.LINGER, 0)
         hb.connect(self.endpoint)
         poller = zmq.Poller()
@@ -433,7 +463,7 @@ class MasterLinkedRunner(UserRunner):
                     memory = process.memory_info().rss
                     self.cpu_usage, self.memory_usage = cpu, memory
                     data = {
-                        "state": self.state,
+                        "state": str(self.state),
                         "user_count": self.user_count,
                         "cpu": cpu,
                         "memory": memory,
@@ -466,7 +496,7 @@ def fetch_testfiles(master_host: str, master_port: int, node_id: str, timeout: f
     """Ask the master for its test file(s) (``-f -``), on a socket of its own that never says hello."""
     context = zmq_green.Context()
     sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.IDENTITY, f"{node_id}#fetch".encode())
+    sock.setsockopt(zmq.IDENTITY, fetch_identity(node_id))
     sock.setsockopt(zmq.LINGER, 0)
     endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
     sock.connect(endpoint)
