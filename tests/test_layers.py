@@ -91,6 +91,13 @@ REACHES_NEVER = {
     # the declared shapes' checker sits below every layer that checks data: stdlib only
     "shapes": {"gevent", "textual", "zmq", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
     | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    # the Environment is the test file's view of a run: it builds the runner of its process (so it may
+    # reach runner/ and controller/, lazily), but no front-end
+    "env": {"textual", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    # shared by the master (asyncio) and the local runner (gevent): plain logic, neither event loop
+    "ramp": {"gevent", "asyncio", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui"}
+    | {"tswarm.cli"},
+    "roles": {"gevent", "textual", "zmq", "tswarm.env", "tswarm.runner", "tswarm.controller", "tswarm.cli"},
     "events": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.tui", "tswarm.cli"},
     "dispatch": {
         "gevent",
