@@ -93,8 +93,22 @@ def test_busy_worker_is_not_marked_missing(tmp_path: Path, target, procs, burn: 
         assert 0 < reported <= served, outputs
 
 
+#: a busy worker on a shared, loaded machine may get less than 90% of a core: the warning's threshold is
+#: lowered in the worker (a module constant, read at each reading) so that the test does not depend on load
+LOW_CPU_THRESHOLD = """
+    from locust.runners import WorkerRunner
+
+    @events.init.add_listener
+    def lower_cpu_threshold(environment, **kw):
+        if isinstance(environment.runner, WorkerRunner):  # the master never imports the gevent side
+            import tswarm.runner.base
+
+            tswarm.runner.base.CPU_WARNING_THRESHOLD = 25.0
+"""
+
+
 def test_cpu_warning_names_the_worker(tmp_path: Path, target, procs) -> None:
-    write(tmp_path / "locustfile.py", BUSY)
+    write(tmp_path / "locustfile.py", BUSY + LOW_CPU_THRESHOLD)
     port = free_port()
     master = procs(
         *master_args(
