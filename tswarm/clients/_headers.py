@@ -1,4 +1,5 @@
-"""Header mappings: the request side kept as name/value pairs, the response side read from the parser.
+"""Header fields: the session's mapping kept as name/value pairs, how a request's own fields join
+it (rendered once per request), and the response's mapping read from the parser.
 
 Imports only geventhttpclient's response header type (for ``ResponseHeaders``).
 """
@@ -31,7 +32,7 @@ def header_text(value: object) -> str:
 
 def render(pairs: Iterable[tuple[str, str]]) -> str:
     """The ``Name: value\\r\\n`` lines of ``pairs`` (checked already)."""
-    return "".join(f"{name}: {value}\r\n" for name, value in pairs)
+    return "".join([f"{name}: {value}\r\n" for name, value in pairs])
 
 
 class Headers(MutableMapping[str, str]):
@@ -95,7 +96,7 @@ class Headers(MutableMapping[str, str]):
         return snapshot
 
     def lower_names(self) -> Mapping[str, tuple[str, Any]]:
-        """A read-only look at the fields by lower-case name (for merging without a copy)."""
+        """A read-only look at the fields by lower-case name: (name as spelled, value)."""
         return self._by_lower
 
     # -- what a dict offers besides ---------------------------------------------------------------
@@ -134,6 +135,93 @@ class Headers(MutableMapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Headers({dict(self._by_lower.values())!r})"
+
+
+#: header fields the client writes itself: a caller's value would contradict the connection or the body
+_CLIENT_SET = frozenset(("host", "content-length"))
+
+
+class RequestFields:
+    """The header fields one request brings besides the session's defaults (checked, kept for redirects)."""
+
+    __slots__ = ("block", "cookie", "names", "pairs", "replaces_cookie")
+
+    def __init__(self, pairs: HeaderPairs, names: frozenset[str], cookie: str, replaces_cookie: bool) -> None:
+        self.pairs = pairs
+        #: the lower-case names of ``pairs``
+        self.names = names
+        self.block = render(pairs)
+        #: the request's own Cookie value (its Cookie header, then ``cookies=``); the jar's is added per hop
+        self.cookie = cookie
+        #: the request named a Cookie header: the session's default one is not sent
+        self.replaces_cookie = replaces_cookie
+
+
+def request_fields(
+    defaults: Headers,
+    headers: Mapping[str, Any] | None,
+    cookies: Mapping[str, str] | None,
+    authorization: str | None,
+    content_type: str | None,
+) -> RequestFields:
+    """The fields a request adds to the session's ``defaults``: its ``headers``, then the
+    ``authorization`` and the body's ``content_type`` unless it named those itself, and its cookies."""
+    pairs: list[tuple[str, str]] = []
+    names: set[str] = set()
+    explicit_cookie: str | None = None
+    if headers:
+        for name, raw_value in headers.items():
+            value = header_text(raw_value)
+            check_header(name, value)
+            lower = name.lower()
+            if lower in _CLIENT_SET:
+                continue
+            if lower == "cookie":
+                explicit_cookie = value
+                continue
+            pairs.append((name, value))
+            names.add(lower)
+    # as in requests: a Content-Type the caller or the session names wins over the body's own
+    if content_type and "content-type" not in names and "content-type" not in defaults._by_lower:
+        pairs.append(("Content-Type", content_type))
+        names.add("content-type")
+    if authorization and "authorization" not in names:
+        pairs.append(("Authorization", authorization))
+        names.add("authorization")
+    cookie = explicit_cookie or ""
+    if cookies:
+        given = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        cookie = f"{cookie}; {given}" if cookie else given
+    if cookie:
+        check_header("Cookie", cookie)
+    return RequestFields(tuple(pairs), frozenset(names), cookie, explicit_cookie is not None)
+
+
+def combine(
+    defaults: Headers, own: RequestFields | None, dropped: frozenset[str], cookie: str
+) -> tuple[HeaderPairs, str, str]:
+    """The fields one hop sends (before its Cookie): the session's that the request neither replaces
+    nor ``dropped`` names, then the request's own; their block; and the Cookie value, with the
+    session's default Cookie in front of ``cookie`` when the request keeps it."""
+    default_pairs, default_block = defaults.snapshot()
+    by_lower = defaults._by_lower
+    if own is not None and not dropped and "cookie" not in by_lower and own.names.isdisjoint(by_lower):
+        return default_pairs + own.pairs, default_block + own.block, cookie
+    skip = set(dropped)
+    own_pairs: HeaderPairs = ()
+    if own is not None:
+        skip |= own.names
+        own_pairs = own.pairs
+        if dropped:
+            own_pairs = tuple(pair for pair in own_pairs if pair[0].lower() not in dropped)
+        if own.replaces_cookie:
+            skip.add("cookie")
+    if "cookie" not in skip and "cookie" in by_lower and cookie:
+        # one Cookie header: the session's default first, then the request's and the jar's
+        cookie = f"{header_text(by_lower['cookie'][1])}; {cookie}"
+        skip.add("cookie")
+    pairs = tuple(pair for pair in default_pairs if pair[0].lower() not in skip) + own_pairs
+    return pairs, render(pairs), cookie
 
 
 class ResponseHeaders(Mapping[str, str]):

@@ -45,20 +45,21 @@ class Request:
         method: str,
         origin: Origin | None,
         target: str,
+        url: str,
         header_pairs: HeaderPairs,
         body: bytes | None,
         block: str | None = None,
-        url: str | None = None,
     ) -> None:
         self.method = method
         #: where it goes; None for a request that failed before it had one (a malformed URL)
         self.origin = origin
         #: the path and query as on the request line
         self.target = target
+        #: the origin's URL and the target (or, without an origin, the URL as the caller gave it)
+        self.url = url
         self.header_pairs = header_pairs
         self.body = body
         self._block = block
-        self.url = url if url is not None else (origin.url + target if origin is not None else target)
 
     def header_block(self) -> str:
         """The ``Name: value\\r\\n`` lines of ``header_pairs``, rendered once."""

@@ -19,7 +19,7 @@ from tswarm.clients._auth import basic_auth_header
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
 from tswarm.clients._exceptions import TooManyRedirects, http_error
-from tswarm.clients._headers import HeaderPairs, Headers, check_header, header_text, render
+from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
 from tswarm.clients._transports import HostPool, PoolTransport, Transport
@@ -31,24 +31,7 @@ _perf_counter = time.perf_counter
 _time = time.time
 _dict_get = dict.get
 
-#: header fields the client writes itself: a caller's value would contradict the connection or the body
-_CLIENT_SET = frozenset(("host", "content-length"))
 _NOTHING_DROPPED: frozenset[str] = frozenset()
-
-
-class _OwnFields:
-    """The header fields one request brings besides the session's defaults (checked, kept for redirects)."""
-
-    __slots__ = ("block", "cookie", "names", "pairs", "replaces_cookie")
-
-    def __init__(self, pairs: HeaderPairs, cookie: str, replaces_cookie: bool) -> None:
-        self.pairs = pairs
-        self.names = frozenset(name.lower() for name, _ in pairs)
-        self.block = render(pairs)
-        #: the request's own Cookie value (its Cookie header, then ``cookies=``); the jar's is added per hop
-        self.cookie = cookie
-        #: the request named a Cookie header: the session's default one is not sent
-        self.replaces_cookie = replaces_cookie
 
 
 class HttpSession:
@@ -216,7 +199,7 @@ class HttpSession:
         start_time = _time()
         start = _perf_counter()
         body: bytes | None = None
-        own: _OwnFields | None = None
+        own: RequestFields | None = None
         try:
             # the common case, a relative path with no params, never touches urllib
             origin = self._base_origin
@@ -230,7 +213,9 @@ class HttpSession:
                     encode_multipart(data, files) if files is not None else encode_body(data, json)
                 )
             if headers or cookies or auth or self.auth or content_type:
-                own = self._own_fields(headers, cookies, auth or self.auth, content_type)
+                auth = auth or self.auth
+                authorization = basic_auth_header(auth) if auth else None
+                own = request_fields(self._headers, headers, cookies, authorization, content_type)
         except Exception as e:  # a malformed URL, body or header: reported like any failed request
             return self._report_early(method, url, name, catch_response, context, e, start_time, start)
 
@@ -247,7 +232,10 @@ class HttpSession:
                 response = self._follow(response, own, body)
         except Exception as e:
             # GreenletExit and an outer gevent.Timeout are BaseExceptions: they stop the user, as they should
-            response = Response(Request(method, origin, wire_target(target), (), body), 0, "", None, b"", e)
+            wire = wire_target(target)
+            response = Response(
+                Request(method, origin, wire, origin.url + wire, (), body), 0, "", None, b"", e
+            )
         finally:
             if timer is not None:
                 timer.close()
@@ -267,7 +255,7 @@ class HttpSession:
         method: str,
         origin: Origin,
         target: str,
-        own: _OwnFields | None,
+        own: RequestFields | None,
         body: bytes | None,
         dropped: frozenset[str],
     ) -> Response:
@@ -283,20 +271,12 @@ class HttpSession:
             jar_cookie = jar.header_for(origin.host, target.partition("?")[0], origin.secure)
             if jar_cookie:
                 cookie = f"{cookie}; {jar_cookie}" if cookie else jar_cookie
-        if own is not None:
-            if dropped or not own.names.isdisjoint(defaults.lower_names()) or "cookie" in defaults:
-                pairs, cookie = _merge(defaults, own, dropped, cookie)
-                block = render(pairs)
-            else:
-                pairs += own.pairs
-                block += own.block
-        elif dropped or (cookie and "cookie" in defaults):
-            pairs, cookie = _merge(defaults, None, dropped, cookie)
-            block = render(pairs)
+        if own is not None or dropped or (cookie and "cookie" in defaults.lower_names()):
+            pairs, block, cookie = combine(defaults, own, dropped, cookie)
         if cookie:
             pairs += (("Cookie", cookie),)
             block += f"Cookie: {cookie}\r\n"
-        request = Request(method, origin, target, pairs, body, block)
+        request = Request(method, origin, target, origin.url + target, pairs, body, block)
 
         status, reason, raw_headers, content = self._transport.send(request)
         if content and _dict_get(raw_headers, "content-encoding") is not None:
@@ -307,7 +287,7 @@ class HttpSession:
         error = http_error(status, reason, target) if status >= 400 else None
         return Response(request, status, reason, raw_headers, content, error)
 
-    def _follow(self, response: Response, own: _OwnFields | None, body: bytes | None) -> Response:
+    def _follow(self, response: Response, own: RequestFields | None, body: bytes | None) -> Response:
         history: list[Response] = []
         dropped = _NOTHING_DROPPED
         method = response.request.method
@@ -398,43 +378,6 @@ class HttpSession:
             target = add_params(target, params)
         return origin, target
 
-    def _own_fields(
-        self,
-        headers: Mapping[str, Any] | None,
-        cookies: Mapping[str, str] | None,
-        auth: tuple[str, str] | None,
-        content_type: str | None,
-    ) -> _OwnFields:
-        """The header fields a request adds to the session's: its ``headers=``, then what its body,
-        ``auth`` and ``cookies`` imply unless it named those itself."""
-        pairs: list[tuple[str, str]] = []
-        names: set[str] = set()
-        explicit_cookie: str | None = None
-        if headers:
-            for key, raw_value in headers.items():
-                value = header_text(raw_value)
-                check_header(key, value)
-                lower = key.lower()
-                if lower in _CLIENT_SET:
-                    continue
-                if lower == "cookie":
-                    explicit_cookie = value
-                    continue
-                pairs.append((key, value))
-                names.add(lower)
-        # as in requests: a Content-Type the caller or the session names wins over the body's own
-        if content_type and "content-type" not in names and "content-type" not in self._headers:
-            pairs.append(("Content-Type", content_type))
-        if auth and "authorization" not in names:
-            pairs.append(("Authorization", basic_auth_header(auth)))
-        cookie = explicit_cookie or ""
-        if cookies:
-            given = "; ".join(f"{k}={v}" for k, v in cookies.items())
-            cookie = f"{cookie}; {given}" if cookie else given
-        if cookie:
-            check_header("Cookie", cookie)
-        return _OwnFields(tuple(pairs), cookie, explicit_cookie is not None)
-
     def _report_early(
         self,
         method: str,
@@ -446,7 +389,7 @@ class HttpSession:
         start_time: float,
         start: float,
     ) -> Response:
-        response = Response(Request(method, None, url, (), None), 0, "", None, b"", error)
+        response = Response(Request(method, None, url, url, (), None), 0, "", None, b"", error)
         response.response_time = (_perf_counter() - start) * 1000.0
         report_name = self._renamed or name or url
         if catch_response:
@@ -459,29 +402,6 @@ class HttpSession:
 
     def __repr__(self) -> str:
         return f"<HttpSession {self.base_url or '(no base URL)'}>"
-
-
-def _merge(
-    defaults: Headers, own: _OwnFields | None, dropped: frozenset[str], cookie: str
-) -> tuple[HeaderPairs, str]:
-    """The session's fields that the request does not replace or drop, then the request's own; and the
-    Cookie value with the session's default Cookie in front when the request keeps it."""
-    default_pairs, _ = defaults.snapshot()
-    skip = set(dropped)
-    own_pairs: HeaderPairs = ()
-    if own is not None:
-        skip |= own.names
-        own_pairs = own.pairs
-        if dropped:
-            own_pairs = tuple(pair for pair in own_pairs if pair[0].lower() not in dropped)
-        if own.replaces_cookie:
-            skip.add("cookie")
-    if "cookie" not in skip and "cookie" in defaults and cookie:
-        # one Cookie header: the session's default first, then the request's and the jar's
-        cookie = f"{header_text(defaults['cookie'])}; {cookie}"
-        skip.add("cookie")
-    kept = tuple(pair for pair in default_pairs if pair[0].lower() not in skip)
-    return kept + own_pairs, cookie
 
 
 #: FastHttpUser's client is the same session: one client core for both user classes

@@ -31,12 +31,6 @@ class Origin:
         #: the URL prefix every target of this origin is appended to
         self.url = f"{scheme}://{self.netloc}"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Origin) and other.key == self.key
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
     def __repr__(self) -> str:
         return f"Origin({self.url!r})"
 
