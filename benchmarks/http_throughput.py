@@ -21,7 +21,7 @@ Two CPU figures per run:
   / CPU the generator's process tree used (psutil) over the same window, from 1 s after the load starts
   to 1 s before it should end. Independent of each tool's own bookkeeping and of import time.
 
-Usage:  /work/venv/bin/python benchmarks/http_throughput.py [--duration 10] [--rounds 3] [--users 50]
+Usage:  python benchmarks/http_throughput.py [--duration 10] [--rounds 3] [--users 50]
             [--target auto|nginx|builtin] [--locust-python PATH] [--out results.json]
 
 Run it with the Python of tswarm's environment (it needs psutil, gevent and geventhttpclient). Locust

@@ -14,6 +14,7 @@ import pytest
 from conftest import TargetServer, free_port
 
 from tswarm.clients import FastHttpSession, HTTPError, HttpSession, ResponseContextManager, TooManyRedirects
+from tswarm.clients.http import Headers
 from tswarm.events import EventHook
 from tswarm.exceptions import CatchResponseError, RescheduleTask
 
@@ -457,3 +458,115 @@ def test_https_insecure_by_default_and_verified_on_request(https_url: str, recor
     assert "CERTIFICATE_VERIFY_FAILED" in str(in_greenlet(lambda: checked.get("/")).error)
     insecure.close()
     checked.close()
+
+
+def sent_headers(session: HttpSession, path: str = "/echo", **kwargs: Any) -> dict[str, str]:
+    """The request headers the target received for one request (names in lower case)."""
+    headers: dict[str, str] = in_greenlet(lambda: session.get(path, **kwargs)).json()["headers"]
+    return headers
+
+
+def expected_headers(session: HttpSession, target: TargetServer) -> dict[str, str]:
+    """What a plain GET carries: Host and every one of the session's headers, once each."""
+    return {"host": f"{target.host}:{target.port}", **{k.lower(): v for k, v in session.headers.items()}}
+
+
+def _set(h: Any) -> None:
+    h["X-A"] = "1"
+
+
+def _ior(h: Any) -> None:
+    h |= {"X-A": "1"}
+
+
+def _delete(h: Any) -> None:
+    del h["user-agent"]
+
+
+#: every way of changing a dict, applied to the session's headers after a request cached their block
+HEADER_MUTATIONS: dict[str, Callable[[Any], object]] = {
+    "setitem": _set,
+    "ior": _ior,
+    "update": lambda h: h.update({"X-A": "1"}),
+    "update-pairs": lambda h: h.update([("X-A", "1")]),
+    "update-kwargs": lambda h: h.update(X_A="1"),
+    "setdefault": lambda h: h.setdefault("X-A", "1"),
+    "delitem": _delete,
+    "pop": lambda h: h.pop("Accept-Encoding"),
+    "popitem": lambda h: h.popitem(),
+    "clear": lambda h: h.clear(),
+    "setitem-other-case": lambda h: h.__setitem__("user-agent", "mine"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(HEADER_MUTATIONS))
+def test_every_change_to_session_headers_is_sent(
+    session: HttpSession, target: TargetServer, mutation: str
+) -> None:
+    assert sent_headers(session) == expected_headers(session, target)  # the block is cached now
+    before = dict(session.headers)
+    HEADER_MUTATIONS[mutation](session.headers)
+    assert dict(session.headers) != before
+    assert sent_headers(session) == expected_headers(session, target)
+
+
+def test_replacing_session_headers_is_sent(session: HttpSession, target: TargetServer) -> None:
+    assert "user-agent" in sent_headers(session)
+    session.headers = {"X-Only": "1"}  # as with requests' Session
+    assert session.headers["x-only"] == "1"
+    assert sent_headers(session) == {"host": f"{target.host}:{target.port}", "x-only": "1"}
+
+
+def test_session_headers_are_a_case_insensitive_mapping() -> None:
+    headers = Headers({"Accept": "*/*"}, X_Trace="t")
+    headers["ACCEPT"] = "text/plain"
+    assert list(headers) == ["ACCEPT", "X_Trace"] and headers["accept"] == "text/plain"
+    assert headers == {"accept": "text/plain", "x_trace": "t"} and "x_TRACE" in headers
+    merged = headers | {"x-new": "1"}
+    assert isinstance(merged, Headers) and "X-New" in merged and "X-New" not in headers
+    copied = headers.copy()
+    copied["X-Copy"] = "1"
+    assert "X-Copy" not in headers
+    assert headers.snapshot() == (
+        (("ACCEPT", "text/plain"), ("X_Trace", "t")),
+        "ACCEPT: text/plain\r\nX_Trace: t\r\n",
+    )
+
+
+def test_request_headers_as_sent(session: HttpSession, target: TargetServer) -> None:
+    session.headers["Content-Type"] = "application/json"
+    session.headers["Cookie"] = "theme=dark"
+    session.cookies["sid"] = "s1"
+    response = in_greenlet(
+        lambda: session.post(
+            "/echo",
+            data={"a": "1"},
+            headers={"accept": "text/plain", "X-Req": b"bytes"},
+            cookies={"one": "1"},
+            auth=("u", "p"),
+        )
+    )
+    received = response.json()["headers"]
+    # one field each: the request's own win case-insensitively, the session's Content-Type over the body's
+    assert received["accept"] == "text/plain" and received["x-req"] == "bytes"
+    assert received["content-type"] == "application/json"
+    assert received["authorization"].startswith("Basic ")
+    assert received["cookie"] == "theme=dark; one=1; sid=s1"
+    assert {k.lower(): v for k, v in response.request.headers.items()} == received
+    assert response.request.headers["content-length"] == "3" and response.request.body == b"a=1"
+
+
+def test_session_cookie_header_and_jar_cookies_travel_together(session: HttpSession) -> None:
+    session.headers["Cookie"] = "theme=dark"
+    in_greenlet(lambda: session.get("/cookies/set?sid=s1"))
+    assert in_greenlet(lambda: session.get("/cookies")).json() == {"cookies": {"theme": "dark", "sid": "s1"}}
+
+
+def test_credentials_stay_with_their_host_on_redirect(session: HttpSession, target: TargetServer) -> None:
+    session.headers["Authorization"] = "Bearer session-token"
+    other = f"http://localhost:{target.port}/echo"
+    same_host = in_greenlet(lambda: session.get("/redirect?to=/echo")).json()["headers"]
+    assert same_host["authorization"] == "Bearer session-token"
+    for auth in ({}, {"auth": ("u", "p")}, {"headers": {"Authorization": "Bearer request-token"}}):
+        moved = in_greenlet(lambda: session.get(f"/redirect?to={other}", **auth)).json()["headers"]  # noqa: B023
+        assert "authorization" not in moved and moved["host"] == f"localhost:{target.port}"

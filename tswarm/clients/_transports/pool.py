@@ -1,0 +1,135 @@
+"""The default transport: HTTP/1.1 over geventhttpclient's keep-alive connection pools, one per origin.
+
+Why the request head is written here instead of by ``geventhttpclient.HTTPClient``: per request that
+class merges two header objects and checks every header with regular expressions, which costs about
+as much as the rest of a request. Here the request line and ``Host`` come from the pool, the header
+block from the request (rendered once), and only ``Content-Length`` is added.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import gevent.ssl
+from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
+from geventhttpclient.header import Headers as ParsedHeaders
+from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
+
+from tswarm.clients._models import Request
+from tswarm.clients._transports.base import PoolSettings, RawResponse
+from tswarm.clients._urls import Origin
+
+# a kept-alive connection the server closed meanwhile fails on first use: these methods may be sent again
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+_BLOCK_SIZE = 64 * 1024
+
+
+def _unverified_context(**kwargs: Any) -> gevent.ssl.SSLContext:
+    # like Locust's FastHttpUser with insecure=True: no certificate or hostname checks
+    kwargs.pop("cafile", None)
+    return gevent.ssl._create_unverified_context()
+
+
+class HostPool:
+    """The keep-alive connections to one origin, and the part of the request head that names it."""
+
+    __slots__ = ("connections", "head_suffix", "origin")
+
+    def __init__(self, origin: Origin, settings: PoolSettings) -> None:
+        self.origin = origin
+        self.head_suffix = f" HTTP/1.1\r\nHost: {origin.netloc}\r\n"
+        pool_args: dict[str, Any] = {
+            "size": settings.concurrency,
+            "connection_timeout": settings.connection_timeout,
+            "network_timeout": settings.network_timeout,
+        }
+        host, port = origin.host, origin.port
+        if origin.secure:
+            insecure = settings.insecure
+            self.connections: ConnectionPool = SSLConnectionPool(
+                host,
+                port,
+                host,
+                port,
+                insecure=insecure,
+                ssl_context_factory=_unverified_context if insecure else None,
+                **pool_args,
+            )
+        else:
+            self.connections = ConnectionPool(host, port, host, port, **pool_args)
+
+    def exchange(self, method: str, data: bytes) -> tuple[HTTPSocketPoolResponse, bytes]:
+        """Send one request, read the whole response; the socket goes back to the pool when done."""
+        connections = self.connections
+        retry = method in _IDEMPOTENT
+        while True:
+            sock = connections.get_socket()
+            try:
+                sock.sendall(data)
+            except OSError as e:
+                connections.release_socket(sock)
+                if retry and e.errno in (errno.EPIPE, errno.ECONNRESET):
+                    retry = False
+                    continue
+                raise
+            except BaseException:
+                connections.release_socket(sock)
+                raise
+            try:
+                # the response puts the socket back into the pool (or closes it) itself
+                raw = HTTPSocketPoolResponse(
+                    sock, connections, block_size=_BLOCK_SIZE, method=method, headers_type=ParsedHeaders
+                )
+            except HTTPConnectionClosed:
+                if retry:
+                    retry = False
+                    continue
+                raise
+            return raw, raw.read()
+
+    def close(self) -> None:
+        self.connections.close()
+
+
+class PoolTransport:
+    """Keep-alive pools opened on first use per origin, with the settings' values at that moment."""
+
+    __slots__ = ("pools", "settings")
+
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self.pools: dict[tuple[str, str, int], HostPool] = {}
+
+    def pool(self, origin: Origin) -> HostPool:
+        """The pool of ``origin``, opened now if there is none yet."""
+        pool = self.pools.get(origin.key)
+        if pool is None:
+            pool = self.pools[origin.key] = HostPool(origin, self.settings)
+        return pool
+
+    def send(self, request: Request) -> RawResponse:
+        origin = request.origin
+        if origin is None:
+            raise ValueError(f"no server to send {request.url!r} to")
+        pool = self.pools.get(origin.key) or self.pool(origin)
+        method = request.method
+        body = request.body
+        # the head is written once per request; only Content-Length is not part of the block
+        head = f"{method} {request.target}{pool.head_suffix}{request.header_block()}"
+        if body is not None:
+            data = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
+            if body:
+                data += body
+        elif method in _BODY_METHODS:
+            data = f"{head}Content-Length: 0\r\n\r\n".encode("latin-1")
+        else:
+            data = f"{head}\r\n".encode("latin-1")
+        raw, content = pool.exchange(method, data)
+        return raw.get_code(), raw.status_message or "", raw._headers_index, content
+
+    def close(self) -> None:
+        pools, self.pools = self.pools, {}
+        for pool in pools.values():
+            pool.close()
