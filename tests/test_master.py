@@ -21,7 +21,7 @@ from tswarm.controller.master import MasterRunner
 from tswarm.controller.snapshot import RunState, WorkerState
 from tswarm.env import Environment
 from tswarm.events import Events
-from tswarm.protocol import PROTOCOL_VERSION, Message, decode, encode
+from tswarm.protocol import PROTOCOL_VERSION, Message, ProtocolError, decode, encode
 from tswarm.stats import RequestStats
 
 HB_INTERVAL = 0.05
@@ -534,8 +534,12 @@ def test_worker_registry_views_and_indexes() -> None:
     b.heartbeat({"user_count": 2, "state": "running", "cpu": 12.5, "memory": 1000, "timestamp": 1.0})
     c.user_count = 7  # a missing worker's users do not count
     assert workers.live_count == 2 and workers.user_count == 2 and b.cpu == 12.5
-    # a worker may not report itself missing, and numbers of the wrong type are not kept
-    b.heartbeat({"state": "missing", "cpu": True, "memory": "lots", "user_count": 2.5, "timestamp": 2.0})
+    # numbers of the wrong type never reach a node: the frame is refused when it is decoded
+    bad = {"state": "running", "cpu": True, "memory": "lots", "user_count": 2.5, "timestamp": 2.0}
+    with pytest.raises(ProtocolError, match="heartbeat"):
+        decode(encode("heartbeat", bad, "b"))
+    # a worker may not report itself missing; what it leaves out is kept
+    b.heartbeat({"state": "missing", "timestamp": 2.0})
     assert b.state is WorkerState.RUNNING and b.cpu == 12.5 and b.memory == 1000 and b.user_count == 2
     assert [w.node_id for w in workers.running] == ["b"]
     # a worker that quits and comes back keeps its index; until then it is remembered as departed

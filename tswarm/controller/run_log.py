@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections import deque
-from typing import Any
 
 from tswarm.controller.snapshot import LogLine
 from tswarm.protocol import MASTER_NODE_ID
@@ -37,23 +35,14 @@ class RunLog:
         """Stop keeping this process's log lines."""
         logging.getLogger().removeHandler(self._collector)
 
-    def add_worker_lines(self, node_id: str, lines: list[Any]) -> bool:
-        """Keep (and log) the ``[timestamp, level, message]`` lines a worker sent.
-
-        Returns:
-            False at the first line of another shape (the lines before it are kept).
-        """
-        for line in lines:
-            if not (isinstance(line, list | tuple) and len(line) == 3):
-                return False
-            timestamp, level, message = line
-            level = str(level)
-            self.lines.append(LogLine(_timestamp(timestamp), node_id, level, str(message)))
+    def add_worker_lines(self, node_id: str, lines: list[tuple[float, str, str]]) -> None:
+        """Keep (and log) the ``[timestamp, level, message]`` lines a worker sent (checked when decoded)."""
+        for timestamp, level, message in lines:
+            self.lines.append(LogLine(float(timestamp), node_id, level, message))
             level_no = logging.getLevelName(level.upper())
             worker_log.log(
                 level_no if isinstance(level_no, int) else logging.INFO, "[%s] %s", node_id, message
             )
-        return True
 
 
 class _LogCollector(logging.Handler):
@@ -68,7 +57,3 @@ class _LogCollector(logging.Handler):
             return  # worker lines are kept with their worker's id when they arrive
         with contextlib.suppress(Exception):  # a log handler must never raise
             self.lines.append(LogLine(record.created, MASTER_NODE_ID, record.levelname, record.getMessage()))
-
-
-def _timestamp(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else time.time()

@@ -250,8 +250,7 @@ class WorkerMessages:
         self.hooks.worker_gone(worker.node_id)
 
     def _on_logs(self, worker: WorkerNode, data: dict[str, Any]) -> None:
-        if not self.run_log.add_worker_lines(worker.node_id, data["lines"]):
-            self.link.bad_frame(worker.node_id, "a log line that is not [timestamp, level, message]")
+        self.run_log.add_worker_lines(worker.node_id, data["lines"])
 
     def _on_cpu_warning(self, worker: WorkerNode, data: dict[str, Any]) -> None:
         worker.cpu_warned(data)

@@ -81,34 +81,33 @@ class WorkerNode:
         """A missing worker was heard from again; ``reported_state`` is its heartbeat's, if any."""
         self.state = _worker_state(reported_state, WorkerState.READY)
 
+    # The data below was checked against tswarm.protocol.payloads when its frame was decoded.
+
     def heartbeat(self, data: dict[str, Any]) -> None:
         """Read a heartbeat: state, users, CPU and memory."""
         self.last_heartbeat = time.monotonic()
-        self.cpu = _number(data.get("cpu"), self.cpu)
-        self.memory = int(_number(data.get("memory"), self.memory))
-        count = data.get("user_count")
-        if isinstance(count, int):
-            self.user_count = count
+        self.cpu = float(data.get("cpu", self.cpu))
+        self.memory = data.get("memory", self.memory)
+        self.user_count = data.get("user_count", self.user_count)
         self.state = _worker_state(data.get("state"), self.state)
 
     def spawning(self, data: dict[str, Any]) -> None:
         """It starts changing its users."""
         self.state = WorkerState.SPAWNING
-        self.user_classes_count = _counts(data["user_classes_count"])
+        self.user_classes_count = dict(data["user_classes_count"])
 
     def spawning_complete(self, data: dict[str, Any]) -> None:
         """It reached the last target it was sent."""
         self.state = WorkerState.RUNNING
-        self.user_classes_count = _counts(data["user_classes_count"])
+        self.user_classes_count = dict(data["user_classes_count"])
         self.user_count = data["user_count"]
 
     def reported(self, data: dict[str, Any], requests: int) -> None:
         """A stats report of ``requests`` requests was merged."""
         self.add_requests(requests)
         self.user_count = data["user_count"]
-        classes = data.get("user_classes_count")
-        if isinstance(classes, dict):
-            self.user_classes_count = _counts(classes)
+        if "user_classes_count" in data:
+            self.user_classes_count = dict(data["user_classes_count"])
 
     def stopped(self) -> None:
         """Its users stopped and its final stats arrived."""
@@ -119,7 +118,7 @@ class WorkerNode:
     def cpu_warned(self, data: dict[str, Any]) -> None:
         """It says its CPU is too busy."""
         self.cpu_warning = True
-        self.cpu = _number(data["cpu"], self.cpu)
+        self.cpu = float(data["cpu"])
 
     def row(self) -> WorkerRow:
         return WorkerRow(
@@ -231,13 +230,3 @@ def _worker_state(value: Any, default: WorkerState) -> WorkerState:
     except ValueError:
         return default
     return default if state is WorkerState.MISSING else state
-
-
-def _number(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
-
-
-def _counts(value: Any) -> dict[str, int]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): int(v) for k, v in value.items() if isinstance(v, int)}
