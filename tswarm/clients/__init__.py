@@ -1,4 +1,4 @@
-"""HTTP clients of simulated users: one client core behind both ``HttpUser`` and ``FastHttpUser``."""
+"""HTTP clients of simulated users (geventhttpclient); may import gevent, events and exceptions, never the runner or above."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Compatibility with test files written for Locust."""
+"""Locust's module names (``import locust``, ...) resolved to tswarm's API; may import the API's rooms (runner, clients)."""

@@ -1,4 +1,4 @@
-"""The master side: dispatch, heartbeats, stats aggregation and outputs. Plain asyncio, no Textual.
+"""The master side (asyncio, no Textual, no gevent): coordination, stats aggregation, outputs; may import protocol, stats, ramp.
 
 ``master`` holds :class:`~tswarm.controller.master.MasterRunner`, the coordinator. Its parts:
 ``link`` (the ROUTER socket and frame checks), ``bridge`` (calls from other threads), ``workers`` (the

@@ -1,4 +1,4 @@
-"""The master/worker wire protocol: msgpack frames over ZeroMQ. See docs/protocol.md.
+"""The master/worker wire protocol: msgpack frames over ZeroMQ (docs/protocol.md); may import msgpack and tswarm.shapes only.
 
 Plain Python: imports neither gevent nor Textual, so both sides share it.
 """

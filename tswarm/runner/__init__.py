@@ -1,1 +1,1 @@
-"""The side that runs users: gevent greenlets, tasks, wait times, the local and worker runners."""
+"""The side that runs users (gevent): users, tasks, wait times, local and worker runners; may import clients, protocol, stats, ramp."""

@@ -1,4 +1,4 @@
-"""Request statistics: histograms, entries, errors, deltas for distributed mode, and history.
+"""Request statistics: histograms, entries, errors, deltas for distributed mode, history; may import tswarm.shapes only.
 
 Plain Python (the stdlib, and tswarm.shapes for the declared delta's check, which is stdlib-only too):
 neither gevent nor Textual is imported here, so both the master and the workers use it.

@@ -1,4 +1,4 @@
-"""The built-in HTTP target server: ``tswarm target``, ``tswarm demo`` and the test suite aim load at it."""
+"""The built-in HTTP target server that ``tswarm target``, ``tswarm demo`` and the tests aim at; imports nothing else of tswarm."""
 
 from __future__ import annotations
 

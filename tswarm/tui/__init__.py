@@ -1,4 +1,4 @@
-"""The full-screen Textual front-end. Imports neither gevent nor zmq: it only talks to a RunController."""
+"""The full-screen Textual front-end; may import controller (never gevent, zmq or the runner): it talks to a RunController."""
 
 from __future__ import annotations
 
