@@ -45,6 +45,7 @@ from tswarm.controller.snapshot_builder import build_snapshot
 from tswarm.controller.worker_messages import WorkerMessages
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.dispatch import class_counts
+from tswarm.protocol import CUSTOM_TYPE, MASTER_NODE_ID, custom_payload, encode
 from tswarm.ramp import SHAPE_TICK, ShapeStepper, describe_counts
 from tswarm.stats import StatsHistory
 
@@ -205,23 +206,30 @@ class MasterRunner:
         return self._run_log.lines
 
     def register_message(self, msg_type: str, handler: Callable[..., Any], concurrent: bool = False) -> None:
-        """Call ``handler(environment=..., msg=...)`` for each message of ``msg_type`` from a worker.
+        """Call ``handler(environment=..., msg=...)`` for each message named ``msg_type`` from a worker.
 
-        Handlers run on the master's event loop, so they must be quick. With ``concurrent=True`` each
-        call runs in a thread of the loop's default executor instead, so a slow handler does not hold up
-        the messages behind it (it may call ``send_message``, which is thread-safe).
-
-        Raises:
-            ValueError: ``msg_type`` is one of tswarm's own message types.
+        Any name is the test file's own, ``"stop"`` or ``"stats"`` included: custom messages travel
+        in an envelope of their own. Handlers run on the master's event loop, so they must be quick.
+        With ``concurrent=True`` each call runs in a thread of the loop's default executor instead, so a
+        slow handler does not hold up the messages behind it (it may call ``send_message``, which is
+        thread-safe).
         """
         self._custom.register(msg_type, handler, concurrent)
 
     def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
-        """Send a custom message to every worker that is not missing, or to the one named ``client_id``.
+        """Send a custom message named ``msg_type`` (any name) to every worker that is not missing, or
+        to the one named ``client_id``.
 
-        Safe to call from any thread, and before the runner's loop runs (sent once it does).
+        Safe to call from any thread, and before the runner's loop runs (sent once it does, to the
+        workers connected then). Workers that join later do not get it; when none is connected, that
+        is logged once per name.
+
+        Raises:
+            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack.
         """
-        self._bridge.call(self._send_custom, msg_type, data, client_id)
+        payload = custom_payload(msg_type, data)
+        encode(CUSTOM_TYPE, payload, MASTER_NODE_ID)  # raises here, in the caller, not on the loop
+        self._bridge.call(self._send_custom, payload, client_id)
 
     def start(
         self,
@@ -457,15 +465,16 @@ class MasterRunner:
             self._messages.send_to(worker, msg_type, data)
         return live
 
-    def _send_custom(self, msg_type: str, data: Any, client_id: str | None) -> None:
+    def _send_custom(self, payload: Any, client_id: str | None) -> None:
         if client_id is None:
-            self._broadcast(msg_type, data)
+            if not self._broadcast(CUSTOM_TYPE, payload):
+                self._custom.sent_to_nobody(payload["type"])
             return
         worker = self.workers.get(client_id)
         if worker is None:
-            log.warning("Cannot send a %r message to %s: no such worker", msg_type, client_id)
+            log.warning("Cannot send the custom message %r to %s: no such worker", payload["type"], client_id)
             return
-        self._messages.send_to(worker, msg_type, data)
+        self._messages.send_to(worker, CUSTOM_TYPE, payload)
 
     # -- what the workers' messages mean for the test (TestHooks of WorkerMessages) --------------------
 

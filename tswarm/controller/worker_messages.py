@@ -19,7 +19,14 @@ from tswarm.controller.custom_messages import CustomMessages
 from tswarm.controller.link import Incoming, MasterLink
 from tswarm.controller.run_log import RunLog
 from tswarm.controller.workers import WorkerNode, WorkerNodes
-from tswarm.protocol import PROTOCOL_VERSION, RESERVED_TYPES, Message, WorkerState
+from tswarm.protocol import (
+    CUSTOM_TYPE,
+    PROTOCOL_VERSION,
+    RESERVED_TYPES,
+    Message,
+    WorkerState,
+    open_custom,
+)
 
 __all__ = ["TestHooks", "WorkerMessages"]
 
@@ -127,13 +134,17 @@ class WorkerMessages:
             self.link.bad_frame(peer, f"a {msg.type!r} message on the heartbeat socket")
             return
         self._alive(worker, msg)
+        if msg.type == CUSTOM_TYPE:
+            # the test file's own message: whatever its name, only the test file's handlers see it
+            self.custom.route(open_custom(msg), self.environment, self.loop())
+            return
         handler = self._handlers.get(msg.type)
         if handler is not None:
             handler(self, worker, msg.data)
         elif msg.type in RESERVED_TYPES:
             self.link.bad_frame(peer, f"a {msg.type!r} message, which only the master sends")
         else:
-            self.custom.route(msg, self.environment, self.loop())
+            self.link.bad_frame(peer, f"a message of unknown type {msg.type!r}")
 
     def heartbeat_tick(self) -> None:
         """Send every worker a heartbeat, and mark missing those silent for longer than the timeout."""

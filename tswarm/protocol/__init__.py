@@ -3,6 +3,7 @@
 Plain Python: imports neither gevent nor Textual, so both sides share it.
 """
 
+from tswarm.protocol.custom import CUSTOM_TYPE, custom_payload, open_custom
 from tswarm.protocol.identities import (
     FETCH_SUFFIX,
     HEARTBEAT_SUFFIX,
@@ -23,6 +24,7 @@ from tswarm.protocol.messages import (
 from tswarm.protocol.states import RunState, WorkerState
 
 __all__ = [
+    "CUSTOM_TYPE",
     "FETCH_SUFFIX",
     "HEARTBEAT_SUFFIX",
     "MASTER_NODE_ID",
@@ -33,9 +35,11 @@ __all__ = [
     "ProtocolError",
     "RunState",
     "WorkerState",
+    "custom_payload",
     "decode",
     "encode",
     "fetch_identity",
     "heartbeat_identity",
+    "open_custom",
     "split_identity",
 ]

@@ -97,7 +97,19 @@ class FilesReply(TypedDict):
     files: list[FileContent]
 
 
-#: message type -> the declaration of its data; exactly the reserved (built-in) types
+class Custom(TypedDict):
+    """A test file's own message (``runner.send_message``), either way.
+
+    Its name travels here, not as the message's type, so that any name is the test's: one called
+    ``stop`` never reaches tswarm's handler of ``stop``.
+    """
+
+    type: str
+    #: whatever the test file sent (msgpack-able), None included
+    data: Any
+
+
+#: message type -> the declaration of its data; exactly the built-in types (the only ones on the wire)
 PAYLOADS: dict[str, Any] = {
     "hello": Hello,
     "ack": Ack,
@@ -116,11 +128,12 @@ PAYLOADS: dict[str, Any] = {
     "testfile_request": Empty,
     "testfile": FilesReply,
     "reconnect": Empty,
+    "custom": Custom,
 }
 
 _CHECKERS = {msg_type: shape_checker(declaration, "data") for msg_type, declaration in PAYLOADS.items()}
 
 
 def payload_checker(msg_type: str) -> ShapeChecker | None:
-    """The checker of a built-in type's data; None for a custom type (its data is the test's own)."""
+    """The checker of a built-in type's data; None for a type tswarm does not know (its receiver drops it)."""
     return _CHECKERS.get(msg_type)

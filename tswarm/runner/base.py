@@ -18,7 +18,7 @@ import gevent.pool
 import psutil
 
 from tswarm.exceptions import UsageError
-from tswarm.protocol import RESERVED_TYPES, Message, RunState
+from tswarm.protocol import Message, RunState
 
 if TYPE_CHECKING:
     from tswarm.roles import RunEnvironment
@@ -28,6 +28,8 @@ log = logging.getLogger("tswarm.runner")
 
 CPU_WARNING_THRESHOLD = 90.0
 CPU_MONITOR_INTERVAL = 5.0
+#: names of custom messages without a listener that are logged (beyond that, they are dropped silently)
+MAX_UNKNOWN_NAMES_LOGGED = 1000
 
 
 class UserRunner:
@@ -223,22 +225,25 @@ class UserRunner:
     # -- custom messages ---------------------------------------------------------------------------
 
     def register_message(self, msg_type: str, listener: Callable[..., Any], concurrent: bool = False) -> None:
-        """Call ``listener(environment=..., msg=...)`` for each message of ``msg_type``.
+        """Call ``listener(environment=..., msg=...)`` for each message named ``msg_type``.
 
-        With ``concurrent=True`` each call runs in its own greenlet, so a slow listener does not hold up
-        the messages behind it.
+        Any name is the test file's own (custom messages travel in an envelope of their own, so
+        ``"stop"`` or ``"stats"`` never meet tswarm's messages of that type). With ``concurrent=True``
+        each call runs in its own greenlet, so a slow listener does not hold up the messages behind it.
         """
-        if msg_type in RESERVED_TYPES:
-            raise ValueError(f"{msg_type!r} is a message type of tswarm itself; choose another name")
         self.custom_messages[msg_type] = (listener, concurrent)
 
     def _handle_custom_message(self, msg: Message) -> None:
+        """Hand a test file's message (out of its envelope) to its listener; a name without one is
+        logged once (up to MAX_UNKNOWN_NAMES_LOGGED names), and its messages are dropped."""
         entry = self.custom_messages.get(msg.type)
         if entry is None:
-            if msg.type not in self._unknown_message_types:
-                self._unknown_message_types.add(msg.type)
+            unknown = self._unknown_message_types
+            if msg.type not in unknown and len(unknown) < MAX_UNKNOWN_NAMES_LOGGED:
+                unknown.add(msg.type)
                 log.warning(
-                    "Ignored a message of type %r from %s: no handler is registered for it (runner.register_message); further ones are ignored silently",
+                    "Ignored a custom message %r from %s: no handler is registered for it "
+                    "(runner.register_message); further ones are ignored silently",
                     msg.type,
                     msg.node_id,
                 )

@@ -10,7 +10,7 @@ import gevent
 import gevent.event
 
 from tswarm.dispatch import class_counts
-from tswarm.protocol import Message, RunState
+from tswarm.protocol import Message, RunState, custom_payload
 from tswarm.ramp import SHAPE_TICK, ShapeStepper, SpawnRamp, describe_counts, pending_moves
 from tswarm.runner.base import UserRunner
 
@@ -21,6 +21,8 @@ log = logging.getLogger("tswarm.runner")
 
 #: how often the spawner moves the user counts towards the target
 SPAWN_TICK = 0.1
+#: the sender (``msg.node_id``) of the custom messages a local runner sends itself, as in Locust
+LOCAL_SENDER = "local"
 
 
 class LocalRunner(UserRunner):
@@ -156,4 +158,10 @@ class LocalRunner(UserRunner):
     # -- custom messages: a local runner handles what it sends ---------------------------------------
 
     def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
-        self._handle_custom_message(Message(msg_type, data, self.node_id))
+        """Hand a custom message to this runner's own handler of ``msg_type`` (any name), at once.
+
+        Raises:
+            TypeError: ``msg_type`` is not a str, as it would be refused on the wire.
+        """
+        custom_payload(msg_type, data)
+        self._handle_custom_message(Message(msg_type, data, LOCAL_SENDER))

@@ -27,14 +27,17 @@ from gevent import monkey
 from tswarm._version import __version__
 from tswarm.exceptions import TestFileError
 from tswarm.protocol import (
+    CUSTOM_TYPE,
     PROTOCOL_VERSION,
     Message,
     ProtocolError,
     RunState,
+    custom_payload,
     decode,
     encode,
     fetch_identity,
     heartbeat_identity,
+    open_custom,
 )
 from tswarm.runner.base import UserRunner
 from tswarm.runner.local import LocalRunner
@@ -50,6 +53,8 @@ STATS_INTERVAL = 1.0
 CPU_WARNING_WINDOW = 3.0
 #: log lines a worker keeps for its master between two reports (the oldest go first)
 LOG_LINES_KEPT = 1000
+#: custom messages a worker keeps while its master has not acknowledged it yet (beyond: dropped, logged)
+CUSTOM_MESSAGES_HELD = 1000
 #: options a worker keeps its own values of when the master sends its parsed options
 _WORKER_OWN_OPTIONS = frozenset(
     {
@@ -131,6 +136,9 @@ class MasterLinkedRunner(UserRunner):
         self._rejoining = False
         self._master_id: str | None = None
         self._bad_frames = 0
+        #: custom messages sent before the master's ack (from ``events.init``), encoded, sent after it
+        self._held_custom: list[bytes] = []
+        self._held_custom_overflowed = False
         self._log_forwarder = WorkerLogForwarder()
         self._log_forwarder.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         self.endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
@@ -155,8 +163,26 @@ class MasterLinkedRunner(UserRunner):
         self._socket.send(encode(msg_type, data if data is not None else {}, self.node_id))
 
     def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
-        """Send a custom message to the master (``client_id`` is ignored on a worker)."""
-        self._send(msg_type, data)
+        """Send a custom message named ``msg_type`` (any name) to the master; ``client_id`` is ignored
+        on a worker.
+
+        One sent before the master acknowledged this worker (``events.init`` runs before that) is
+        kept, and sent right after the acknowledgement: the master drops what comes before a hello.
+
+        Raises:
+            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack.
+        """
+        frame = encode(CUSTOM_TYPE, custom_payload(msg_type, data), self.node_id)
+        if self.connected.is_set():
+            self._socket.send(frame)
+        elif len(self._held_custom) < CUSTOM_MESSAGES_HELD:
+            self._held_custom.append(frame)
+        elif not self._held_custom_overflowed:
+            self._held_custom_overflowed = True
+            log.warning(
+                "Dropping custom messages: %d are waiting for the master to acknowledge this worker",
+                CUSTOM_MESSAGES_HELD,
+            )
 
     def _hello(self) -> dict[str, Any]:
         return {
@@ -236,11 +262,18 @@ class MasterLinkedRunner(UserRunner):
     def _handle(self, msg: Message) -> None:
         if msg.type != "heartbeat":
             log.debug("Got %r from the master", msg.type)
+        if msg.type == CUSTOM_TYPE:
+            # the test file's own message: whatever its name, it goes to the test file's handlers only
+            self._handle_custom_message(open_custom(msg))
+            return
         handler = self._handlers.get(msg.type)
         if handler is not None:
             handler(self, msg.data)
         else:
-            self._handle_custom_message(msg)
+            # a type tswarm does not know (test files' names travel inside ``custom``): a bad frame
+            self._bad_frames += 1
+            if self._bad_frames == 1:
+                log.warning("Dropped a %r message from the master: a master sends no such type", msg.type)
 
     # The handlers of the master's messages, in _handlers below. Those that start or stop users run
     # in a greenlet of their own, so that the receive loop goes on meanwhile.
@@ -256,6 +289,9 @@ class MasterLinkedRunner(UserRunner):
         if not self.connected.is_set():
             log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
         self.connected.set()
+        held, self._held_custom = self._held_custom, []
+        for frame in held:
+            self._socket.send(frame)
 
     def _on_refuse(self, data: dict[str, Any]) -> None:
         log.error("The master refused this worker: %s", data["reason"])
