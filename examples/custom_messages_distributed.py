@@ -4,7 +4,8 @@
     tswarm worker -f examples/custom_messages_distributed.py   # twice
 
 When the test starts, the master hands each worker its own slice of test accounts; each worker
-prints what it got and sends an acknowledgement back, which the master prints.
+prints what it got and sends an acknowledgement back, which the master prints. A message may have any
+name, "ack" included: custom messages travel apart from tswarm's own (docs/protocol.md).
 """
 
 from locust import HttpUser, between, events, task
@@ -17,9 +18,7 @@ def on_accounts(environment, msg, **_kwargs):
     # runs on a worker
     names = [account["name"] for account in msg.data]
     print(f"worker {environment.runner.worker_index} got {len(names)} accounts: {', '.join(names)}")
-    environment.runner.send_message(
-        "accounts_ack", {"count": len(names), "index": environment.runner.worker_index}
-    )
+    environment.runner.send_message("ack", {"count": len(names), "index": environment.runner.worker_index})
 
 
 def on_ack(environment, msg, **_kwargs):
@@ -32,7 +31,7 @@ def on_init(environment, **_kwargs):
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message("accounts", on_accounts)
     if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message("accounts_ack", on_ack)
+        environment.runner.register_message("ack", on_ack)
 
 
 @events.test_start.add_listener

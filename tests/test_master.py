@@ -385,6 +385,51 @@ async def test_custom_messages_both_ways(
     assert len(warnings) == 1 and " b" in warnings[0]
 
 
+async def test_custom_names_of_builtin_types_never_reach_the_masters_handlers(
+    master: MasterRunner, make_worker: Any
+) -> None:
+    got: list[tuple[str, Any]] = []
+    names = ["quit", "stopped", "stats", "hello", "spawning_complete", "logs", "heartbeat", "custom"]
+    for name in names:
+        master.register_message(name, lambda environment, msg: got.append((msg.type, msg.data)))
+    a, b = await make_worker("a"), await make_worker("b")
+    master.start(4, 100)
+    await wait_for(lambda: master.state is RunState.RUNNING)
+    for name in names:
+        a.send_custom(name, {"mine": name})
+    await wait_for(lambda: len(got) == len(names))
+    assert got == [(name, {"mine": name}) for name in names]
+    # "a" is still a worker of the test, running its share: no quit, no stop, no restart
+    assert master.workers["a"].state is WorkerState.RUNNING and master.worker_count == 2
+    assert master.protocol_errors == 0 and master.malformed_reports == 0
+    # a name sent as a message type (protocol version 1's way) is an unknown type: dropped, counted
+    b.send("quit_when_done", {"mine": 1})
+    await wait_for(lambda: master.protocol_errors == 1)
+    assert master.link.peer_errors == {"b": 1} and len(got) == len(names)
+    master.register_message("quit_when_done", lambda environment, msg: got.append((msg.type, msg.data)))
+    b.send_custom("quit_when_done", None)
+    await wait_for(lambda: got[-1] == ("quit_when_done", None))
+    with pytest.raises(TypeError):
+        master.send_message(7, "a name must be a str")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        master.send_message("data", object())
+
+
+async def test_a_custom_message_sent_to_no_worker_is_logged_once(
+    master: MasterRunner, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    master.send_message("early", 1)
+    master.send_message("early", 2)
+    master.send_message("to_one", 3, client_id="nobody")
+    await wait_for(lambda: any("'to_one'" in r.getMessage() for r in caplog.records))
+    warnings = [r.getMessage() for r in caplog.records if "'early'" in r.getMessage()]
+    assert len(warnings) == 1 and "went to no worker: none is connected" in warnings[0]
+    a = await make_worker("a")
+    master.send_message("late", 4)
+    await wait_for(lambda: a.custom_of("late"))
+    assert not a.custom_of("early")  # not kept for a worker that joins later
+
+
 async def test_garbage_is_counted_and_the_master_keeps_working(
     master: MasterRunner, make_worker: Any
 ) -> None:
