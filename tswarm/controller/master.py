@@ -225,7 +225,8 @@ class MasterRunner:
         is logged once per name.
 
         Raises:
-            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack.
+            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack (msgpack
+                may raise another error for a value out of its range, such as an int past 64 bits).
         """
         payload = custom_payload(msg_type, data)
         encode(CUSTOM_TYPE, payload, MASTER_NODE_ID)  # raises here, in the caller, not on the loop

@@ -170,7 +170,8 @@ class MasterLinkedRunner(UserRunner):
         kept, and sent right after the acknowledgement: the master drops what comes before a hello.
 
         Raises:
-            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack.
+            TypeError: ``msg_type`` is not a str, or ``data`` cannot be packed with msgpack (msgpack
+                may raise another error for a value out of its range, such as an int past 64 bits).
         """
         frame = encode(CUSTOM_TYPE, custom_payload(msg_type, data), self.node_id)
         if self.connected.is_set():
