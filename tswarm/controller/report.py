@@ -7,7 +7,9 @@ colour, rich draws the same tables.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tswarm.controller.formatting import (
     format_count,
@@ -168,6 +170,21 @@ def render_summary(
             text = _rich_text(text)
         parts.append(text)
     return "\n\n".join(parts) + "\n"
+
+
+def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:
+    """The summary's lines on workers that went missing (``run.missing_workers`` items); "" for none."""
+    if not outages:
+        return ""
+    lines = [f"Workers missing during the test: {len(outages)} time(s)"]
+    for outage in outages:
+        when = time.strftime("%H:%M:%S", time.localtime(outage["missing_at"]))
+        back = "came back" if outage["back_at"] is not None else "never came back"
+        lines.append(
+            f"  {outage['node_id']}: missing at {when} ({outage['reason']}) for "
+            f"{outage['duration']:.1f}s, {back}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _rich_text(text: str) -> str:
