@@ -4,11 +4,18 @@ summed up in one line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+import queue
 import re
+import resource
 import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,10 +23,10 @@ import psutil
 import pytest
 import test_distributed
 import zmq
-from conftest import free_port
+from conftest import free_port, repo_env, stop_process
 from test_distributed import master_args, worker_args, write
 
-from tswarm.protocol import PROTOCOL_VERSION, encode, heartbeat_identity
+from tswarm.protocol import PROTOCOL_VERSION, decode, encode, heartbeat_identity
 
 procs = test_distributed.procs  # the fixture
 
@@ -123,6 +130,7 @@ def test_killed_process_of_a_local_run_is_known_at_once(tmp_path: Path, target, 
     # with a heartbeat timeout of 30 s, only the closed connection can tell this within the run
     line = run.wait_for(lambda line: "is missing" in line, timeout=6)
     assert "connection closed" in line
+    run.wait_for(lambda line: f"(pid {children[0].pid}) was killed by signal 9" in line, timeout=6)
     run.wait_for(lambda line: line.startswith("REPORT ") and line.split()[2] == "4", timeout=8)
     run.wait(timeout=30)
 
@@ -156,6 +164,8 @@ def test_rogue_peer_under_a_workers_identity_does_not_take_it_over(
         rogue.send(encode("heartbeat", heartbeat, node_id))
         rogue.send(encode("hello", hello, node_id))
         assert master.wait() == 0, master.output
+        # nothing meant for the real worker (heartbeats, spawn, stop, quit) went to the rogue
+        assert rogue.poll(200) == 0, decode(rogue.recv())
     finally:
         rogue.close(linger=0)
         context.term()
@@ -203,3 +213,86 @@ def test_junk_connections_give_one_summary_line(tmp_path: Path, target, procs) -
     assert len(summaries) <= 2, summaries
     assert sum(int(re.search(r"closed (\d+)", s).group(1)) for s in summaries) == 300  # type: ignore[union-attr]
     assert "connection(s) that sent no valid message" in line
+
+
+async def test_frame_over_the_size_cap_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ZeroMQ drops a frame over ZMQ_MAXMSGSIZE by closing its connection: the monitor sees that, and the
+    # worker that sent it is marked missing with a line that names the cap (a small cap, so that the test
+    # does not move 64 MiB)
+    from test_master import FakeWorker, Reader, wait_for
+
+    import tswarm.controller.link as link_module
+    import tswarm.controller.worker_messages as worker_messages_module
+    from tswarm.env import Environment
+    from tswarm.events import Events
+
+    monkeypatch.setattr(link_module, "MAX_FRAME_BYTES", 10_000)
+    monkeypatch.setattr(worker_messages_module, "MAX_FRAME_BYTES", 10_000)
+    caplog.set_level(logging.INFO, logger="tswarm.master")
+    environment = Environment(user_classes=[Reader], events=Events())
+    runner = environment.create_master_runner("127.0.0.1", 0, heartbeat_interval=0.2, heartbeat_timeout=30)
+    serving = asyncio.create_task(runner.serve())
+    worker = FakeWorker(runner.bind_port, "big")
+    try:
+        await wait_for(lambda: runner._bridge.loop is not None)
+        await worker.connect()
+        worker.send("logs", {"lines": [[time.time(), "INFO", "x" * 20_000]]})
+        await wait_for(runner.worker_outages, what="the worker marked missing")
+        assert any("frame over 10000 bytes" in r.getMessage() for r in caplog.records)
+        # the worker reconnects on its own and is back at its next heartbeat
+        await wait_for(lambda: runner.worker_outages()[0]["back_at"] is not None, what="the worker back")
+        assert [o["reason"] for o in runner.worker_outages()] == ["connection closed"]
+    finally:
+        await worker.close()
+        runner.quit()
+        await asyncio.wait_for(serving, 15)
+
+
+def test_running_out_of_file_descriptors_is_logged_with_the_limit_and_the_fix(tmp_path: Path) -> None:
+    write(tmp_path / "locustfile.py", test_distributed.STEADY)
+    port = free_port()
+
+    def low_fd_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    master = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tswarm",
+            *master_args(port, "-H", "http://127.0.0.1:1", "-u", "1", "-t", "30s"),
+        ],
+        cwd=tmp_path,
+        env=repo_env(),
+        preexec_fn=low_fd_limit,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in master.stdout or ()], daemon=True).start()
+
+    def line_with(text: str) -> str:
+        while True:
+            try:
+                line = lines.get(timeout=20)
+            except queue.Empty:
+                pytest.fail(f"no line with {text!r} within 20 s")
+            if text in line:
+                return line
+
+    held: list[socket.socket] = []
+    try:
+        line_with("Waiting for workers")  # it serves
+        # a bounded number of idle connections, well past the limit of 64 descriptors
+        for _ in range(100):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        line = line_with("Out of file descriptors")
+        assert "may open 64 (hard limit 64)" in line and "`ulimit -n 65536`" in line, line
+    finally:
+        for sock in held:
+            sock.close()
+        stop_process(master)

@@ -166,13 +166,19 @@ class MasterLink:
             return
         self._fd_warned_at = now
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = max(65536, soft * 4)
+        above_hard = hard != resource.RLIM_INFINITY and wanted > hard
         log.error(
-            "Out of file descriptors (%s): new workers cannot connect; this process may open %d "
-            "(hard limit %s). Raise it before starting the master, e.g. `ulimit -n %d`",
+            "Out of file descriptors (%s): new workers cannot connect. This process may open %d "
+            "(hard limit %s); each worker takes 2. Raise the limit before starting the master: "
+            "`ulimit -n %d`%s",
             errno.errorcode.get(error, error),
             soft,
             "unlimited" if hard == resource.RLIM_INFINITY else hard,
-            max(soft * 4, 65536) if hard == resource.RLIM_INFINITY else max(soft, hard),
+            wanted,
+            " (above the hard limit: raise that first, as root, e.g. in /etc/security/limits.conf)"
+            if above_hard
+            else "",
         )
 
     def log_summaries(self, *, final: bool = False) -> None:
