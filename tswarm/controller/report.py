@@ -7,11 +7,12 @@ colour, rich draws the same tables.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tswarm.controller.formatting import (
+    format_age,
+    format_clock,
     format_count,
     format_failures,
     format_ms,
@@ -178,11 +179,10 @@ def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:
         return ""
     lines = [f"Workers missing during the test: {len(outages)} time(s)"]
     for outage in outages:
-        when = time.strftime("%H:%M:%S", time.localtime(outage["missing_at"]))
         back = "came back" if outage["back_at"] is not None else "never came back"
         lines.append(
-            f"  {outage['node_id']}: missing at {when} ({outage['reason']}) for "
-            f"{outage['duration']:.1f}s, {back}"
+            f"  {outage['node_id']}: missing at {format_clock(outage['missing_at'])} ({outage['reason']}) "
+            f"for {format_age(outage['duration'])}, {back}"
         )
     return "\n".join(lines) + "\n"
 

@@ -203,7 +203,7 @@ class WorkerMessages:
         worker = self.workers.get(node_id)
         pid = data.get("pid", 0)
         if worker is not None and worker.pid != pid:
-            # the same node id from a new process (ROUTER_HANDOVER let it in): it runs nothing yet
+            # the same node id from a new process (once its old connection closed): it runs nothing yet
             log.info("Worker %s restarted (pid %s -> %s)", node_id, worker.pid, pid)
             worker.restarted(pid, identity)
             self.hooks.worker_joined(node_id)
