@@ -28,6 +28,7 @@ from tswarm.controller.outputs import (
     FailureReport,
     HistoryPointReport,
     JsonReport,
+    MissingWorkerReport,
     RunInfo,
     build_json_report,
     entry_rows,
@@ -300,6 +301,7 @@ JSON_DOC = Path(__file__).parent.parent / "docs" / "json-output.md"
 DOC_TABLES: dict[str, Any] = {
     "Top level": JsonReport,
     "`run`": RunInfo,
+    "`run.missing_workers` items": MissingWorkerReport,
     "Entry (`total` and each item of `entries`)": EntryReport,
     "`failures` items": FailureReport,
     "`exceptions` items": ExceptionReport,

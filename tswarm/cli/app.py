@@ -209,7 +209,7 @@ HeartbeatTimeout = Annotated[
     typer.Option(
         "--heartbeat-timeout",
         envvar=_env("heartbeat_timeout"),
-        help="Seconds of silence before a worker is marked missing.",
+        help="Seconds of silence before a worker is marked missing (3: three missed beats, as in Locust).",
     ),
 ]
 MasterTimeout = Annotated[
@@ -217,7 +217,7 @@ MasterTimeout = Annotated[
     typer.Option(
         "--master-timeout",
         envvar=_env("master_timeout"),
-        help="Seconds of silence before a worker gives up on its master.",
+        help="Seconds of silence before a worker exits (its users stop once it misses the master's beats).",
     ),
 ]
 BindHost = Annotated[
@@ -291,7 +291,7 @@ def run(
     autoquit: Autoquit = -1.0,
     percentiles: Percentiles = None,
     heartbeat_interval: HeartbeatInterval = 1.0,
-    heartbeat_timeout: HeartbeatTimeout = 60.0,
+    heartbeat_timeout: HeartbeatTimeout = 3.0,
 ) -> None:
     """Run a test on this machine: [USER_CLASS ...] picks the User classes to run."""
     options = RunOptions.from_params(ctx, "run", locals())
@@ -331,7 +331,7 @@ def master(
     expect_workers: ExpectWorkers = 1,
     expect_workers_max_wait: ExpectWorkersMaxWait = 0.0,
     heartbeat_interval: HeartbeatInterval = 1.0,
-    heartbeat_timeout: HeartbeatTimeout = 60.0,
+    heartbeat_timeout: HeartbeatTimeout = 3.0,
 ) -> None:
     """Hold a distributed test: workers connect here and run the users; no users run on the master."""
     options = RunOptions.from_params(ctx, "master", locals())

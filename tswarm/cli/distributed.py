@@ -7,13 +7,17 @@ decided in :mod:`tswarm.cli.modes`.
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from tswarm.cli.options import RunOptions
+
+log = logging.getLogger("tswarm.master")
 
 
 def create_master(options: RunOptions, *, private_events: bool = False, need_host: bool = False) -> Any:
@@ -115,9 +119,28 @@ def start_local_workers(
     workers = []
     for i in range(count):
         log_file = open(log_dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps it
-        workers.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file))
+        worker = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
         log_file.close()
+        workers.append(worker)
+        threading.Thread(
+            target=_report_exit, args=(worker, i, log_dir), name=f"tswarm-local-worker-{i}", daemon=True
+        ).start()
     return workers
+
+
+def _report_exit(worker: subprocess.Popen[bytes], index: int, log_dir: Path) -> None:
+    # the master marks the worker missing as soon as its connection closes; this says why it closed
+    code = worker.wait()
+    # SIGTERM is stop_processes ending a worker that outlived its master: not news
+    if code and code != -signal.SIGTERM:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        log.warning(
+            "Local worker process %d (pid %d) %s; its log: %s",
+            index,
+            worker.pid,
+            how,
+            log_dir / f"worker-{index}.log",
+        )
 
 
 def stop_processes(processes: list[subprocess.Popen[Any]], timeout: float = 15.0) -> None:

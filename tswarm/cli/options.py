@@ -68,7 +68,7 @@ class RunOptions:
     master_host: str = "127.0.0.1"
     master_port: int = 5557
     heartbeat_interval: float = 1.0
-    heartbeat_timeout: float = 60.0
+    heartbeat_timeout: float = 3.0
     master_timeout: float = 60.0
     #: a worker that is the LocalRunner of a local run shown in the TUI
     linked_local: bool = False

@@ -2,13 +2,19 @@
 
 Frames are capped in size before they are decoded (ZMQ_MAXMSGSIZE), decoded and checked by
 :mod:`tswarm.protocol`, and a peer's identity is split into its node id and whether it is the heartbeat
-socket. What does not pass is counted, and logged once per peer. May import tswarm.protocol and zmq.
+socket. What does not pass is counted, and logged once per peer. A socket monitor tells which peer's
+connection closed (so that a dead worker is known at once) and counts the connections ZeroMQ closes
+(junk, frames over the size cap), logged as one summary line per interval. May import tswarm.protocol
+and zmq.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +22,7 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
+from zmq.utils.monitor import parse_monitor_message
 
 from tswarm.protocol import (
     MASTER_NODE_ID,
@@ -33,6 +40,18 @@ log = logging.getLogger("tswarm.master")
 
 #: peers whose bad frames are counted one by one (beyond that, only the total grows)
 MAX_TRACKED_PEERS = 10_000
+#: bad-frame warnings logged one by one per SUMMARY_INTERVAL; the others are summed up in one line
+PEER_WARNINGS_PER_INTERVAL = 5
+#: how often the counts of closed connections and unlogged bad frames are logged (when not zero)
+SUMMARY_INTERVAL = 10.0
+#: how often running out of file descriptors is logged
+FD_WARNING_INTERVAL = 60.0
+#: ZeroMQ's own (ZMTP) heartbeats on every connection: a peer that does not answer them (a host that
+#: vanished, a cut link) has its connection closed, so that its identity is free for it to come back
+ZMTP_HEARTBEAT_IVL_MS = 1000
+ZMTP_HEARTBEAT_TIMEOUT_MS = 5000
+#: the monitor events the master reacts to
+_MONITOR_EVENTS = zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPT_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +83,28 @@ class MasterLink:
         self.closed = False
         self._reconnect_asked: dict[str, float] = {}
         self._refusals_logged: set[str] = set()
+        #: file descriptor -> identity of the peer whose frames last came in on it (see SRCFD)
+        self._fd_peers: dict[int, bytes] = {}
+        #: called with the identity of a peer whose connection closed
+        self.on_disconnect: Callable[[bytes], None] | None = None
+        #: connections ZeroMQ closed that never carried a message (junk, failed handshakes, oversize)
+        self.closed_connections = 0
+        self._unsummed_closed = 0
+        self._peer_warnings = 0
+        self._unlogged_bad_frames = 0
+        self._summary_due = time.monotonic() + SUMMARY_INTERVAL
+        self._fd_warned_at = float("-inf")
         self._context = zmq.Context()
         self._sync_socket = self._context.socket(zmq.ROUTER)
         self._sync_socket.setsockopt(zmq.LINGER, 0)
         self._sync_socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        # a worker that restarts under the same node id takes its identity back
-        self._sync_socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # No ROUTER_HANDOVER: with it, any peer that connects under a worker's node id (it is in the
+        # logs) takes that worker's identity and cuts it off. Without it, a second connection under an
+        # identity in use is refused; a worker's own dead connection is closed by the ZMTP heartbeats
+        # below, so that the worker can come back under its id.
+        self._sync_socket.setsockopt(zmq.ROUTER_HANDOVER, 0)
+        self._sync_socket.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS)
+        self._sync_socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS)
         address = f"tcp://{bracket_host(host)}"
         try:
             if port == 0:
@@ -82,22 +117,117 @@ class MasterLink:
             self._context.term()
             raise OSError(f"cannot bind the master to {address}:{port}: {e}") from None
         self._socket: Any = None
+        self._monitor: Any = None
+        self._sync_monitor: zmq.Socket[bytes] | None = None
 
     def attach(self) -> None:
         """Use the socket from the running asyncio loop."""
         self._socket = zmq.asyncio.Socket.from_socket(self._sync_socket)
+        self._sync_monitor = self._sync_socket.get_monitor_socket(_MONITOR_EVENTS)
+        self._monitor = zmq.asyncio.Socket.from_socket(self._sync_monitor)
+
+    async def watch_connections(self) -> None:
+        """Read the socket monitor until the socket closes: closed connections, refused ones."""
+        monitor = self._monitor
+        while monitor is not None:
+            try:
+                frames = await monitor.recv_multipart()
+            except zmq.ZMQError:
+                return
+            try:
+                event = parse_monitor_message(frames)
+                self._on_monitor_event(int(event["event"]), int(event["value"]))
+            except Exception:
+                log.exception("Failed to handle a socket monitor event")
+
+    def _on_monitor_event(self, event: int, value: int) -> None:
+        if event == zmq.EVENT_DISCONNECTED:
+            identity = self._fd_peers.pop(value, None)
+            if identity is None:
+                # a connection that never carried a valid message: junk (a failed handshake), an
+                # identity already in use, or closed for a frame over the size cap
+                self._count_closed()
+            elif self.on_disconnect is not None:
+                self.on_disconnect(identity)
+        elif event == zmq.EVENT_ACCEPT_FAILED:
+            if value in (errno.EMFILE, errno.ENFILE):
+                self._warn_out_of_fds(value)
+            else:
+                self._count_closed()
+
+    def _count_closed(self) -> None:
+        self.closed_connections += 1
+        self._unsummed_closed += 1
+        self.log_summaries()
+
+    def _warn_out_of_fds(self, error: int) -> None:
+        now = time.monotonic()
+        if now - self._fd_warned_at < FD_WARNING_INTERVAL:
+            return
+        self._fd_warned_at = now
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = max(65536, soft * 4)
+        above_hard = hard != resource.RLIM_INFINITY and wanted > hard
+        log.error(
+            "Out of file descriptors (%s): new workers cannot connect. This process may open %d "
+            "(hard limit %s); each worker takes 2. Raise the limit before starting the master: "
+            "`ulimit -n %d`%s",
+            errno.errorcode.get(error, error),
+            soft,
+            "unlimited" if hard == resource.RLIM_INFINITY else hard,
+            wanted,
+            " (above the hard limit: raise that first, as root, e.g. in /etc/security/limits.conf)"
+            if above_hard
+            else "",
+        )
+
+    def log_summaries(self, *, final: bool = False) -> None:
+        """Log, at most once per SUMMARY_INTERVAL (and when ``final``), what was counted but not logged
+        one by one."""
+        now = time.monotonic()
+        if now < self._summary_due and not final:
+            return
+        self._summary_due = now + SUMMARY_INTERVAL
+        self._peer_warnings = 0
+        if self._unsummed_closed:
+            log.warning(
+                "ZeroMQ closed %d connection(s) that sent no valid message in the last %.0fs (not "
+                "tswarm peers, failed handshakes, or frames over %d bytes)",
+                self._unsummed_closed,
+                SUMMARY_INTERVAL,
+                MAX_FRAME_BYTES,
+            )
+            self._unsummed_closed = 0
+        if self._unlogged_bad_frames:
+            log.warning(
+                "%d more bad frame(s) from new peers in the last %.0fs (only counted)",
+                self._unlogged_bad_frames,
+                SUMMARY_INTERVAL,
+            )
+            self._unlogged_bad_frames = 0
+
+    def _note_source(self, frame: Any) -> None:
+        # which connection (fd) a peer's frames come in on, so that its closing can be told to be its
+        try:
+            fd = frame.get(zmq.SRCFD)
+        except zmq.ZMQError:
+            return
+        if self._fd_peers.get(fd) != frame.bytes:
+            self._fd_peers[fd] = frame.bytes
 
     async def receive_forever(self, on_message: Callable[[Incoming], None]) -> None:
         """Hand every message that passes the checks to ``on_message``, until the socket closes."""
         socket = self._socket
         while True:
             try:
-                frames = await socket.recv_multipart()
+                frame_objects = await socket.recv_multipart(copy=False)
             except zmq.ZMQError as e:
                 if e.errno == zmq.ETERM or self.closed:
                     return
                 log.warning("Receiving failed: %s", e)
                 continue
+            self._note_source(frame_objects[0])
+            frames = [f.bytes for f in frame_objects]
             try:
                 incoming = self._check(frames)
                 if incoming is not None:
@@ -135,6 +265,12 @@ class MasterLink:
             if len(self.peer_errors) >= MAX_TRACKED_PEERS:
                 return
             self.peer_errors[peer] = 1
+            self._peer_warnings += 1
+            if self._peer_warnings > PEER_WARNINGS_PER_INTERVAL:
+                # thousands of junk peers give one summary line, not thousands of warnings
+                self._unlogged_bad_frames += 1
+                self.log_summaries()
+                return
             log.warning(
                 "Dropped a frame from %s: %s (further bad frames from this peer are only counted)",
                 peer,
@@ -168,9 +304,14 @@ class MasterLink:
         if self.closed:
             return
         self.closed = True
+        self.log_summaries(final=True)
         # close through the owning socket: closing only the asyncio shadow would leave the owner to
         # close the same handle again when it is collected, by then maybe another socket's
         try:
+            if self._sync_monitor is not None:
+                with contextlib.suppress(zmq.ZMQError):
+                    self._sync_socket.disable_monitor()
+                self._sync_monitor.close(linger=0)
             self._sync_socket.close(linger=0)
         finally:
             self._context.term()

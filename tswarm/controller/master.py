@@ -97,7 +97,7 @@ class MasterRunner:
         master_bind_port: int = 5557,
         *,
         heartbeat_interval: float = 1.0,
-        heartbeat_timeout: float = 60.0,
+        heartbeat_timeout: float = 3.0,
         testfiles: Iterable[tuple[str, bytes]] = (),
         percentiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99),
         outputs_writer: Callable[[], list[str]] | None = None,
@@ -199,6 +199,21 @@ class MasterRunner:
     def malformed_reports(self) -> int:
         """Stats reports dropped because their delta was malformed."""
         return self._messages.malformed_reports
+
+    def worker_outages(self, until: float | None = None) -> list[dict[str, Any]]:
+        """Each time a worker went missing (``run.missing_workers`` of the JSON report), oldest first;
+        the durations of those not back yet run until ``until`` (default: now, ``time.time()``)."""
+        end = time.time() if until is None else until
+        return [
+            {
+                "node_id": o.node_id,
+                "reason": o.reason,
+                "missing_at": o.missing_at,
+                "back_at": o.back_at,
+                "duration": o.duration(end),
+            }
+            for o in self.workers.outages
+        ]
 
     @property
     def logs(self) -> deque[LogLine]:
@@ -418,6 +433,7 @@ class MasterRunner:
             asyncio.create_task(
                 self.link.receive_forever(self._messages.on_message), name="tswarm-master-receive"
             ),
+            asyncio.create_task(self.link.watch_connections(), name="tswarm-master-connections"),
             asyncio.create_task(self._heartbeat_loop(), name="tswarm-master-heartbeat"),
             asyncio.create_task(self._dispatch_loop(), name="tswarm-master-dispatch"),
             asyncio.create_task(self._snapshot_loop(), name="tswarm-master-snapshot"),

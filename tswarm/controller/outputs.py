@@ -368,6 +368,17 @@ class RunInfo(TypedDict):
     command: NotRequired[str]
     locustfile: NotRequired[str]
     exit_code: NotRequired[int]
+    missing_workers: NotRequired[list[MissingWorkerReport]]
+
+
+class MissingWorkerReport(TypedDict):
+    """Each item of ``run.missing_workers``: a time a worker went missing during a distributed run."""
+
+    node_id: str
+    reason: str
+    missing_at: float
+    back_at: float | None
+    duration: float
 
 
 class EntryReport(TypedDict):

@@ -7,9 +7,12 @@ colour, rich draws the same tables.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tswarm.controller.formatting import (
+    format_age,
+    format_clock,
     format_count,
     format_failures,
     format_ms,
@@ -168,6 +171,20 @@ def render_summary(
             text = _rich_text(text)
         parts.append(text)
     return "\n\n".join(parts) + "\n"
+
+
+def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:
+    """The summary's lines on workers that went missing (``run.missing_workers`` items); "" for none."""
+    if not outages:
+        return ""
+    lines = [f"Workers missing during the test: {len(outages)} time(s)"]
+    for outage in outages:
+        back = "came back" if outage["back_at"] is not None else "never came back"
+        lines.append(
+            f"  {outage['node_id']}: missing at {format_clock(outage['missing_at'])} ({outage['reason']}) "
+            f"for {format_age(outage['duration'])}, {back}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _rich_text(text: str) -> str:

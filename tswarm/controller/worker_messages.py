@@ -21,11 +21,12 @@ from tswarm.controller.run_log import RunLog
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.protocol import (
     CUSTOM_TYPE,
+    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     RESERVED_TYPES,
     Message,
-    WorkerState,
     open_custom,
+    split_identity,
 )
 
 __all__ = ["TestHooks", "WorkerMessages"]
@@ -109,6 +110,7 @@ class WorkerMessages:
         self.testfiles = testfiles
         #: stats reports dropped because their delta was malformed
         self.malformed_reports = 0
+        link.on_disconnect = self.connection_closed
 
     def on_message(self, incoming: Incoming) -> None:
         """Route one checked message to its handler (a worker must say hello first)."""
@@ -157,16 +159,32 @@ class WorkerMessages:
             )
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
-                worker.state = WorkerState.MISSING
-                self.hooks.worker_gone(worker.node_id)
-                log.warning(
-                    "Worker %s is missing: nothing heard for %.0fs; %s",
-                    worker.node_id,
-                    now - worker.last_seen,
-                    "its users go to the other workers"
-                    if self.hooks.test_is_active()
-                    else "it gets no users",
-                )
+                self._mark_missing(worker, "no heartbeat", f"nothing heard for {now - worker.last_seen:.0f}s")
+        self.link.log_summaries()
+
+    def connection_closed(self, identity: bytes) -> None:
+        """ZeroMQ closed the connection of the peer ``identity``: a worker whose process ended (or whose
+        frame was over the size cap) is missing at once, not after the heartbeat timeout."""
+        node_id, _ = split_identity(identity.decode("utf-8", "backslashreplace"))
+        worker = self.workers.get(node_id)
+        if worker is None or worker.missing:
+            return
+        self._mark_missing(
+            worker,
+            "connection closed",
+            f"its connection closed (the process ended, the network broke, or it sent a frame over "
+            f"{MAX_FRAME_BYTES} bytes, which ZeroMQ drops)",
+        )
+
+    def _mark_missing(self, worker: WorkerNode, reason: str, detail: str) -> None:
+        self.workers.mark_missing(worker, reason)
+        self.hooks.worker_gone(worker.node_id)
+        log.warning(
+            "Worker %s is missing: %s; %s",
+            worker.node_id,
+            detail,
+            "its users go to the other workers" if self.hooks.test_is_active() else "it gets no users",
+        )
 
     def send_to(self, worker: WorkerNode, msg_type: str, data: Any = None) -> None:
         """One message to a worker's main socket."""
@@ -179,6 +197,7 @@ class WorkerMessages:
         if worker.missing:
             state = msg.data.get("state") if msg.type == "heartbeat" and isinstance(msg.data, dict) else None
             worker.back(state)
+            self.workers.mark_back(worker)
             log.info("Worker %s is back (was missing)", worker.node_id)
             self.hooks.worker_back(worker)
 
@@ -190,7 +209,7 @@ class WorkerMessages:
         worker = self.workers.get(node_id)
         pid = data.get("pid", 0)
         if worker is not None and worker.pid != pid:
-            # the same node id from a new process (ROUTER_HANDOVER let it in): it runs nothing yet
+            # the same node id from a new process (once its old connection closed): it runs nothing yet
             log.info("Worker %s restarted (pid %s -> %s)", node_id, worker.pid, pid)
             worker.restarted(pid, identity)
             self.hooks.worker_joined(node_id)
@@ -212,6 +231,12 @@ class WorkerMessages:
             worker.last_seen = time.monotonic()
             if worker.missing:
                 self._alive(worker, Message("hello", data, node_id))
+            elif self.hooks.test_is_active():
+                # a worker that was acknowledged says hello again when it stopped its users because it
+                # stopped hearing from us: it runs nothing now, and gets its share again
+                log.info("Worker %s joined again (it had lost the master)", node_id)
+                worker.restarted(pid, worker.identity)
+                self.hooks.worker_joined(node_id)
         worker.last_heartbeat = time.monotonic()
         self.send_to(
             worker,

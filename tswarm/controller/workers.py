@@ -15,12 +15,31 @@ from typing import Any
 from tswarm.controller.snapshot import WorkerRow
 from tswarm.protocol import HEARTBEAT_SUFFIX, WorkerState
 
-__all__ = ["RPS_WINDOW", "WorkerNode", "WorkerNodes"]
+__all__ = ["RPS_WINDOW", "WorkerNode", "WorkerNodes", "WorkerOutage"]
 
 #: seconds of stats reports a worker's requests/s is averaged over
 RPS_WINDOW = 4.0
 #: node ids of departed workers remembered (so that their late frames are not taken for strangers')
 MAX_DEPARTED = 10_000
+#: times a worker went missing that are kept for the summary and the JSON (the first ones)
+MAX_OUTAGES = 1000
+
+
+@dataclass(slots=True)
+class WorkerOutage:
+    """A time a worker went missing. Times are ``time.time()``."""
+
+    node_id: str
+    #: why it was marked missing: "connection closed" or "no heartbeat"
+    reason: str
+    missing_at: float
+    #: when it was heard from again (None: it never was)
+    back_at: float | None = None
+
+    def duration(self, until: float) -> float:
+        """Seconds it was missing, up to its return or ``until``."""
+        end = self.back_at if self.back_at is not None else until
+        return max(0.0, end - self.missing_at)
 
 
 @dataclass
@@ -80,6 +99,10 @@ class WorkerNode:
     def back(self, reported_state: Any) -> None:
         """A missing worker was heard from again; ``reported_state`` is its heartbeat's, if any."""
         self.state = _worker_state(reported_state, WorkerState.READY)
+        if self.state in (WorkerState.READY, WorkerState.STOPPED):
+            # it stopped its users when it lost us: it runs none of the ones it had
+            self.user_count = 0
+            self.user_classes_count = {}
 
     # The data below was checked against tswarm.protocol.payloads when its frame was decoded.
 
@@ -147,6 +170,9 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         self._indexes: dict[str, int] = {}
         #: workers that said quit, oldest first (a dict as an ordered set)
         self._departed: dict[str, None] = {}
+        #: the times workers went missing, oldest first (at most MAX_OUTAGES)
+        self.outages: list[WorkerOutage] = []
+        self._open_outages: dict[str, WorkerOutage] = {}
 
     def __getitem__(self, node_id: str) -> WorkerNode:
         return self._nodes[node_id]
@@ -173,6 +199,20 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         self._departed[node_id] = None
         while len(self._departed) > MAX_DEPARTED:
             del self._departed[next(iter(self._departed))]
+
+    def mark_missing(self, worker: WorkerNode, reason: str) -> None:
+        """The master gave up on ``worker`` (its connection closed, or it stopped beating)."""
+        worker.state = WorkerState.MISSING
+        outage = WorkerOutage(worker.node_id, reason, time.time())
+        self._open_outages[worker.node_id] = outage
+        if len(self.outages) < MAX_OUTAGES:
+            self.outages.append(outage)
+
+    def mark_back(self, worker: WorkerNode) -> None:
+        """A missing worker was heard from again (its state is set by :meth:`WorkerNode.back`)."""
+        outage = self._open_outages.pop(worker.node_id, None)
+        if outage is not None:
+            outage.back_at = time.time()
 
     def departed(self, node_id: str) -> bool:
         """True for a worker that said quit and did not come back."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tswarm._version import __version__
 from tswarm.controller.outputs import CsvHistoryWriter, build_json_report, write_csv_stats, write_json
-from tswarm.controller.report import render_live_table, render_summary
+from tswarm.controller.report import render_live_table, render_missing_workers, render_summary
 from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
 
@@ -88,6 +88,9 @@ class HeadlessReporter:
             written.append(self.options.json)
         if final:
             self._print(render_summary(stats, color=self.color))
+            missing = render_missing_workers(self._worker_outages(now))
+            if missing:
+                self._print(missing)
         return written
 
     def run_meta(self, now: float) -> dict[str, Any]:
@@ -106,7 +109,13 @@ class HeadlessReporter:
             "run_time": self.options.run_time,
             # the split of the target user count over the classes (all users have stopped by the end)
             "user_classes": class_counts(env.user_classes, self.options.users),
+            **({"missing_workers": outages} if (outages := self._worker_outages(now)) else {}),
         }
+
+    def _worker_outages(self, now: float) -> list[dict[str, Any]]:
+        # a master's runner knows when its workers went missing; a local runner has none
+        outages = getattr(self.environment.runner, "worker_outages", None)
+        return list(outages(now)) if callable(outages) else []
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -130,6 +130,10 @@ class MasterLinkedRunner(UserRunner):
         self.connected = gevent.event.Event()
         self.finished = gevent.event.Event()
         self._last_master_message = time.monotonic()
+        #: seconds of the master's silence after which this worker stops its users (from its ack)
+        self.master_heartbeat_timeout = 3 * heartbeat_interval
+        #: its users were stopped because the master went silent; it says hello when the master answers
+        self._master_lost = False
         self._test_id: str | None = None
         self._stop_heartbeat = False
         self._quitting = False
@@ -147,6 +151,7 @@ class MasterLinkedRunner(UserRunner):
         self._socket.setsockopt(zmq.IDENTITY, self.node_id.encode())
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        _zmtp_heartbeats(self._socket)
         self._socket.connect(self.endpoint)
         self._greenlets: list[gevent.Greenlet] = []
         # Filled by the heartbeat thread, drained (and turned into events) by the gevent side.
@@ -287,6 +292,9 @@ class MasterLinkedRunner(UserRunner):
         self._rejoining = False
         self.worker_index = data["index"]
         self.worker_count = data.get("worker_count", self.worker_count)
+        timeout = data.get("heartbeat_timeout")
+        if isinstance(timeout, int | float) and timeout > 0:
+            self.master_heartbeat_timeout = float(timeout)
         if not self.connected.is_set():
             log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
         self.connected.set()
@@ -454,7 +462,7 @@ class MasterLinkedRunner(UserRunner):
 
     def _watch_master(self) -> None:
         while True:
-            gevent.sleep(min(1.0, self.master_timeout / 4))
+            gevent.sleep(min(0.5, self.master_heartbeat_timeout / 4, self.master_timeout / 4))
             silent = time.monotonic() - self._last_master_message
             if silent > self.master_timeout:
                 log.error(
@@ -465,6 +473,32 @@ class MasterLinkedRunner(UserRunner):
                 self.stop_all_users()
                 self._finish(1)
                 return
+            if silent > self.master_heartbeat_timeout and not self._master_lost and not self._quitting:
+                # the master has marked us missing by now and given our users to the others: running
+                # them on would load the target beyond the test (their stats are kept for its return)
+                self._master_lost = True
+                log.warning(
+                    "Nothing heard from the master at %s for %.0fs; stopping this worker's users "
+                    "(it exits after %.0fs of silence, --master-timeout)",
+                    self.endpoint,
+                    silent,
+                    self.master_timeout,
+                )
+                gevent.spawn(self._stop_for_master_loss)
+            elif silent <= self.master_heartbeat_timeout and self._master_lost:
+                self._master_lost = False
+                log.info("The master at %s answers again; joining it again", self.endpoint)
+                self._send("hello", self._hello())
+
+    def _stop_for_master_loss(self) -> None:
+        if self.state in (RunState.READY, RunState.STOPPED, RunState.STOPPING):
+            return
+        self.state = RunState.STOPPING
+        self.environment.events.test_stopping.fire(environment=self.environment)
+        self.stop_all_users()
+        self.state = RunState.STOPPED
+        log.info("Stopped this worker's users; waiting for the master")
+        self.environment.events.test_stop.fire(environment=self.environment)
 
     def sample_usage(self) -> None:
         """Fire ``usage_monitor`` with the heartbeat thread's readings.
@@ -483,6 +517,7 @@ class MasterLinkedRunner(UserRunner):
         hb = context.socket(zmq.DEALER)
         hb.setsockopt(zmq.IDENTITY, heartbeat_identity(self.node_id))
         hb.setsockopt(zmq.LINGER, 0)
+        _zmtp_heartbeats(hb)
         hb.connect(self.endpoint)
         poller = zmq.Poller()
         poller.register(hb, zmq.POLLIN)
@@ -523,6 +558,13 @@ class MasterLinkedRunner(UserRunner):
             hb.close(linger=0)
             context.term()
             self._heartbeat_running.release()
+
+
+def _zmtp_heartbeats(sock: Any) -> None:
+    """ZeroMQ's own heartbeats (answered by its I/O thread, busy users or not): a connection to a master
+    whose host vanished is closed and made again, instead of hanging half-open."""
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
 
 
 def _bracket(host: str) -> str:
