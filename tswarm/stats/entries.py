@@ -18,9 +18,9 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final, Literal, TypeAlias, TypedDict
+from typing import Any, Final, Literal, TypeAlias, TypedDict
 
-from tswarm.shapes import Bounds, shape_checker
+from tswarm.shapes import Amount, Count, shape_checker
 from tswarm.stats.histogram import ResponseTimeHistogram, WireHistogram, bucket_key
 
 __all__ = [
@@ -599,9 +599,9 @@ class RequestStats:
 
 # -- the delta's shape ---------------------------------------------------------------------------
 # Declared once; ``delta_problem`` (and so ``merge_delta``) checks a delta against it. A bool is never a
-# count or a time here (see tswarm.shapes).
+# count or a time here, and every number is finite, >= 0 and at most 2^53 (Count, Amount: tswarm.shapes),
+# so that a peer's delta cannot put an infinity or a NaN into the totals and the reports.
 
-Count: TypeAlias = Annotated[int, Bounds(min=0)]
 #: one per-second slot of an entry: [second, requests, failures, histogram]
 WireSlot: TypeAlias = tuple[Count, Count, Count, WireHistogram]
 
@@ -613,13 +613,13 @@ class WireEntry(TypedDict):
     name: str
     num_requests: Count
     num_failures: Count
-    total_response_time: float
+    total_response_time: Amount
     #: 0.0 when the entry has no requests
-    min_response_time: float
-    max_response_time: float
-    total_content_length: float
+    min_response_time: Amount
+    max_response_time: Amount
+    total_content_length: Amount
     #: 0.0 when the entry has no requests
-    last_request_timestamp: float
+    last_request_timestamp: Amount
     histogram: WireHistogram
     per_second: list[WireSlot]
 
@@ -631,8 +631,8 @@ class WireError(TypedDict):
     name: str
     error: str
     occurrences: Count
-    first_seen: float
-    last_seen: float
+    first_seen: Amount
+    last_seen: Amount
 
 
 class WireException(TypedDict):

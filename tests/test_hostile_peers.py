@@ -1,0 +1,155 @@
+"""A real master (and a real worker) against peers that send what no tswarm worker would.
+
+Each test starts a real ``tswarm master`` process and speaks the protocol to it from a raw ZeroMQ
+DEALER, beside a real ``tswarm worker`` where the totals matter: out-of-range numbers (issue 8, item 4),
+frames that would take the master's memory (item 5), forged log lines (item 7).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+from conftest import free_port
+from test_distributed import STEADY, master_args, procs, worker_args, write
+
+from tswarm.protocol import PROTOCOL_VERSION, decode, encode
+from tswarm.stats import RequestStats
+
+__all__ = ["procs"]  # the fixture, imported for the tests of this module
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class RawPeer:
+    """A DEALER that speaks the protocol by hand, as a hostile or broken peer would."""
+
+    def __init__(self, port: int, node_id: str) -> None:
+        self.node_id = node_id
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.IDENTITY, node_id.encode())
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(f"tcp://127.0.0.1:{port}")
+
+    def send(self, msg_type: str, data: Any) -> None:
+        self.socket.send(encode(msg_type, data, self.node_id))
+
+    def send_raw(self, frame: bytes) -> None:
+        self.socket.send(frame)
+
+    def hello(self, timeout: float = 20.0) -> None:
+        """Say hello (again every second, as a worker does) until the master acknowledges."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send("hello", {"protocol": PROTOCOL_VERSION, "version": "raw", "host": "raw", "pid": 1})
+            if self.socket.poll(1000) and decode(self.socket.recv()).type == "ack":
+                return
+        pytest.fail("the master never acknowledged the raw peer")
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+def one_request_delta(**changes: Any) -> dict[str, Any]:
+    """A valid stats delta of one request, with ``changes`` made to its entry."""
+    stats = RequestStats()
+    stats.log_request("GET", "/hostile", 12.0, 100)
+    delta: dict[str, Any] = dict(stats.take_delta())
+    delta["entries"][0].update(changes)
+    return delta
+
+
+def stats_frame(delta: dict[str, Any], user_count: Any = 0) -> dict[str, Any]:
+    return {"stats": delta, "user_count": user_count}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_out_of_range_numbers_are_dropped_and_the_outputs_survive(
+    tmp_path: Path, target: Any, procs: Any
+) -> None:
+    """Item 4: inf, NaN, counts past 2^53, negative user counts and non-numbers never reach the stats.
+
+    Before the bounds, one ``max_response_time=inf`` left no JSON, no CSV and no summary (the run still
+    exited 0) and printed a traceback every second; a NaN made the JSON unwritable.
+    """
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    master = procs(
+        *master_args(
+            port,
+            "--expect-workers",
+            "1",
+            "-H",
+            target.url,
+            "-u",
+            "2",
+            "-r",
+            "100",
+            "-t",
+            "4s",
+            "--stop-timeout",
+            "3",
+            "--json",
+            "out.json",
+            "--csv",
+            "out",
+        ),
+        cwd=tmp_path,
+    )
+    procs(*worker_args(port), cwd=tmp_path)
+    master.wait_for(lambda line: line.startswith("REPORT "))
+    peer = RawPeer(port, "hostile")
+    try:
+        peer.send("hello", {"protocol": PROTOCOL_VERSION, "version": "raw", "host": "raw", "pid": "x"})
+        peer.hello()
+        for bad in (
+            {"max_response_time": float("inf")},
+            {"total_response_time": float("nan")},
+            {"min_response_time": -1.0},
+            {"num_requests": 2**53 + 1, "histogram": {1_200_000: 2**53 + 1}},
+            {"last_request_timestamp": float("-inf")},
+        ):
+            peer.send("stats", stats_frame(one_request_delta(**bad)))
+        peer.send("stats", stats_frame(one_request_delta(), user_count=-5))
+        peer.send("heartbeat", {"timestamp": float("nan"), "user_count": 1})
+        peer.send("heartbeat", {"timestamp": 1.0, "cpu": "lots"})
+        peer.send("quit", {})
+        master.wait_for(lambda line: "Worker hostile quit" in line)
+    finally:
+        peer.close()
+    assert master.wait() == 0, master.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    assert all(e["name"] != "/hostile" for e in report["entries"]), report["entries"]
+    assert (tmp_path / "out_stats.csv").exists()
+    assert "Traceback" not in master.output
+    # one line for the peer whose frames were dropped; the hello with a string pid came before its
+    # node was known, under the same identity, so it is the line
+    dropped = [line for line in master.lines if "Dropped a frame from hostile" in line]
+    assert len(dropped) == 1, master.output
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, 2.0**53 + 2, -1, 2**53 + 1, True, "1"])
+def test_a_bounded_number_rejects_nan_infinity_and_out_of_range(bad: Any) -> None:
+    """The checker's fast loop (a list of plain numbers) used to let NaN through: it compares false."""
+    from tswarm.shapes import Amount, Count, shape_checker
+
+    numbers = shape_checker(list[Amount], "numbers")
+    assert numbers.first_problem([1.0, 2, bad]) is not None
+    if not isinstance(bad, float):
+        assert shape_checker(list[Count], "counts").first_problem([1, bad]) is not None
+    assert numbers.first_problem([0, 0.5, 2.0**53]) is None
