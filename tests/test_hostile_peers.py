@@ -153,3 +153,53 @@ def test_a_bounded_number_rejects_nan_infinity_and_out_of_range(bad: Any) -> Non
     if not isinstance(bad, float):
         assert shape_checker(list[Count], "counts").first_problem([1, bad]) is not None
     assert numbers.first_problem([0, 0.5, 2.0**53]) is None
+
+
+def test_worker_log_lines_are_shown_as_text(tmp_path: Path, procs: Any) -> None:
+    """Item 7: a worker's log line cannot clear the master's screen nor forge a master log line."""
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    master = procs(*master_args(port, "-u", "1", "-t", "60s"), cwd=tmp_path)
+    peer = RawPeer(port, "chatty")
+    try:
+        peer.hello()
+        lines = [
+            [time.time(), "INFO", "clear\x1b[2J\x1b[Hscreen"],
+            [time.time(), "WARNING\x1b[31m", "one\n[2026-01-01 00:00:00] master: forged\rline"],
+            [time.time(), "INFO", "bidi \u202eevil\u202c done"],
+        ]
+        peer.send("logs", {"lines": lines})
+        peer.send("quit", {})
+        master.wait_for(lambda line: "Worker chatty quit" in line)
+    finally:
+        peer.close()
+    output = master.output
+    assert "\x1b" not in output and "\u202e" not in output and "\r" not in output
+    assert "clear\\x1b[2J\\x1b[Hscreen" in output
+    forged = [line for line in master.lines if "forged" in line]
+    assert len(forged) == 1 and "one\\n[2026-01-01 00:00:00] master: forged\\rline" in forged[0], output
+    assert "bidi \\u202eevil\\u202c done" in output
+
+
+@pytest.mark.parametrize("name", ["..", "", ".", "/tmp/evil.py", "sub/locustfile.py", "..\\x.py"])
+def test_a_malformed_test_file_name_is_refused_in_one_line(tmp_path: Path, procs: Any, name: str) -> None:
+    """Item 8: a `-f -` worker refuses a name that is not a plain file name (IsADirectoryError before)."""
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        worker = procs(*worker_args(port, "-f", "-", "--master-timeout", "10"), cwd=tmp_path)
+        assert router.poll(20_000), worker.output
+        identity, frame = router.recv_multipart()
+        assert decode(frame).type == "testfile_request"
+        files = [{"name": name, "content": b"from locust import User\n"}]
+        router.send_multipart([identity, encode("testfile", {"files": files}, "master")])
+        assert worker.wait(30) == 1, worker.output
+    finally:
+        router.close(linger=0)
+        context.term()
+    assert "Traceback" not in worker.output
+    errors = [line for line in worker.lines if line.startswith("tswarm: error:")]
+    assert len(errors) == 1 and "not a plain file name" in errors[0], worker.output
+    assert list(tmp_path.iterdir()) == []
