@@ -7,19 +7,25 @@ frames that would take the master's memory (item 5), forged log lines (item 7).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgpack
+import psutil
 import pytest
 import zmq
 from conftest import free_port
 from test_distributed import STEADY, master_args, procs, worker_args, write
 
-from tswarm.protocol import PROTOCOL_VERSION, decode, encode
+from tswarm.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
+from tswarm.protocol.messages import MAX_FRAME_BYTES, MAX_FRAME_ITEMS
 from tswarm.stats import RequestStats
+from tswarm.stats.entries import MAX_ERRORS, MAX_NAMES, OTHER_ERROR, OTHER_METHOD, OTHER_NAME
 
 __all__ = ["procs"]  # the fixture, imported for the tests of this module
 
@@ -203,3 +209,110 @@ def test_a_malformed_test_file_name_is_refused_in_one_line(tmp_path: Path, procs
     errors = [line for line in worker.lines if line.startswith("tswarm: error:")]
     assert len(errors) == 1 and "not a plain file name" in errors[0], worker.output
     assert list(tmp_path.iterdir()) == []
+
+
+class PeakRss:
+    """The highest resident memory of a process, sampled every 20 ms by a thread until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def wire_entry(name: str) -> dict[str, Any]:
+    """One entry of a stats delta, of one request, built by hand (a RequestStats would cap the names)."""
+    return {
+        "method": "GET",
+        "name": name,
+        "num_requests": 1,
+        "num_failures": 0,
+        "total_response_time": 1.0,
+        "min_response_time": 1.0,
+        "max_response_time": 1.0,
+        "total_content_length": 1,
+        "last_request_timestamp": 1.0,
+        "histogram": {100_000: 1},
+        "per_second": [],
+    }
+
+
+def empty_maps_frame(count: int, per_array: int = 200_000) -> bytes:
+    """A stats message whose data is arrays of empty maps: 1 byte each on the wire, ~70 in memory."""
+    arrays = msgpack.packb([[{}] * per_array] * (count // per_array))
+    return msgpack.packb("stats").join([b"\x93", arrays + msgpack.packb("hostile")])
+
+
+#: the master's resident memory may not pass this, whatever a peer sends (it starts at ~50 MB and peaks at ~270 MB here)
+MASTER_RSS_BOUND = 400 * 1024 * 1024
+
+
+def test_hostile_frames_leave_the_master_bounded(tmp_path: Path, procs: Any) -> None:
+    """Item 5: before the caps, 60 MB of empty maps took the master to 4.4 GB, 1 M names to 2.9 GB."""
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    master = procs(*master_args(port, "-u", "1", "-t", "60s"), cwd=tmp_path)
+    peer = RawPeer(port, "hostile")
+    try:
+        peer.hello()
+        rss = PeakRss(master.proc.pid)
+        # the largest frame ZeroMQ lets through, of empty maps, a few times over
+        for _ in range(4):
+            peer.send_raw(empty_maps_frame(MAX_FRAME_BYTES - 1024))
+        # a million distinct names over 25 frames
+        for frame in range(25):
+            entries = [wire_entry(f"/{frame}/{i}") for i in range(40_000)]
+            delta = {"version": 1, "entries": entries, "errors": [], "exceptions": []}
+            peer.send("stats", stats_frame(delta))
+        peer.send("quit", {})
+        master.wait_for(lambda line: "Worker hostile quit" in line, timeout=60)
+        peak = rss.stop()
+    finally:
+        peer.close()
+    print(f"master peak RSS {peak / 1e6:.0f} MB")
+    assert peak < MASTER_RSS_BOUND, f"{peak / 1e6:.0f} MB"
+    assert master.proc.poll() is None
+    warnings = [line for line in master.lines if f"More than {MAX_NAMES} distinct request names" in line]
+    assert len(warnings) == 1, master.output
+
+
+def test_a_frame_of_too_many_values_is_refused_before_it_is_built() -> None:
+    too_many = msgpack.packb(["stats", [[0] * 200_000] * (MAX_FRAME_ITEMS // 200_000 + 1), "x"])
+    with pytest.raises(ProtocolError, match="values"):
+        decode(too_many)
+    declared = b"\x93\xa5stats\xdd" + (10**9).to_bytes(4, "big") + b"\xa1x"
+    with pytest.raises(ProtocolError):
+        decode(declared)
+
+
+def test_distinct_names_are_capped_with_an_other_bucket(caplog: pytest.LogCaptureFixture) -> None:
+    """Locally (the runner's own stats) and where the master merges: at most MAX_NAMES entries."""
+    local = RequestStats()
+    for i in range(MAX_NAMES + 500):
+        local.log_request("GET", f"/item/{i}", 5.0, 10)
+        local.log_error("GET", f"/item/{i}", f"error {i}")
+    assert len(local.entries) == MAX_NAMES + 1
+    other = local.entries[(OTHER_NAME, OTHER_METHOD)]
+    assert other.num_requests == other.num_failures == 500
+    assert local.total.num_requests == MAX_NAMES + 500
+    assert len(local.errors) == MAX_ERRORS + 1
+    assert local.errors[(OTHER_METHOD, OTHER_NAME, OTHER_ERROR)].occurrences == 500
+    master = RequestStats(track_deltas=False)
+    master.merge_delta(local.take_delta())
+    assert len(master.entries) == MAX_NAMES + 1
+    assert master.total.num_requests == MAX_NAMES + 500
+    assert master.entries[(OTHER_NAME, OTHER_METHOD)].num_requests == 500
+    warned = [r for r in caplog.records if "distinct request names" in r.getMessage()]
+    assert len(warned) == 2  # once for each RequestStats

@@ -68,6 +68,9 @@ class MasterLink:
         self._sync_socket = self._context.socket(zmq.ROUTER)
         self._sync_socket.setsockopt(zmq.LINGER, 0)
         self._sync_socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        # frames queued per connection before TCP pushes back on the sender: 8 frames of MAX_FRAME_BYTES
+        # at most (ZeroMQ's default, 1,000, would let one peer park 16 GB here)
+        self._sync_socket.setsockopt(zmq.RCVHWM, 8)
         # a worker that restarts under the same node id takes its identity back
         self._sync_socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
         address = f"tcp://{bracket_host(host)}"
