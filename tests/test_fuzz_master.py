@@ -54,12 +54,15 @@ VALID: dict[str, Any] = {
 }
 assert set(VALID) == set(PAYLOADS)
 
+bad_numbers = st.sampled_from(
+    [float("nan"), float("inf"), float("-inf"), -1, -0.5, 2**53 + 1, 2**64 - 1, True]
+)
 scalars = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.floats()
-    | st.sampled_from([float("nan"), float("inf"), -1, 2**53 + 1, -(2**63)])
+    | bad_numbers
     | st.text(max_size=12)
     | st.binary(max_size=12)
 )
@@ -75,31 +78,28 @@ values = st.recursive(
 )
 
 
-def broken(msg_type: str, where: list[Any], value: Any) -> Any:
-    """VALID[msg_type] with the value at ``where`` (keys, then indexes, as far as they go) replaced."""
+def leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path (keys and indexes) of every scalar in ``value``."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in leaves(item, (*path, key))]
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in leaves(item, (*path, i))]
+    return [path]
+
+
+#: every place a valid payload can be broken in: (message type, path of a scalar in its data)
+PLACES = [(msg_type, path) for msg_type, data in VALID.items() for path in leaves(data) if path]
+
+
+def broken(place: tuple[str, tuple[Any, ...]], value: Any) -> bytes:
+    """A frame of VALID[type] with the scalar at ``path`` replaced by ``value``."""
+    msg_type, path = place
     data = msgpack.unpackb(msgpack.packb(VALID[msg_type], use_bin_type=True), raw=False, strict_map_key=False)
     node = data
-    for step in where[:-1]:
-        child = _child(node, step)
-        if child is None:
-            break
-        node = child
-    if isinstance(node, dict):
-        keys = sorted(node, key=str)
-        node[keys[where[-1] % len(keys)] if keys else "x"] = value
-    elif isinstance(node, list) and node:
-        node[where[-1] % len(node)] = value
-    return data
-
-
-def _child(node: Any, step: int) -> Any:
-    if isinstance(node, dict) and node:
-        child = node[sorted(node, key=str)[step % len(node)]]
-    elif isinstance(node, list) and node:
-        child = node[step % len(node)]
-    else:
-        return None
-    return child if isinstance(child, dict | list) else None
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return bytes(msgpack.packb([msg_type, data, FUZZER], use_bin_type=True))
 
 
 types = st.sampled_from(sorted(PAYLOADS) + ["custom_thing", ""])
@@ -107,12 +107,7 @@ frames = st.one_of(
     st.binary(max_size=64),
     st.builds(lambda v: msgpack.packb(v, use_bin_type=True), values),
     st.builds(lambda t, d: msgpack.packb([t, d, FUZZER], use_bin_type=True), types, values),
-    st.builds(
-        lambda t, where, v: msgpack.packb([t, broken(t, where, v), FUZZER], use_bin_type=True),
-        st.sampled_from(sorted(VALID)),
-        st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=5),
-        values,
-    ),
+    st.builds(broken, st.sampled_from(PLACES), bad_numbers | values),
 )
 
 
