@@ -316,3 +316,21 @@ def test_distinct_names_are_capped_with_an_other_bucket(caplog: pytest.LogCaptur
     assert master.entries[(OTHER_NAME, OTHER_METHOD)].num_requests == 500
     warned = [r for r in caplog.records if "distinct request names" in r.getMessage()]
     assert len(warned) == 2  # once for each RequestStats
+
+
+def test_workers_never_heard_from_again_are_not_kept_without_end() -> None:
+    """Item 5: peers that say hello and go silent (a flood of node ids) are forgotten past a cap."""
+    from tswarm.controller.snapshot import WorkerState
+    from tswarm.controller.workers import MAX_MISSING_KEPT, WorkerNodes
+
+    workers = WorkerNodes()
+    real = workers.add("real", "h", 1, 1, b"real")
+    for i in range(MAX_MISSING_KEPT + 500):
+        node = workers.add(f"junk{i}", "h", 1, 1, f"junk{i}".encode())
+        node.state = WorkerState.MISSING
+        node.last_seen = i
+    assert len(workers) <= MAX_MISSING_KEPT + 1
+    assert workers["real"] is real and real.index == 0
+    assert "junk0" not in workers and f"junk{MAX_MISSING_KEPT + 499}" in workers
+    indexes = [w.index for w in workers.all]
+    assert len(set(indexes)) == len(indexes)
