@@ -10,7 +10,8 @@ The declaration language (what a TypedDict field may be annotated with):
 - ``int``: an int; ``float``: a number (an int or a float, as in Python's typing); ``str``, ``bytes``,
   ``bool``, ``None``. **A bool is never accepted where a number is declared**, though Python counts it
   as an int: a bool for a count is a bug on the sending side.
-- ``Annotated[int | float, Bounds(min=..., max=...)]``: a number within bounds (both inclusive).
+- ``Annotated[int | float, Bounds(min=..., max=...)]``: a number within bounds (both inclusive); a
+  NaN is never within bounds. :data:`Count` and :data:`Amount` are the bounds a peer's numbers get.
 - ``Literal[v, ...]``: one of these values, of the same type (``Literal[1]`` rejects ``True``).
 - ``X | Y``, ``X | None``; ``list[X]``; ``dict[K, V]``; ``tuple[A, B, C]`` (an array of exactly that
   many items: a list or a tuple); ``Any`` (not looked into); another TypedDict; ``NotRequired[X]``
@@ -28,9 +29,19 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, Required, TypeAlias, Union
+from typing import Annotated, Any, Literal, NotRequired, Required, TypeAlias, Union
 
-__all__ = ["Bounds", "ShapeChecker", "ShapeError", "describe", "shape_checker", "typed_dict_fields"]
+__all__ = [
+    "MAX_EXACT_INT",
+    "Amount",
+    "Bounds",
+    "Count",
+    "ShapeChecker",
+    "ShapeError",
+    "describe",
+    "shape_checker",
+    "typed_dict_fields",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,16 @@ class Bounds:
 
     min: float = -math.inf
     max: float = math.inf
+
+
+#: the largest int that every reader of our numbers holds exactly (a double's 53-bit mantissa: the JSON
+#: report read by JavaScript or pandas, float sums on the master)
+MAX_EXACT_INT = 2**53
+
+#: a count a peer sends: an int in [0, 2^53]
+Count: TypeAlias = Annotated[int, Bounds(min=0, max=MAX_EXACT_INT)]
+#: a time, duration, size or load a peer sends: a finite number in [0, 2^53] (no NaN, no infinity)
+Amount: TypeAlias = Annotated[float, Bounds(min=0, max=MAX_EXACT_INT)]
 
 
 class ShapeError(ValueError):
@@ -338,6 +359,8 @@ def _rejects(scalar: _Scalar, name: str) -> str:
         test += f" or {name} < {scalar.bounds.min!r}"
     if scalar.number and math.isfinite(scalar.bounds.max):
         test += f" or {name} > {scalar.bounds.max!r}"
+    if float in scalar.exact and scalar.bounds != Bounds():
+        test += f" or {name} != {name}"  # NaN: every comparison with it is false
     return test
 
 

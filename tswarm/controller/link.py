@@ -105,6 +105,9 @@ class MasterLink:
         self._sync_socket.setsockopt(zmq.ROUTER_HANDOVER, 0)
         self._sync_socket.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS)
         self._sync_socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS)
+        # frames queued per connection before TCP pushes back on the sender: 8 frames of MAX_FRAME_BYTES
+        # at most (ZeroMQ's default, 1,000, would let one peer park 16 GB here)
+        self._sync_socket.setsockopt(zmq.RCVHWM, 8)
         address = f"tcp://{bracket_host(host)}"
         try:
             if port == 0:

@@ -42,6 +42,12 @@ class WorkerOutage:
         return max(0.0, end - self.missing_at)
 
 
+#: missing workers kept (with their index) for when they come back; past it, the longest silent are
+#: forgotten when a new one registers, so that peers which say hello and are never heard from again
+#: (junk connections, a flood of node ids) cannot grow the registry and the heartbeat loop without end
+MAX_MISSING_KEPT = 1_000
+
+
 @dataclass
 class WorkerNode:
     """One worker, as last heard from. Times are ``time.monotonic()`` unless said otherwise."""
@@ -185,7 +191,15 @@ class WorkerNodes(Mapping[str, WorkerNode]):
 
     def add(self, node_id: str, host: str, pid: int, cpu_count: int, identity: bytes) -> WorkerNode:
         """Register a worker that said hello (with the index it had, if it was here before)."""
-        index = self._indexes.setdefault(node_id, len(self._indexes))
+        if node_id not in self._nodes:
+            missing = [n for n in self._nodes.values() if n.missing]
+            if len(missing) >= MAX_MISSING_KEPT:
+                missing.sort(key=lambda n: n.last_seen)
+                for forgotten in missing[: len(missing) - MAX_MISSING_KEPT + 1]:
+                    del self._nodes[forgotten.node_id]
+                    del self._indexes[forgotten.node_id]
+        # one past the highest index, not the count: forgotten workers leave gaps
+        index = self._indexes.setdefault(node_id, max(self._indexes.values(), default=-1) + 1)
         self._departed.pop(node_id, None)
         node = WorkerNode(
             node_id=node_id, host=host, index=index, pid=pid, cpu_count=cpu_count, identity=identity

@@ -1,7 +1,9 @@
 """The declared data of each built-in message type; ``decode`` checks a frame's data against it.
 
 Keys marked ``NotRequired`` may be left out; keys not declared here may be present and are not looked
-at (a test file's ``report_to_master`` listeners add their own to ``stats``). docs/protocol.md shows
+at (a test file's ``report_to_master`` listeners add their own to ``stats``). Numbers are bounded
+(:data:`~tswarm.shapes.Count`, :data:`~tswarm.shapes.Amount`: no NaN, no infinity, no negative count,
+nothing past 2^53), so that what a peer sends cannot break the stats or the reports. docs/protocol.md shows
 the same shapes (tests/test_protocol_shapes.py keeps the two in step). Stdlib and tswarm.shapes only.
 """
 
@@ -9,28 +11,28 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-from tswarm.shapes import ShapeChecker, shape_checker
+from tswarm.shapes import Amount, Count, ShapeChecker, shape_checker
 
 __all__ = ["PAYLOADS", "payload_checker"]
 
 #: user class name -> number of users
-UserClassCounts = dict[str, int]
+UserClassCounts = dict[str, Count]
 
 
 class Hello(TypedDict):
     protocol: int
     version: str
     host: str
-    pid: int
-    cpu_count: NotRequired[int]
+    pid: Count
+    cpu_count: NotRequired[Count]
 
 
 class Ack(TypedDict):
     index: int
     protocol: int
-    heartbeat_interval: NotRequired[float]
-    heartbeat_timeout: NotRequired[float]
-    worker_count: NotRequired[int]
+    heartbeat_interval: NotRequired[Amount]
+    heartbeat_timeout: NotRequired[Amount]
+    worker_count: NotRequired[Count]
     master_id: NotRequired[str]
 
 
@@ -41,20 +43,20 @@ class Refuse(TypedDict):
 class Heartbeat(TypedDict):
     """Both ways: a worker's carries its state and load, the master's its id."""
 
-    timestamp: float
+    timestamp: Amount
     state: NotRequired[str]
-    user_count: NotRequired[int]
-    cpu: NotRequired[float]
-    memory: NotRequired[int]
+    user_count: NotRequired[Count]
+    cpu: NotRequired[Amount]
+    memory: NotRequired[Count]
     master_id: NotRequired[str]
 
 
 class Spawn(TypedDict):
     user_classes_count: UserClassCounts
     host: NotRequired[str | None]
-    stop_timeout: NotRequired[float | None]
+    stop_timeout: NotRequired[Amount | None]
     test_id: NotRequired[str]
-    worker_count: NotRequired[int]
+    worker_count: NotRequired[Count]
     #: the master's options whose values are a str, number, bool or None
     parsed_options: NotRequired[dict[str, Any]]
 
@@ -63,14 +65,14 @@ class Spawning(TypedDict):
     """Also the data of ``spawning_complete``."""
 
     user_classes_count: UserClassCounts
-    user_count: int
+    user_count: Count
 
 
 class Stats(TypedDict):
     #: a RequestStats delta, declared by tswarm.stats.entries.StatsDelta and checked where it is merged
     #: (RequestStats.merge_delta), so that a bad delta is told apart from a bad frame
     stats: dict[str, Any]
-    user_count: int
+    user_count: Count
     user_classes_count: NotRequired[UserClassCounts]
     extra: NotRequired[dict[str, Any]]
 
@@ -81,11 +83,11 @@ class Empty(TypedDict):
 
 class Logs(TypedDict):
     #: [timestamp, level, message] each
-    lines: list[tuple[float, str, str]]
+    lines: list[tuple[Amount, str, str]]
 
 
 class CpuWarning(TypedDict):
-    cpu: float
+    cpu: Amount
 
 
 class FileContent(TypedDict):

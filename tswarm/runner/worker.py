@@ -591,11 +591,23 @@ def fetch_testfiles(master_host: str, master_port: int, node_id: str, timeout: f
                     continue
                 if msg.type == "testfile":
                     files: list[dict[str, Any]] = msg.data["files"]
+                    for item in files:
+                        if not _plain_file_name(item["name"]):
+                            raise TestFileError(
+                                f"the master at {endpoint} sent a test file named {item['name']!r}, "
+                                "which is not a plain file name; nothing was written"
+                            )
                     return files
         raise TestFileError(f"the master at {endpoint} sent no test file within {timeout:.0f}s")
     finally:
         sock.close(linger=0)
         context.term()
+
+
+def _plain_file_name(name: str) -> bool:
+    """True for a name that can only mean a file in the worker's own folder: no folder, no ``..``."""
+    forbidden = ("/", "\\", "\x00")
+    return name not in ("", ".", "..") and not any(c in name for c in forbidden) and len(name) <= 255
 
 
 class WorkerRunner(MasterLinkedRunner):

@@ -14,17 +14,24 @@ histogram buckets, so the master ends with what one process logging every reques
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final, Literal, TypeAlias, TypedDict
+from typing import Any, Final, Literal, TypeAlias, TypedDict
 
-from tswarm.shapes import Bounds, shape_checker
+from tswarm.shapes import Amount, Count, shape_checker
 from tswarm.stats.histogram import ResponseTimeHistogram, WireHistogram, bucket_key
 
 __all__ = [
     "DELTA_VERSION",
+    "MAX_ERRORS",
+    "MAX_NAMES",
+    "MAX_TEXT_CHARS",
+    "OTHER_ERROR",
+    "OTHER_METHOD",
+    "OTHER_NAME",
     "PERCENTILES_TO_REPORT",
     "ExceptionStats",
     "RequestStats",
@@ -65,7 +72,20 @@ CURRENT_RATE_LAG = 2
 #: version of the delta format produced by take_delta
 DELTA_VERSION: Final = 1
 
+#: distinct (method, name) entries one test keeps (Locust's web UI stops listing rows at 500). Past it,
+#: every new name is counted in the one entry (OTHER_METHOD, OTHER_NAME), with one warning: a test
+#: that puts ids in its names, or a peer that sends a million names, cannot take the memory.
+MAX_NAMES = 1000
+OTHER_METHOD = "OTHER"
+OTHER_NAME = "(other names)"
+#: distinct errors (and exception tracebacks) one test keeps; past it, new ones count as OTHER_ERROR
+MAX_ERRORS = 1000
+OTHER_ERROR = "(other errors)"
+#: a name, method, error text or traceback is cut after this many characters
+MAX_TEXT_CHARS = 10_000
+
 _time = time.time
+log = logging.getLogger("tswarm.stats")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 
 
@@ -409,8 +429,11 @@ def _count_error(
 ) -> None:
     key = (method, name, text)
     err = errors.get(key)
+    if err is None and len(errors) >= MAX_ERRORS:
+        key = (OTHER_METHOD, OTHER_NAME, OTHER_ERROR)
+        err = errors.get(key)
     if err is None:
-        errors[key] = StatsError(method, name, text, occurrences, first_seen, last_seen)
+        errors[key] = StatsError(key[0], key[1], key[2], occurrences, first_seen, last_seen)
         return
     err.occurrences += occurrences
     err.first_seen = min(err.first_seen, first_seen)
@@ -421,6 +444,9 @@ def _count_exception(
     exceptions: dict[str, ExceptionStats], count: int, message: str, traceback: str, nodes: Iterable[str]
 ) -> None:
     group = exceptions.get(traceback)
+    if group is None and len(exceptions) >= MAX_ERRORS:
+        message = traceback = OTHER_ERROR
+        group = exceptions.get(traceback)
     if group is None:
         group = exceptions[traceback] = ExceptionStats(0, message, traceback)
     group.count += count
@@ -453,6 +479,9 @@ class RequestStats:
         self.errors: dict[ErrorKey, StatsError] = {}
         #: traceback -> group
         self.exceptions: dict[str, ExceptionStats] = {}
+        #: the (name, method) keys counted under their own name (at most MAX_NAMES)
+        self._names: set[tuple[str, str]] = set()
+        self._warned_names = False
         self._new_delta()
 
     def _new_delta(self) -> None:
@@ -473,17 +502,44 @@ class RequestStats:
         return self.total.last_request_timestamp
 
     def get(self, name: str, method: str) -> StatsEntry:
-        """The entry of (name, method), created empty when missing."""
+        """The entry of (name, method), created empty when missing (past MAX_NAMES: the "other" entry)."""
         entry = self.entries.get((name, method))
         if entry is None:
-            entry = self.entries[(name, method)] = StatsEntry(method, name, stats=self)
+            key = self._admit((name, method))
+            entry = self.entries.get(key)
+            if entry is None:
+                entry = self.entries[key] = StatsEntry(key[1], key[0], stats=self)
         return entry
 
     def _delta_entry(self, key: tuple[str, str]) -> StatsEntry:
         entry = self._delta_entries.get(key)
         if entry is None:
-            entry = self._delta_entries[key] = StatsEntry(key[1], key[0], start_time=0.0)
+            key = self._admit(key)
+            entry = self._delta_entries.get(key)
+            if entry is None:
+                entry = self._delta_entries[key] = StatsEntry(key[1], key[0], start_time=0.0)
         return entry
+
+    def _admit(self, key: tuple[str, str]) -> tuple[str, str]:
+        """The key that requests of ``key`` (a (name, method) without an entry yet) are counted under."""
+        name, method = key
+        if len(name) > MAX_TEXT_CHARS or len(method) > MAX_TEXT_CHARS:
+            key = (name[:MAX_TEXT_CHARS], method[:MAX_TEXT_CHARS])
+        if key in self._names:
+            return key
+        if len(self._names) < MAX_NAMES:
+            self._names.add(key)
+            return key
+        if not self._warned_names:
+            self._warned_names = True
+            log.warning(
+                "More than %d distinct request names: the requests of new names are counted as %r %r. "
+                "Group requests under fewer names (the name= argument of a request)",
+                MAX_NAMES,
+                OTHER_METHOD,
+                OTHER_NAME,
+            )
+        return (OTHER_NAME, OTHER_METHOD)
 
     def log_request(
         self, method: str, name: str, response_time: float, content_length: int, now: float | None = None
@@ -496,7 +552,7 @@ class RequestStats:
         if self.cumulative:
             entry = self.entries.get(key)
             if entry is None:
-                entry = self.entries[key] = StatsEntry(method, name, stats=self)
+                entry = self.get(name, method)
             entry._record(response_time, bucket, content_length, now)
             self.total._record(response_time, bucket, content_length, now)
         if self.track_deltas:
@@ -584,9 +640,9 @@ class RequestStats:
             for errors in error_targets:
                 _count_error(
                     errors,
-                    err["method"],
-                    err["name"],
-                    err["error"],
+                    err["method"][:MAX_TEXT_CHARS],
+                    err["name"][:MAX_TEXT_CHARS],
+                    err["error"][:MAX_TEXT_CHARS],
                     err["occurrences"],
                     err["first_seen"],
                     err["last_seen"],
@@ -594,14 +650,20 @@ class RequestStats:
         # the master knows who sent the delta; that node is the one that saw the exception
         for exc in delta["exceptions"]:
             for exceptions in exception_targets:
-                _count_exception(exceptions, exc["count"], exc["message"], exc["traceback"], (node_id,))
+                _count_exception(
+                    exceptions,
+                    exc["count"],
+                    exc["message"][:MAX_TEXT_CHARS],
+                    exc["traceback"][:MAX_TEXT_CHARS],
+                    (node_id,),
+                )
 
 
 # -- the delta's shape ---------------------------------------------------------------------------
 # Declared once; ``delta_problem`` (and so ``merge_delta``) checks a delta against it. A bool is never a
-# count or a time here (see tswarm.shapes).
+# count or a time here, and every number is finite, >= 0 and at most 2^53 (Count, Amount: tswarm.shapes),
+# so that a peer's delta cannot put an infinity or a NaN into the totals and the reports.
 
-Count: TypeAlias = Annotated[int, Bounds(min=0)]
 #: one per-second slot of an entry: [second, requests, failures, histogram]
 WireSlot: TypeAlias = tuple[Count, Count, Count, WireHistogram]
 
@@ -613,13 +675,13 @@ class WireEntry(TypedDict):
     name: str
     num_requests: Count
     num_failures: Count
-    total_response_time: float
+    total_response_time: Amount
     #: 0.0 when the entry has no requests
-    min_response_time: float
-    max_response_time: float
-    total_content_length: float
+    min_response_time: Amount
+    max_response_time: Amount
+    total_content_length: Amount
     #: 0.0 when the entry has no requests
-    last_request_timestamp: float
+    last_request_timestamp: Amount
     histogram: WireHistogram
     per_second: list[WireSlot]
 
@@ -631,8 +693,8 @@ class WireError(TypedDict):
     name: str
     error: str
     occurrences: Count
-    first_seen: float
-    last_seen: float
+    first_seen: Amount
+    last_seen: Amount
 
 
 class WireException(TypedDict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, TypeAlias
 
-from tswarm.shapes import Bounds, shape_checker
+from tswarm.shapes import MAX_EXACT_INT, Bounds, shape_checker
 
 __all__ = [
     "ResponseTimeHistogram",
@@ -202,8 +202,15 @@ class ResponseTimeHistogram:
         return f"ResponseTimeHistogram(count={self.count}, buckets={len(self._buckets)})"
 
 
+#: the key of the longest response time a peer may send (2^53 ms: tswarm.shapes.Amount)
+MAX_BUCKET_KEY = bucket_key(MAX_EXACT_INT)
+
 #: the histogram's wire format: bucket key (>= 0) -> count of values in that bucket (>= 1)
-WireHistogram: TypeAlias = dict[Annotated[int, Bounds(min=0)], Annotated[int, Bounds(min=1)]]
+#: (a key past MAX_BUCKET_KEY stands for no response time a peer may send: see tswarm.shapes.Amount; a
+#: count needs no upper bound here, as a delta's counts add up to its entry's num_requests, a Count)
+WireHistogram: TypeAlias = dict[
+    Annotated[int, Bounds(min=0, max=MAX_BUCKET_KEY)], Annotated[int, Bounds(min=1)]
+]
 _WIRE_SHAPE = shape_checker(WireHistogram, "histogram")
 
 
