@@ -51,6 +51,7 @@ VALID: dict[str, Any] = {
     "testfile_request": {},
     "testfile": {"files": [{"name": "x.py", "content": b""}]},
     "reconnect": {},
+    "custom": {"type": "stop", "data": {"any": [1, 2.5, "x"]}},
 }
 assert set(VALID) == set(PAYLOADS)
 
