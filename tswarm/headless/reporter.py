@@ -24,6 +24,26 @@ if TYPE_CHECKING:
 
 #: seconds between two live tables (Locust prints every 2 s too)
 LIVE_TABLE_INTERVAL = 2.0
+#: entries in the live table when stderr is no terminal (a CI log keeps every table: 20 rows every 2 s
+#: stay readable where 20,000 would bury the log); the final summary lists every entry
+LIVE_TABLE_ROWS = 20
+#: lines of a live table besides its entries: title, header, rules, Aggregated, "... more", a log line
+_LIVE_TABLE_CHROME = 8
+#: never fewer entries than this on a small terminal
+_MIN_LIVE_TABLE_ROWS = 5
+
+
+def live_table_rows(stream: Any) -> int:
+    """How many entries the live table shows on ``stream``: as many as fit a terminal's height (like
+    the TUI's Statistics view, which shows what fits and scrolls), else :data:`LIVE_TABLE_ROWS`."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        try:
+            height = os.get_terminal_size(stream.fileno()).lines
+        except (OSError, ValueError, AttributeError):
+            return LIVE_TABLE_ROWS
+        return max(_MIN_LIVE_TABLE_ROWS, height - _LIVE_TABLE_CHROME)
+    return LIVE_TABLE_ROWS
 
 
 class HeadlessReporter:
@@ -60,7 +80,8 @@ class HeadlessReporter:
             self._csv_history.write_row(stats, users, now)
         if self.live_table and now - self._last_table >= LIVE_TABLE_INTERVAL:
             self._last_table = now
-            self._print(render_live_table(stats, users, color=self.color))
+            rows = live_table_rows(self.stream)
+            self._print(render_live_table(stats, users, color=self.color, max_rows=rows))
 
     def final(self) -> list[str]:
         """Write the final CSV and JSON and print the summary; returns the paths written."""
