@@ -339,3 +339,39 @@ def test_a_live_table_that_fits_shows_every_row_in_name_order() -> None:
     assert names == ["/busy", "/page/000", "/page/001", "/page/002"]
     assert "more with fewer requests" not in table
     assert live_table_rows(io.StringIO()) == LIVE_TABLE_ROWS  # not a terminal: the fixed limit
+
+
+def test_an_output_that_fails_at_the_end_is_one_line_and_the_summary_stays(tmp_path: Path, target) -> None:
+    """Checked writable before the test, the folder can still go away during it: one line, no
+    traceback, and the summary is printed all the same."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "gone.py").write_text(
+        textwrap.dedent(
+            FAST_TEST
+            + """
+    import shutil
+    from tswarm import events
+
+    @events.test_stop.add_listener
+    def remove_the_output_folder(environment, **kw):
+        shutil.rmtree("out")
+    """
+        )
+    )
+    result = tswarm(
+        "run", "--headless", "-f", "gone.py", "-H", target.url, "-u", "1", "-r", "10", "-t", "1s",
+        "--json", "out/report.json", cwd=tmp_path,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert "tswarm: error: cannot write --json out/report.json: No such file or directory" in result.stderr
+    assert "Statistics (whole test)" in result.stderr
+
+
+def test_the_target_module_with_its_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tswarm.target", "--port", str(taken_port)],
+        cwd=tmp_path, env=repo_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"tswarm target: error: cannot listen on 127.0.0.1:{taken_port}")

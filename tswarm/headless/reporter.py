@@ -66,6 +66,8 @@ class HeadlessReporter:
         self._last_table = 0.0
         self._csv_history = CsvHistoryWriter(options.csv, options.csv_full_history) if options.csv else None
         self._finished = False
+        #: output path -> why it could not be written (each reported once)
+        self.output_errors: dict[str, str] = {}
         #: print the live table (not under the TUI, which owns the screen)
         self.live_table = live_table and not options.only_summary
 
@@ -76,8 +78,11 @@ class HeadlessReporter:
         now = time.time()
         self.history.record(stats, users, now)
         if self.options.csv and self._csv_history is not None:
-            write_csv_stats(self.options.csv, stats)
-            self._csv_history.write_row(stats, users, now)
+            try:
+                write_csv_stats(self.options.csv, stats)
+                self._csv_history.write_row(stats, users, now)
+            except OSError as e:
+                self._output_failed("--csv", self.options.csv, e)
         if self.live_table and now - self._last_table >= LIVE_TABLE_INTERVAL:
             self._last_table = now
             rows = live_table_rows(self.stream)
@@ -97,16 +102,22 @@ class HeadlessReporter:
         self.history.record(stats, users, now, force=True)
         written: list[str] = []
         if self.options.csv:
-            write_csv_stats(self.options.csv, stats)
-            written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
-            if final and self._csv_history is not None:
-                self._csv_history.write_row(stats, users, now)
-                self._csv_history.close()
-            written.append(f"{self.options.csv}_stats_history.csv")
+            try:
+                write_csv_stats(self.options.csv, stats)
+                written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
+                if final and self._csv_history is not None:
+                    self._csv_history.write_row(stats, users, now)
+                    self._csv_history.close()
+                written.append(f"{self.options.csv}_stats_history.csv")
+            except OSError as e:
+                self._output_failed("--csv", self.options.csv, e)
         if self.options.json:
             report = build_json_report(stats, self.history, run_meta=self.run_meta(now))
-            write_json(self.options.json, report)
-            written.append(self.options.json)
+            try:
+                write_json(self.options.json, report)
+                written.append(self.options.json)
+            except OSError as e:
+                self._output_failed("--json", self.options.json, e)
         if final:
             self._print(render_summary(stats, color=self.color))
         return written
@@ -128,6 +139,13 @@ class HeadlessReporter:
             # the split of the target user count over the classes (all users have stopped by the end)
             "user_classes": class_counts(env.user_classes, self.options.users),
         }
+
+    def _output_failed(self, option: str, path: str, error: OSError) -> None:
+        """One line for an output that could not be written (checked writable before the test, it
+        can still fail: a full disk, a folder removed meanwhile); the test and the summary go on."""
+        if path not in self.output_errors:
+            self.output_errors[path] = error.strerror or str(error)
+            self._print(f"tswarm: error: cannot write {option} {path}: {self.output_errors[path]}")
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
