@@ -110,6 +110,8 @@ class HeadlessReporter:
                     self._csv_history.close()
                 written.append(f"{self.options.csv}_stats_history.csv")
             except OSError as e:
+                if not final:
+                    raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--csv", self.options.csv, e)
         if self.options.json:
             report = build_json_report(stats, self.history, run_meta=self.run_meta(now))
@@ -117,6 +119,8 @@ class HeadlessReporter:
                 write_json(self.options.json, report)
                 written.append(self.options.json)
             except OSError as e:
+                if not final:
+                    raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--json", self.options.json, e)
         if final:
             self._print(render_summary(stats, color=self.color))
