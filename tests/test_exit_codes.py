@@ -375,3 +375,20 @@ def test_the_target_module_with_its_port_in_use_is_one_line(tmp_path: Path, take
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(f"tswarm target: error: cannot listen on 127.0.0.1:{taken_port}")
+
+
+def test_on_a_terminal_the_live_table_fits_its_height() -> None:
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    leader, follower = os.openpty()
+    try:
+        with open(follower, "w", closefd=False) as terminal:
+            for height, rows in ((50, 42), (24, 16), (8, 5)):
+                fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", height, 120, 0, 0))
+                assert live_table_rows(terminal) == rows
+    finally:
+        os.close(leader)
+        os.close(follower)
