@@ -393,9 +393,15 @@ def target(
     port: Annotated[int, typer.Option("--port", "-p", help="Port (0 = any free port).")] = 8089,
 ) -> None:
     """Serve the built-in HTTP target (the demo's and the test suite's) until Ctrl+C."""
+    from tswarm.exceptions import ConfigError
     from tswarm.target.server import serve
 
-    serve(host, port, ready=lambda h, p: print(f"tswarm target listening on http://{h}:{p}", flush=True))
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be a port from 0 to 65535, not {port}")
+    try:
+        serve(host, port, ready=lambda h, p: print(f"tswarm target listening on http://{h}:{p}", flush=True))
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
 
 
 def _long_option_names(command: Any) -> set[str]:
@@ -435,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: parse, run, and turn a user's mistake into one line and exit code 1."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
+    context: CommandContext | None = None
     try:
         context, default_map = _command_context(command, args)
         result = command.main(
@@ -449,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
         code = e.exit_code
     except typer.Abort:
         code = 130
+    except click_errors.BadParameter as e:
+        _fail(_bad_parameter_message(e, context.config_path if context else None))
     except click_errors.ClickException as e:
         _fail(e.format_message().replace("\n", " "))
     except UsageError as e:
@@ -467,6 +476,23 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = 2
     sys.exit(code)
+
+
+def _bad_parameter_message(error: Any, config_path: str | None) -> str:
+    """Click's message for a value it could not convert, unless the value came from the config file:
+    then the file and its key are named, not an environment variable that nobody set."""
+    param = getattr(error, "param", None)
+    ctx = getattr(error, "ctx", None)
+    if param is not None and ctx is not None and param.name:
+        source = ctx.get_parameter_source(param.name)
+        kind = getattr(source, "name", "")
+        if kind == "DEFAULT_MAP":
+            return f"invalid {param.name.replace('_', '-')} in {config_path or 'the config file'}: {error.message}"
+        if kind == "ENVIRONMENT" and getattr(param, "envvar", None):
+            return f"invalid {param.envvar}: {error.message}"
+        if kind == "COMMANDLINE":
+            return f"invalid value for {' / '.join(param.opts)}: {error.message}"
+    return str(error.format_message()).replace("\n", " ")
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -71,6 +71,8 @@ def choose_run_mode(options: RunOptions, *, terminal: bool | None = None) -> Run
 def launch(options: RunOptions) -> int:
     """Run the test of a ``run``, ``master`` or ``demo`` command in its run mode; returns the exit code."""
     mode = choose_run_mode(options)
+    # from here on, "headless" says what this run is, however it was chosen (--headless, or no terminal)
+    options.headless = not mode.tui
     if mode.users_run_in is UsersRunIn.THIS_PROCESS:
         from tswarm.cli.local import run_local_headless
 
@@ -99,7 +101,14 @@ def _run_with_master_here(options: RunOptions, mode: RunMode) -> int:
     setup_logging(options, node="master")
     # loaded and bound before any worker starts: a mistake in the test file or its arguments is one
     # line from the master, not also a failure of every worker
-    master = create_master(options, private_events=linked_local, need_host=mode.need_host)
+    try:
+        master = create_master(options, private_events=linked_local, need_host=mode.need_host)
+    except OSError as e:
+        # the master's port is taken or its address is not this machine's: the user's to fix, and the
+        # one OSError here (the test file's own errors arrive as TestFileError)
+        from tswarm.exceptions import ConfigError
+
+        raise ConfigError(f"{e} (another master on that port? pick another --master-bind-port)") from None
     workers: list[subprocess.Popen[bytes]] = []
     log_dir = Path(tempfile.mkdtemp(prefix="tswarm-run-")) if local else Path()
     try:

@@ -6,10 +6,13 @@ Imports only ``cli.config`` from the command line: every other cli module may im
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
+import tempfile
 from argparse import Namespace
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -79,6 +82,9 @@ class RunOptions:
     config_path: str | None = None
     #: every built-in ``--long`` option name, for the hint after an unknown option
     builtin_option_names: frozenset[str] = frozenset()
+    #: field -> where a value that did not come from the command line came from (``config``, ``env``),
+    #: so that a bad value is blamed on the config file's key or the variable that really set it
+    value_sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, ctx: Any, command: str, params: dict[str, Any]) -> RunOptions:
@@ -86,9 +92,17 @@ class RunOptions:
         not know (``ctx.args``) and the config file's other keys are kept for the test file's parser."""
         context = ctx.obj if isinstance(ctx.obj, CommandContext) else CommandContext()
         values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__ and k != "command"}
-        values["run_time"] = parse_timespan(params["run_time"]) if params.get("run_time") else None
+        sources = _value_sources(ctx, params)
+        where = _OptionNames(sources, context.config_path)
+        if params.get("run_time") not in (None, ""):
+            values["run_time"] = parse_timespan(params["run_time"], where("run_time"))
+            if not values["run_time"]:
+                # 0 would mean "no limit" below, the opposite of what was asked
+                raise ConfigError(
+                    f"{where('run_time')} must be more than 0 (leave it out to run until stopped)"
+                )
         if "stop_timeout" in params:
-            values["stop_timeout"] = parse_timespan(params["stop_timeout"], "--stop-timeout")
+            values["stop_timeout"] = parse_timespan(params["stop_timeout"], where("stop_timeout"))
         values["tags"] = _split(params.get("tags"))
         values["exclude_tags"] = _split(params.get("exclude_tags"))
         values["processes"] = _processes(params.get("processes"))
@@ -102,29 +116,138 @@ class RunOptions:
             config_extra=dict(context.config_extras.get(command, {})),
             config_path=context.config_path,
             builtin_option_names=context.builtin_option_names,
+            value_sources=sources,
             **values,
         )
         options.validate()
         return options
 
     def validate(self) -> None:
-        if self.users < 0:
-            raise ConfigError(f"--users must be 0 or more, not {self.users}")
-        if self.spawn_rate <= 0:
-            raise ConfigError(f"--spawn-rate must be more than 0, not {self.spawn_rate:g}")
+        """Refuse, with one line naming the option (or the config key or variable that set it), a
+        value that makes no sense: negative, not a number, infinite, out of range, or an output path
+        that cannot be written. Nothing has run yet."""
+        where = _OptionNames(self.value_sources, self.config_path)
+        if not 0 <= self.users <= MAX_USERS:
+            raise ConfigError(f"{where('users')} must be 0 or more, up to {MAX_USERS:,}; not {self.users}")
+        _positive(where("spawn_rate"), self.spawn_rate)
         if self.host is not None:
             check_host(self.host)
         if self.loglevel.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(
-                f"invalid --loglevel {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+                f"invalid {where('loglevel')} {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
             )
         if self.expect_workers < 1:
-            raise ConfigError(f"--expect-workers must be 1 or more, not {self.expect_workers}")
+            raise ConfigError(f"{where('expect_workers')} must be 1 or more, not {self.expect_workers}")
         for name in ("heartbeat_interval", "heartbeat_timeout", "master_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be more than 0")
+            _positive(where(name), getattr(self, name))
         if self.heartbeat_timeout <= self.heartbeat_interval:
-            raise ConfigError("--heartbeat-timeout must be longer than --heartbeat-interval")
+            raise ConfigError(
+                f"{where('heartbeat_timeout')} must be longer than {where('heartbeat_interval')}"
+            )
+        if self.run_time is not None:
+            _positive(where("run_time"), self.run_time)
+        if not math.isfinite(self.stop_timeout):
+            raise ConfigError(f"{where('stop_timeout')} must be a number of seconds, not {self.stop_timeout}")
+        if not math.isfinite(self.expect_workers_max_wait) or self.expect_workers_max_wait < 0:
+            raise ConfigError(
+                f"{where('expect_workers_max_wait')} must be 0 (wait forever) or more,"
+                f" not {self.expect_workers_max_wait:g}"
+            )
+        if not math.isfinite(self.autoquit) or self.autoquit < -1:
+            raise ConfigError(f"{where('autoquit')} must be -1 (stay) or 0 or more, not {self.autoquit:g}")
+        for name in ("master_bind_port", "master_port"):
+            port = getattr(self, name)
+            # 0 binds to any free port; a worker needs a real one, which its default (5557) is
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{where(name)} must be a port from 0 to 65535, not {port}")
+        if not 0 <= self.exit_code_on_error <= 255:
+            raise ConfigError(
+                f"{where('exit_code_on_error')} must be from 0 to 255, not {self.exit_code_on_error}"
+            )
+        if self.csv:
+            for kind in CSV_FILE_KINDS:
+                check_output_path(f"{self.csv}_{kind}.csv", where("csv"))
+        if self.json and self.json != "-":
+            check_output_path(self.json, where("json"))
+        if self.logfile:
+            check_output_path(self.logfile, where("logfile"))
+
+
+#: more users than any test could run: a bigger number is a typo (and no longer fits the protocol)
+MAX_USERS = 10_000_000
+
+#: the files ``--csv PREFIX`` writes, as ``PREFIX_<kind>.csv``
+CSV_FILE_KINDS = ("stats", "stats_history", "failures", "exceptions")
+
+
+def check_output_path(path: str, option: str) -> None:
+    """Refuse, before the test starts, a file that an output option (``option``, as the user gave it)
+    could not write at the end: its folder is missing, is a file, or is not writable, or the path is
+    a folder or a file that is not writable.
+
+    Writability is tried, not read from mode bits: an existing file is opened for appending (and
+    left as it was), a new one is probed with a temporary file in its folder that is removed at once.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder, not a file")
+    folder = target.parent
+    if not folder.is_dir():
+        # the nearest thing on the way that exists says why: a file where a folder should be, or nothing
+        nearest = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if nearest is not None and not nearest.is_dir():
+            raise ConfigError(f"{option} {path}: {nearest} is a file, not a folder")
+        raise ConfigError(f"{option} {path}: the folder {folder} does not exist")
+    # Try it rather than read mode bits: root writes through a read-only mode, but not into a
+    # read-only file system or a folder like /sys. Appending nothing leaves an existing file as it was.
+    try:
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".tswarm-check-"):
+                pass
+    except OSError as e:
+        what = "the file" if target.exists() else f"the folder {folder}"
+        raise ConfigError(f"{option} {path}: {what} is not writable ({e.strerror})") from None
+
+
+def _positive(option: str, value: float) -> None:
+    """Refuse ``value`` unless it is a finite number above 0 (NaN fails every comparison: ask first)."""
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{option} must be more than 0, not {value:g}")
+
+
+def _value_sources(ctx: Any, params: dict[str, Any]) -> dict[str, str]:
+    """Which of ``params`` came from the config file (``config``) or a TSWARM_* variable (``env``)."""
+    get_source = getattr(ctx, "get_parameter_source", None)
+    sources: dict[str, str] = {}
+    for name in params:
+        source = get_source(name) if get_source else None
+        kind = getattr(source, "name", "")
+        if kind == "DEFAULT_MAP":
+            sources[name] = "config"
+        elif kind == "ENVIRONMENT":
+            sources[name] = "env"
+    return sources
+
+
+class _OptionNames:
+    """How to name an option in an error: ``--spawn-rate``, ``spawn-rate in tswarm.toml`` or
+    ``TSWARM_SPAWN_RATE``, after where its value came from."""
+
+    def __init__(self, sources: dict[str, str], config_path: str | None) -> None:
+        self.sources = sources
+        self.config_path = config_path
+
+    def __call__(self, name: str) -> str:
+        dashed = name.replace("_", "-")
+        source = self.sources.get(name)
+        if source == "config":
+            return f"{dashed} in {self.config_path or 'the config file'}"
+        if source == "env":
+            return f"TSWARM_{name.upper()}"
+        return f"--{dashed}"
 
 
 def check_host(host: str) -> None:
@@ -200,7 +323,9 @@ class TestFileOptionParser(argparse.ArgumentParser):
 
 
 #: RunOptions fields that are the command line's bookkeeping, not options a test file reads
-_NOT_PARSED_OPTIONS = frozenset({"extra_args", "config_extra", "config_path", "builtin_option_names"})
+_NOT_PARSED_OPTIONS = frozenset(
+    {"extra_args", "config_extra", "config_path", "builtin_option_names", "value_sources"}
+)
 
 
 def parse_test_options(options: RunOptions, events: Any) -> tuple[Namespace, list[str]]:

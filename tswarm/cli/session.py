@@ -100,13 +100,29 @@ def check_user_classes(environment: Environment, *, need_host: bool) -> None:
             raise TestFileError(missing_host_message(cls))
 
 
+#: the exit code of a headless run that made no request at all: it measured nothing, so it cannot pass
+#: (not 3: that code is kept for breached pass/fail checks, as planned in the pipelines issue)
+NOTHING_MEASURED_EXIT_CODE = 4
+
+
 def exit_code_of(environment: Environment, options: RunOptions) -> int:
     """``environment.process_exit_code`` if the test set it; else --exit-code-on-error when a request
-    failed or user code raised; else 0."""
+    failed or user code raised; else, for a headless run that made no request at all (the target never
+    answered, no worker joined, it was stopped at once), :data:`NOTHING_MEASURED_EXIT_CODE` with one
+    line on stderr saying so; else 0.
+
+    A run in the TUI that the user quits before any request ends 0: nobody asked it to measure.
+    """
     if environment.process_exit_code is not None:
         return int(environment.process_exit_code)
     stats = environment.stats
     exceptions = sum(group.count for group in stats.exceptions.values())
     if stats.num_failures or exceptions or environment.events.listener_errors():
         return options.exit_code_on_error
+    if options.headless and not (stats.total.num_requests or stats.total.num_failures):
+        print(
+            f"tswarm: no request completed, so nothing was measured (exit code {NOTHING_MEASURED_EXIT_CODE})",
+            file=sys.stderr,
+        )
+        return NOTHING_MEASURED_EXIT_CODE
     return 0

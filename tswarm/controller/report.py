@@ -6,6 +6,7 @@ colour, rich draws the same tables.
 
 from __future__ import annotations
 
+import heapq
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -114,16 +115,45 @@ def _table(
     return f"{title}\n{body}" if title else body
 
 
-def _stats_table(stats: RequestStats, *, current: bool, color: bool, title: str | None) -> str:
-    rows = [_stats_cells(e, current=current) for e in stats.sorted_entries()]
+def _stats_table(
+    stats: RequestStats,
+    *,
+    current: bool,
+    color: bool,
+    title: str | None,
+    entries: Sequence[StatsEntry] | None = None,
+) -> str:
+    shown = stats.sorted_entries() if entries is None else entries
+    rows = [_stats_cells(e, current=current) for e in shown]
     footer = [_stats_cells(stats.total, current=current)]
     return _table(title, _STATS_HEADERS, rows, footer, left=2, color=color)
 
 
-def render_live_table(stats: RequestStats, user_count: int, *, color: bool) -> str:
-    """The periodic table: one line per entry and the Aggregated line, with current rates."""
+def top_entries(stats: RequestStats, max_rows: int | None) -> tuple[list[StatsEntry], int]:
+    """The ``max_rows`` entries with the most requests (all when None), in the table's name order,
+    and how many were left out."""
+    entries = stats.sorted_entries()
+    if max_rows is None or len(entries) <= max_rows:
+        return entries, 0
+    # nlargest keeps the first of equal counts, so ties go to the name order too
+    kept = {id(e) for e in heapq.nlargest(max(max_rows, 0), entries, key=lambda e: e.num_requests)}
+    return [e for e in entries if id(e) in kept], len(entries) - len(kept)
+
+
+def render_live_table(
+    stats: RequestStats, user_count: int, *, color: bool, max_rows: int | None = None
+) -> str:
+    """The periodic table: one line per entry and the Aggregated line, with current rates.
+
+    ``max_rows``: show only that many entries, those with the most requests, and a line saying how
+    many more there are (the Aggregated line always counts them all). None shows every entry.
+    """
     title = f"Users: {format_count(user_count)}"
-    return _stats_table(stats, current=True, color=color, title=title)
+    entries, hidden = top_entries(stats, max_rows)
+    table = _stats_table(stats, current=True, color=color, title=title, entries=entries)
+    if hidden:
+        table += f"\n... and {format_count(hidden)} more with fewer requests (the final summary lists all)"
+    return table
 
 
 def _percentile_table(stats: RequestStats, percentiles: Sequence[float], *, color: bool) -> str:

@@ -24,6 +24,26 @@ if TYPE_CHECKING:
 
 #: seconds between two live tables (Locust prints every 2 s too)
 LIVE_TABLE_INTERVAL = 2.0
+#: entries in the live table when stderr is no terminal (a CI log keeps every table: 20 rows every 2 s
+#: stay readable where 20,000 would bury the log); the final summary lists every entry
+LIVE_TABLE_ROWS = 20
+#: lines of a live table besides its entries: title, header, rules, Aggregated, "... more", a log line
+_LIVE_TABLE_CHROME = 8
+#: never fewer entries than this on a small terminal
+_MIN_LIVE_TABLE_ROWS = 5
+
+
+def live_table_rows(stream: Any) -> int:
+    """How many entries the live table shows on ``stream``: as many as fit a terminal's height (like
+    the TUI's Statistics view, which shows what fits and scrolls), else :data:`LIVE_TABLE_ROWS`."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        try:
+            height = os.get_terminal_size(stream.fileno()).lines
+        except (OSError, ValueError, AttributeError):
+            return LIVE_TABLE_ROWS
+        return max(_MIN_LIVE_TABLE_ROWS, height - _LIVE_TABLE_CHROME)
+    return LIVE_TABLE_ROWS
 
 
 class HeadlessReporter:
@@ -46,6 +66,8 @@ class HeadlessReporter:
         self._last_table = 0.0
         self._csv_history = CsvHistoryWriter(options.csv, options.csv_full_history) if options.csv else None
         self._finished = False
+        #: output path -> why it could not be written (each reported once)
+        self.output_errors: dict[str, str] = {}
         #: print the live table (not under the TUI, which owns the screen)
         self.live_table = live_table and not options.only_summary
 
@@ -56,11 +78,15 @@ class HeadlessReporter:
         now = time.time()
         self.history.record(stats, users, now)
         if self.options.csv and self._csv_history is not None:
-            write_csv_stats(self.options.csv, stats)
-            self._csv_history.write_row(stats, users, now)
+            try:
+                write_csv_stats(self.options.csv, stats)
+                self._csv_history.write_row(stats, users, now)
+            except OSError as e:
+                self._output_failed("--csv", self.options.csv, e)
         if self.live_table and now - self._last_table >= LIVE_TABLE_INTERVAL:
             self._last_table = now
-            self._print(render_live_table(stats, users, color=self.color))
+            rows = live_table_rows(self.stream)
+            self._print(render_live_table(stats, users, color=self.color, max_rows=rows))
 
     def final(self) -> list[str]:
         """Write the final CSV and JSON and print the summary; returns the paths written."""
@@ -76,16 +102,26 @@ class HeadlessReporter:
         self.history.record(stats, users, now, force=True)
         written: list[str] = []
         if self.options.csv:
-            write_csv_stats(self.options.csv, stats)
-            written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
-            if final and self._csv_history is not None:
-                self._csv_history.write_row(stats, users, now)
-                self._csv_history.close()
-            written.append(f"{self.options.csv}_stats_history.csv")
+            try:
+                write_csv_stats(self.options.csv, stats)
+                written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
+                if final and self._csv_history is not None:
+                    self._csv_history.write_row(stats, users, now)
+                    self._csv_history.close()
+                written.append(f"{self.options.csv}_stats_history.csv")
+            except OSError as e:
+                if not final:
+                    raise  # written on demand (the TUI's write key): the caller tells the user
+                self._output_failed("--csv", self.options.csv, e)
         if self.options.json:
             report = build_json_report(stats, self.history, run_meta=self.run_meta(now))
-            write_json(self.options.json, report)
-            written.append(self.options.json)
+            try:
+                write_json(self.options.json, report)
+                written.append(self.options.json)
+            except OSError as e:
+                if not final:
+                    raise  # written on demand (the TUI's write key): the caller tells the user
+                self._output_failed("--json", self.options.json, e)
         if final:
             self._print(render_summary(stats, color=self.color))
             missing = render_missing_workers(self._worker_outages(now))
@@ -116,6 +152,13 @@ class HeadlessReporter:
         # a master's runner knows when its workers went missing; a local runner has none
         outages = getattr(self.environment.runner, "worker_outages", None)
         return list(outages(now)) if callable(outages) else []
+
+    def _output_failed(self, option: str, path: str, error: OSError) -> None:
+        """One line for an output that could not be written (checked writable before the test, it
+        can still fail: a full disk, a folder removed meanwhile); the test and the summary go on."""
+        if path not in self.output_errors:
+            self.output_errors[path] = error.strerror or str(error)
+            self._print(f"tswarm: error: cannot write {option} {path}: {self.output_errors[path]}")
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -18,7 +18,14 @@ def main(argv: list[str] | None = None) -> int:
         # the test fixtures and `tswarm demo` wait for exactly this line
         print(f"tswarm target listening on http://{host}:{port}", flush=True)
 
-    serve(args.host, args.port, ready=announce)
+    try:
+        serve(args.host, args.port, ready=announce)
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        print(
+            f"tswarm target: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
