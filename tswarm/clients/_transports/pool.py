@@ -77,7 +77,10 @@ AddressInfo = tuple[socket_module.AddressFamily, socket_module.SocketKind, int, 
 
 @lru_cache(maxsize=1024)
 def _literal_address(host: str, port: int) -> list[AddressInfo] | None:
-    """getaddrinfo's answer for an IP address written out, or None for a name that needs a lookup."""
+    """getaddrinfo's answer for an IP address written out, or None for a name that needs a lookup.
+
+    The list is shared by every pool of that address: callers only iterate over it.
+    """
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
