@@ -10,7 +10,7 @@ the first sample after ``--warmup`` seconds (60: spawning done, pools and caches
 sample, and whether the master's request total equals the count of the target itself.
 
 Usage:  python benchmarks/soak.py [--duration 600] [--users 2000] [--workers 2] [--spawn-rate 200]
-            [--interval 10] [--warmup 60] [--out FILE]
+            [--interval 10] [--warmup 60] [--stop-timeout 5] [--out FILE]
 
 Exit status 1 when the growth of a tswarm process is 5% or more, when the totals differ, or when a
 run failed. Only 127.0.0.1 is used; the load is bounded by ``--duration`` and stops by itself; Ctrl-C
@@ -61,6 +61,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wait-max", type=float, default=3.0, help="longest wait between requests (3 s)")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between RSS samples (10)")
     parser.add_argument("--warmup", type=float, default=60.0, help="growth is measured from here (60 s)")
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=5.0,
+        help="seconds a user may finish its request when the run ends (5): a user killed mid-request "
+        "made a request the target counted and the master never heard of",
+    )
     parser.add_argument("--out", type=Path, help="write the samples and the verdict as JSON")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the logs and outputs")
     args = parser.parse_args()
@@ -85,9 +92,15 @@ def tswarm(*argv: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def growth(samples: list[tuple[float, float | None]], warmup: float) -> tuple[float, float, float] | None:
-    """(RSS at the first sample from ``warmup`` on, RSS at the last sample, relative growth)."""
-    after = [(t, mb) for t, mb in samples if t >= warmup and mb is not None]
+def growth(
+    samples: list[tuple[float, float | None]], warmup: float, end: float
+) -> tuple[float, float, float] | None:
+    """(RSS at the first sample from ``warmup`` on, RSS at the last sample before ``end``, growth).
+
+    Samples after the run time are left out: stopping (users ended, the summary and JSON built) is
+    not what a long run grows by.
+    """
+    after = [(t, mb) for t, mb in samples if warmup <= t <= end and mb is not None]
     if len(after) < 2:
         return None
     base, last = after[0][1], after[-1][1]
@@ -112,6 +125,7 @@ def main() -> int:
             "-u", str(args.users), "-r", str(args.spawn_rate), "-t", run_time,
             "--expect-workers", str(args.workers), "--master-bind-host", "127.0.0.1",
             "--master-bind-port", str(port), "--json", str(json_out),
+            "--stop-timeout", f"{args.stop_timeout:g}s",
             log=tmp / "master.log",
         )  # fmt: skip
         for i in range(args.workers):
@@ -160,7 +174,7 @@ def main() -> int:
         print()
         verdicts: dict[str, dict[str, float | bool]] = {}
         for name in names:
-            measured = growth(samples[name], args.warmup)
+            measured = growth(samples[name], args.warmup, args.duration)
             if measured is None:
                 print(f"{name:>8}: too few samples after {args.warmup:.0f} s")
                 ok = ok and name == "target"
@@ -173,7 +187,7 @@ def main() -> int:
             verdicts[name] = {"rss_at_warmup_mb": base, "rss_last_mb": last, "growth": rel, "peak_mb": peak}
             note = "" if name == "target" else ("  ok" if within else f"  >= {GROWTH_LIMIT:.0%}")
             print(
-                f"{name:>8}: {base:7.1f} MB at {args.warmup:.0f} s -> {last:7.1f} MB at the end "
+                f"{name:>8}: {base:7.1f} MB at {args.warmup:.0f} s -> {last:7.1f} MB at the run time's end "
                 f"({rel:+.1%}), peak {peak:.1f} MB{note}"
             )
         same = reported == served
