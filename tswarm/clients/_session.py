@@ -23,7 +23,15 @@ from tswarm.clients._headers import Headers, RequestFields, combine, request_fie
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
 from tswarm.clients._transports import HostPool, PoolTransport, Transport
-from tswarm.clients._urls import DEFAULT_PORTS, Origin, add_params, is_absolute, split_url, wire_target
+from tswarm.clients._urls import (
+    DEFAULT_PORTS,
+    Origin,
+    add_params,
+    is_absolute,
+    origin_for,
+    split_url,
+    wire_target,
+)
 from tswarm.clients.cookies import CookieJar
 from tswarm.events import EventHook
 
@@ -32,6 +40,11 @@ _time = time.time
 _dict_get = dict.get
 
 _NOTHING_DROPPED: frozenset[str] = frozenset()
+
+# what a session sends unless the test file changes its headers; never handed out, only copied
+_DEFAULT_HEADERS = Headers(
+    {"User-Agent": f"tswarm/{__version__}", "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+)
 
 
 class HttpSession:
@@ -71,14 +84,13 @@ class HttpSession:
         self.insecure = insecure
         self.concurrency = concurrency
         self.max_redirects = max_redirects
-        self.cookies = CookieJar()
+        # made on first use: most users never receive a cookie
+        self._jar: CookieJar | None = None
         #: default (user, password) sent as basic auth with every request, like requests' Session.auth
         self.auth: tuple[str, str] | None = None
-        self._headers = Headers(
-            {"User-Agent": f"tswarm/{__version__}", "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
-        )
+        # every session shares the default headers until the test file reads or sets its own
+        self._headers = _DEFAULT_HEADERS
         self._transport: Transport = PoolTransport(self)
-        self._origins: dict[tuple[str, str, int], Origin] = {}
         self._renamed: str | None = None
         self._user_context: Callable[[], dict[str, Any]] | None = getattr(user, "context", None)
         # the parsed base URL: relative requests never parse it again
@@ -88,7 +100,7 @@ class HttpSession:
             parts = urlsplit(self.base_url)
             if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
                 raise ValueError(f"base_url must be an absolute http(s) URL, not {base_url!r}")
-            self._base_origin = self._origin(
+            self._base_origin = origin_for(
                 parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
             )
             self._base_path = parts.path.rstrip("/")
@@ -98,12 +110,26 @@ class HttpSession:
     @property
     def headers(self) -> Headers:
         """Headers sent with every request: a case-insensitive mapping (a request's own ones win)."""
+        if self._headers is _DEFAULT_HEADERS:
+            # the caller may change what it gets: from now on this session has its own copy
+            self._headers = _DEFAULT_HEADERS.copy()
         return self._headers
 
     @headers.setter
     def headers(self, value: Mapping[str, Any]) -> None:
         # `session.headers = {...}` as with requests: the new fields replace the old ones
         self._headers = value if isinstance(value, Headers) else Headers(value)
+
+    @property
+    def cookies(self) -> CookieJar:
+        """The cookies this session received (or was given), sent back where they belong."""
+        if self._jar is None:
+            self._jar = CookieJar()
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, jar: CookieJar) -> None:
+        self._jar = jar
 
     @property
     def verify(self) -> bool:
@@ -265,8 +291,8 @@ class HttpSession:
         defaults = self._headers
         pairs, block = defaults.snapshot()
         cookie = own.cookie if own is not None else ""
-        jar = self.cookies
-        if jar._cookies:
+        jar = self._jar
+        if jar is not None and jar._cookies:
             # the jar's cookies are chosen again for every hop's own URL
             jar_cookie = jar.header_for(origin.host, target.partition("?")[0], origin.secure)
             if jar_cookie:
@@ -282,6 +308,7 @@ class HttpSession:
         if content and _dict_get(raw_headers, "content-encoding") is not None:
             content = decode_content(content, raw_headers["content-encoding"])  # type: ignore[arg-type]
         if _dict_get(raw_headers, "set-cookie") is not None:
+            jar = self.cookies
             for line in raw_headers.getlist("set-cookie"):
                 jar.store(line, origin.host, target)
         error = http_error(status, reason, target) if status >= 400 else None
@@ -355,18 +382,11 @@ class HttpSession:
             return None
         return transport.pools.get(self._base_origin.key)
 
-    def _origin(self, scheme: str, host: str, port: int) -> Origin:
-        key = (scheme, host, port)
-        origin = self._origins.get(key)
-        if origin is None:
-            origin = self._origins[key] = Origin(scheme, host, port)
-        return origin
-
     def _resolve(self, url: str, params: Any) -> tuple[Origin, str]:
         """The origin and request target (path and query) for any URL, with params added."""
         if is_absolute(url):
             scheme, host, port, target = split_url(url)
-            origin = self._origin(scheme, host, port)
+            origin = origin_for(scheme, host, port)
         else:
             if self._base_origin is None:
                 raise ValueError(

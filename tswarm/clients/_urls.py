@@ -5,6 +5,7 @@ Standard library only. A target is the path and query as sent on the request lin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -33,6 +34,12 @@ class Origin:
 
     def __repr__(self) -> str:
         return f"Origin({self.url!r})"
+
+
+@lru_cache(maxsize=1024)
+def origin_for(scheme: str, host: str, port: int) -> Origin:
+    """The :class:`Origin` of scheme, host and port: one object for every session that uses it."""
+    return Origin(scheme, host, port)
 
 
 def split_url(url: str) -> tuple[str, str, int, str]:

@@ -57,6 +57,8 @@ class CookieJar(MutableMapping[str, str]):
     the first cookie with that name, and ``jar["a"] = "1"`` sets a cookie sent to every host.
     """
 
+    __slots__ = ("_cookies",)
+
     def __init__(self) -> None:
         self._cookies: dict[tuple[str, str, str], Cookie] = {}
 
