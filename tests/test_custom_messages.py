@@ -154,7 +154,10 @@ def test_any_name_both_ways_master_and_two_workers(
 ) -> None:
     port = free_port()
     args = ("-f", str(testfile), "--expect-workers", "2", "-H", target.url, "-u", "4", "-r", "100")
-    master = procs(*master_args(port, *args, "-t", "60s", "--json", "out.json"), cwd=tmp_path)
+    # --stop-timeout: users finish the request they are in, so that the target's count is exact
+    master = procs(
+        *master_args(port, *args, "-t", "60s", "--stop-timeout", "5", "--json", "out.json"), cwd=tmp_path
+    )
     workers = [procs(*worker_args(port, "-f", str(testfile)), cwd=tmp_path) for _ in range(2)]
     assert master.wait() == 0, master.output
     assert [w.wait(timeout=15) for w in workers] == [0, 0], [w.output for w in workers]
@@ -192,6 +195,8 @@ def test_any_name_both_ways_with_local_processes(
         "100",
         "-t",
         "60s",
+        "--stop-timeout",
+        "5",
         "--json",
         "out.json",
         cwd=tmp_path,
@@ -208,7 +213,7 @@ def test_any_name_in_a_local_run_is_handled_by_the_runner_itself(
 ) -> None:
     run = procs(
         "run", "-f", str(testfile), "--headless", "-H", target.url, "-u", "2", "-r", "100", "-t", "3s",
-        "--json", "out.json",
+        "--stop-timeout", "5", "--json", "out.json",
         cwd=tmp_path,
     )  # fmt: skip
     assert run.wait() == 0, run.output
