@@ -5,6 +5,7 @@ exit 0; the live table shows the busiest rows, not all of them."""
 from __future__ import annotations
 
 import io
+import json
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, repo_env
 
-from tswarm.cli.session import NOTHING_MEASURED_EXIT_CODE
+from tswarm.cli.session import NOTHING_MEASURED_EXIT_CODE, OUTPUT_FAILED_EXIT_CODE
 from tswarm.controller.formatting import format_count
 from tswarm.controller.report import render_live_table, render_summary
 from tswarm.headless.reporter import LIVE_TABLE_ROWS, live_table_rows
@@ -228,9 +229,12 @@ def test_a_target_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> No
     assert "address already in use" in line.lower()
 
 
-def test_a_target_that_never_answers_is_not_a_pass(tmp_path: Path, testfile: Path) -> None:
+@pytest.mark.parametrize("processes", [[], ["--processes", "1"]], ids=["local", "distributed"])
+def test_a_target_that_never_answers_is_not_a_pass(
+    tmp_path: Path, testfile: Path, processes: list[str]
+) -> None:
     """Connections are accepted (by the kernel, on the backlog) and nothing is ever answered: the
-    run ends with requests in flight and none measured."""
+    run ends with requests in flight and none measured (a worker reports its cut-off requests)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
@@ -248,12 +252,21 @@ def test_a_target_that_never_answers_is_not_a_pass(tmp_path: Path, testfile: Pat
             "10",
             "-t",
             "2s",
+            "--json",
+            "out.json",
+            *processes,
             cwd=tmp_path,
         )
     assert result.returncode == NOTHING_MEASURED_EXIT_CODE, result.stderr
-    assert "tswarm: no request completed, so nothing was measured (exit code 4)" in result.stderr
+    assert (
+        "tswarm: no request completed, so nothing was measured: the target never answered "
+        "(2 request(s) were still waiting when the users stopped) (exit code 4)"
+    ) in result.stderr
     assert "Traceback" not in result.stderr
     assert "Statistics (whole test)" in result.stderr  # the summary is still there
+    # the requests cut off by the stop are counted as such, in the summary and the JSON
+    assert "2 requests were still waiting for a response when the users stopped" in result.stderr
+    assert json.loads((tmp_path / "out.json").read_text())["run"]["interrupted_requests"] == 2
 
 
 def test_a_master_stopped_before_any_worker_joined_is_not_a_pass(tmp_path: Path, testfile: Path) -> None:
@@ -282,7 +295,7 @@ def test_a_master_stopped_before_any_worker_joined_is_not_a_pass(tmp_path: Path,
             proc.kill()
             proc.wait()
     assert code == NOTHING_MEASURED_EXIT_CODE, rest
-    assert "nothing was measured" in rest
+    assert "nothing was measured: no worker joined (exit code 4)" in rest
     assert "Traceback" not in rest
 
 
@@ -304,6 +317,27 @@ def test_a_measured_run_still_exits_0(tmp_path: Path, testfile: Path, target) ->
     )
     assert result.returncode == 0, result.stderr
     assert "nothing was measured" not in result.stderr
+    assert "still waiting for a response" not in result.stderr
+
+
+def test_users_that_make_no_request_are_named_as_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "idle.py").write_text(
+        textwrap.dedent(
+            """
+            from locust import User, task, constant
+
+            class Idle(User):
+                wait_time = constant(0.1)
+
+                @task
+                def nothing(self):
+                    pass
+            """
+        )
+    )
+    result = tswarm("run", "--headless", "-f", "idle.py", "-u", "1", "-r", "10", "-t", "1s", cwd=tmp_path)
+    assert result.returncode == NOTHING_MEASURED_EXIT_CODE, result.stderr
+    assert "nothing was measured: the users made no request (exit code 4)" in result.stderr
 
 
 def _many_entries(count: int) -> RequestStats:
@@ -365,6 +399,9 @@ def test_an_output_that_fails_at_the_end_is_one_line_and_the_summary_stays(tmp_p
     assert "Traceback" not in result.stderr
     assert "tswarm: error: cannot write --json out/report.json: No such file or directory" in result.stderr
     assert "Statistics (whole test)" in result.stderr
+    # a pipeline must not read a pass from a run whose results are lost
+    assert result.returncode == OUTPUT_FAILED_EXIT_CODE
+    assert "the results were not all written (out/report.json): exit code 5" in result.stderr
 
 
 def test_the_target_module_with_its_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:

@@ -306,3 +306,22 @@ def test_stats_package_imports_only_stdlib() -> None:
                 top = name.split(".")[0]
                 local = path.name != "shapes.py" and name.startswith(allowed_local)
                 assert local or top in sys.stdlib_module_names or top == "__future__", (path.name, name)
+
+
+def test_interrupted_requests_travel_in_deltas_and_reset() -> None:
+    worker = RequestStats(cumulative=False)
+    worker.log_interrupted()
+    worker.log_interrupted(2)
+    delta = worker.take_delta()
+    assert delta.get("interrupted") == 3
+    assert "interrupted" not in worker.take_delta()  # counted once, and left out when none
+    master = RequestStats(track_deltas=False)
+    master.merge_delta(msgpack.unpackb(msgpack.packb(delta), strict_map_key=False), "w1")
+    assert master.interrupted == 3
+    assert master.num_requests == 0  # never counted as requests
+    for bad in (-1, float("inf"), True, "3"):
+        with pytest.raises(ValueError, match="interrupted"):
+            master.merge_delta({**delta, "interrupted": bad}, "w2")
+    assert master.interrupted == 3
+    master.reset_all()
+    assert master.interrupted == 0

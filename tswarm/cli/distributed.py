@@ -73,7 +73,7 @@ def run_master_headless(options: RunOptions, master: Any) -> int:
     if code:
         return code
     environment.events.quitting.fire(environment=environment)
-    code = exit_code_of(environment, options)
+    code = exit_code_of(environment, options, reporter.output_errors)
     environment.events.quit.fire(exit_code=code)
     return code
 

@@ -49,7 +49,7 @@ class MasterTui:
         environment = self.master.environment
         self.reporter.final()
         environment.events.quitting.fire(environment=environment)
-        code = exit_code_of(environment, self.options)
+        code = exit_code_of(environment, self.options, self.reporter.output_errors)
         environment.events.quit.fire(exit_code=code)
         return code
 

@@ -55,7 +55,7 @@ def run_local_headless(options: RunOptions) -> int:
     ticker.kill()
     reporter.final()
     environment.events.quitting.fire(environment=environment)
-    code = exit_code_of(environment, options)
+    code = exit_code_of(environment, options, reporter.output_errors)
     environment.events.quit.fire(exit_code=code)
     runner.close()
     return code

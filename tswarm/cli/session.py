@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,25 +105,56 @@ def check_user_classes(environment: Environment, *, need_host: bool) -> None:
 #: (not 3: that code is kept for breached pass/fail checks, as planned in the pipelines issue)
 NOTHING_MEASURED_EXIT_CODE = 4
 
+#: the exit code of a run whose results could not all be written at the end (a full disk, a folder
+#: removed during the test): a pipeline must not read a pass from a run whose results are lost
+OUTPUT_FAILED_EXIT_CODE = 5
 
-def exit_code_of(environment: Environment, options: RunOptions) -> int:
-    """``environment.process_exit_code`` if the test set it; else --exit-code-on-error when a request
-    failed or user code raised; else, for a headless run that made no request at all (the target never
-    answered, no worker joined, it was stopped at once), :data:`NOTHING_MEASURED_EXIT_CODE` with one
-    line on stderr saying so; else 0.
 
-    A run in the TUI that the user quits before any request ends 0: nobody asked it to measure.
+def exit_code_of(
+    environment: Environment, options: RunOptions, output_errors: Mapping[str, str] | None = None
+) -> int:
+    """The exit code of a finished run, with one line on stderr when it is not a plain pass or fail.
+
+    In order: ``environment.process_exit_code`` if the test set it; :data:`OUTPUT_FAILED_EXIT_CODE`
+    when an output in ``output_errors`` (path to reason) could not be written; --exit-code-on-error when
+    a request failed or user code raised; for a headless run that made no request at all
+    :data:`NOTHING_MEASURED_EXIT_CODE`, saying why (no worker joined, no user started, the target
+    never answered); else 0. A run in the TUI that the user quits before any request ends 0: nobody
+    asked it to measure.
     """
     if environment.process_exit_code is not None:
         return int(environment.process_exit_code)
+    if output_errors:
+        paths = ", ".join(output_errors)
+        print(
+            f"tswarm: the results were not all written ({paths}): exit code {OUTPUT_FAILED_EXIT_CODE}",
+            file=sys.stderr,
+        )
+        return OUTPUT_FAILED_EXIT_CODE
     stats = environment.stats
     exceptions = sum(group.count for group in stats.exceptions.values())
     if stats.num_failures or exceptions or environment.events.listener_errors():
         return options.exit_code_on_error
     if options.headless and not (stats.total.num_requests or stats.total.num_failures):
         print(
-            f"tswarm: no request completed, so nothing was measured (exit code {NOTHING_MEASURED_EXIT_CODE})",
+            f"tswarm: no request completed, so nothing was measured: {nothing_measured_reason(environment)} "
+            f"(exit code {NOTHING_MEASURED_EXIT_CODE})",
             file=sys.stderr,
         )
         return NOTHING_MEASURED_EXIT_CODE
     return 0
+
+
+def nothing_measured_reason(environment: Environment) -> str:
+    """Why a run made no request, as far as its runner can tell."""
+    interrupted = environment.stats.interrupted
+    if interrupted:
+        return (
+            f"the target never answered ({interrupted} request(s) were still waiting when the users stopped)"
+        )
+    workers = getattr(environment.runner, "workers", None)
+    if workers is not None and not getattr(workers, "joined", 1):
+        return "no worker joined"
+    if not getattr(environment.runner, "peak_user_count", 1):
+        return "the test stopped before any user started"
+    return "the users made no request"

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import gevent
+from gevent import GreenletExit
 
 from tswarm._version import __version__
 from tswarm.clients._auth import basic_auth_header
@@ -93,6 +94,9 @@ class HttpSession:
         self._transport: Transport = PoolTransport(self)
         self._renamed: str | None = None
         self._user_context: Callable[[], dict[str, Any]] | None = getattr(user, "context", None)
+        # where a request cut off by its user's stop is counted: the user's environment's statistics
+        stats = getattr(getattr(user, "environment", None), "stats", None)
+        self._log_interrupted: Callable[[], None] | None = getattr(stats, "log_interrupted", None)
         # the parsed base URL: relative requests never parse it again
         self._base_origin: Origin | None = None
         self._base_path = ""
@@ -256,8 +260,14 @@ class HttpSession:
             response = self._send(method, origin, target, own, body, _NOTHING_DROPPED)
             if allow_redirects and response.status_code in REDIRECT_STATUSES:
                 response = self._follow(response, own, body)
+        except GreenletExit:
+            # the user was stopped while it waited for this response: it is not a request with a
+            # response time, but the summary says how many there were
+            if self._log_interrupted is not None:
+                self._log_interrupted()
+            raise
         except Exception as e:
-            # GreenletExit and an outer gevent.Timeout are BaseExceptions: they stop the user, as they should
+            # an outer gevent.Timeout is a BaseException: it ends the user's task, as it should
             wire = wire_target(target)
             response = Response(
                 Request(method, origin, wire, origin.url + wire, (), body), 0, "", None, b"", e

@@ -176,6 +176,11 @@ class MasterRunner:
         return self.workers.live_count
 
     @property
+    def peak_user_count(self) -> int:
+        """The most users the workers ran at once during this master's life."""
+        return self.workers.peak_user_count
+
+    @property
     def clients(self) -> WorkerNodes:
         """Locust's name for :attr:`workers`."""
         return self.workers

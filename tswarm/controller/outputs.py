@@ -304,6 +304,7 @@ def build_json_report(
         "start_time": stats.start_time,
         "end_time": time.time(),
     }
+    run["interrupted_requests"] = stats.interrupted
     run.update(run_meta)
     run["duration"] = max(0.0, float(run["end_time"]) - float(run["start_time"]))
     run["start_time_iso"] = _iso(run["start_time"])
@@ -369,6 +370,8 @@ class RunInfo(TypedDict):
     locustfile: NotRequired[str]
     exit_code: NotRequired[int]
     missing_workers: NotRequired[list[MissingWorkerReport]]
+    #: requests still waiting for a response when their user was stopped (not in the statistics)
+    interrupted_requests: NotRequired[int]
 
 
 class MissingWorkerReport(TypedDict):

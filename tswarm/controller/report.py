@@ -200,7 +200,18 @@ def render_summary(
         if color:
             text = _rich_text(text)
         parts.append(text)
+    if stats.interrupted:
+        parts.append(interrupted_line(stats.interrupted))
     return "\n\n".join(parts) + "\n"
+
+
+def interrupted_line(count: int) -> str:
+    """The summary's line on requests cut off by the stop (they are in no statistic above)."""
+    were = "request was" if count == 1 else "requests were"
+    return (
+        f"{format_count(count)} {were} still waiting for a response when the users stopped: not counted "
+        "above (--stop-timeout lets users finish the request they are in)"
+    )
 
 
 def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:

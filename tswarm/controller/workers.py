@@ -176,6 +176,10 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         self._indexes: dict[str, int] = {}
         #: workers that said quit, oldest first (a dict as an ordered set)
         self._departed: dict[str, None] = {}
+        #: workers that said hello during this master's life (a worker that came back counts once)
+        self.joined = 0
+        #: the most users the workers reported running at once (see :meth:`note_users`)
+        self.peak_user_count = 0
         #: the times workers went missing, oldest first (at most MAX_OUTAGES)
         self.outages: list[WorkerOutage] = []
         self._open_outages: dict[str, WorkerOutage] = {}
@@ -191,6 +195,8 @@ class WorkerNodes(Mapping[str, WorkerNode]):
 
     def add(self, node_id: str, host: str, pid: int, cpu_count: int, identity: bytes) -> WorkerNode:
         """Register a worker that said hello (with the index it had, if it was here before)."""
+        if node_id not in self._indexes:
+            self.joined += 1
         if node_id not in self._nodes:
             missing = [n for n in self._nodes.values() if n.missing]
             if len(missing) >= MAX_MISSING_KEPT:
@@ -275,6 +281,10 @@ class WorkerNodes(Mapping[str, WorkerNode]):
     def user_count(self) -> int:
         """Users on the workers that are not missing, as they last reported."""
         return sum(w.user_count for w in self._nodes.values() if not w.missing)
+
+    def note_users(self) -> None:
+        """A worker reported its user count: keep :attr:`peak_user_count` up to date."""
+        self.peak_user_count = max(self.peak_user_count, self.user_count)
 
 
 def _worker_state(value: Any, default: WorkerState) -> WorkerState:

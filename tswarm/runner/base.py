@@ -50,6 +50,8 @@ class UserRunner:
         #: classes whose users failed to start in this test (name to error): no more are tried
         self.unstartable: dict[str, str] = {}
         self.state: RunState = RunState.READY
+        #: the most users this runner ran at once
+        self.peak_user_count = 0
         self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._unknown_message_types: set[str] = set()
         self.cpu_usage = 0.0
@@ -125,6 +127,7 @@ class UserRunner:
                         break
                     users.append(user)
                     self.assigned[name] = self.assigned.get(name, 0) + 1
+        self.peak_user_count = max(self.peak_user_count, len(self.user_greenlets))
         for name, assigned in list(self.assigned.items()):
             extra = assigned - target.get(name, 0)
             if extra > 0:

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
 
 from tswarm.shapes import Amount, Count, shape_checker
 from tswarm.stats.histogram import ResponseTimeHistogram, WireHistogram, bucket_key
@@ -482,9 +482,13 @@ class RequestStats:
         #: the (name, method) keys counted under their own name (at most MAX_NAMES)
         self._names: set[tuple[str, str]] = set()
         self._warned_names = False
+        #: requests that were still waiting for their response when their user was stopped: never
+        #: counted as requests (they have no response time), reported beside them
+        self.interrupted = 0
         self._new_delta()
 
     def _new_delta(self) -> None:
+        self._delta_interrupted = 0
         self._delta_entries: dict[tuple[str, str], StatsEntry] = {}
         self._delta_errors: dict[ErrorKey, StatsError] = {}
         self._delta_exceptions: dict[str, ExceptionStats] = {}
@@ -581,9 +585,17 @@ class RequestStats:
         if self.track_deltas:
             _count_exception(self._delta_exceptions, 1, message, traceback, (node_id,))
 
+    def log_interrupted(self, count: int = 1) -> None:
+        """Count requests cut off when their user was stopped (see :attr:`interrupted`)."""
+        if self.cumulative:
+            self.interrupted += count
+        if self.track_deltas:
+            self._delta_interrupted += count
+
     def reset_all(self, now: float | None = None) -> None:
         """Zero every entry, drop errors, exceptions and the pending delta; the test restarts now."""
         self.start_time = _time() if now is None else now
+        self.interrupted = 0
         self.total.reset(self.start_time)
         for entry in self.entries.values():
             entry.reset(self.start_time)
@@ -613,6 +625,8 @@ class RequestStats:
                 for group in self._delta_exceptions.values()
             ],
         }
+        if self._delta_interrupted:
+            delta["interrupted"] = self._delta_interrupted
         self._new_delta()
         return delta
 
@@ -631,6 +645,9 @@ class RequestStats:
                 self.total._merge_wire(wire)
             if self.track_deltas:
                 self._delta_entry((wire["name"], wire["method"]))._merge_wire(wire)
+        interrupted = delta.get("interrupted", 0)
+        if interrupted:
+            self.log_interrupted(interrupted)
         error_targets = [self.errors] if self.cumulative else []
         exception_targets = [self.exceptions] if self.cumulative else []
         if self.track_deltas:
@@ -713,6 +730,8 @@ class StatsDelta(TypedDict):
     entries: list[WireEntry]
     errors: list[WireError]
     exceptions: list[WireException]
+    #: requests cut off by a stop since the last delta (left out when none)
+    interrupted: NotRequired[Count]
 
 
 _DELTA_SHAPE = shape_checker(StatsDelta, "delta")
