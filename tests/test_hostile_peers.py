@@ -187,6 +187,32 @@ def test_worker_log_lines_are_shown_as_text(tmp_path: Path, procs: Any) -> None:
     assert "bidi \\u202eevil\\u202c done" in output
 
 
+def test_control_characters_in_identities_and_hellos_are_escaped(tmp_path: Path, procs: Any) -> None:
+    """Item 7, from the other side: what a peer names itself and its host cannot reach the terminal raw."""
+    write(tmp_path / "locustfile.py", STEADY)
+    port = free_port()
+    master = procs(*master_args(port, "-u", "1", "-t", "60s"), cwd=tmp_path)
+    screen_clearer = RawPeer(port, "evil\x1b[2J\nforged")
+    odd_host = RawPeer(port, "oddhost")
+    try:
+        screen_clearer.send("heartbeat", {"state": "ready"})
+        master.wait_for(lambda line: "an identity with control characters" in line)
+        hello = {"protocol": PROTOCOL_VERSION, "version": "v\x1b[31m", "host": "h\x1b[2J\rx", "pid": 1}
+        odd_host.send("hello", hello)
+        master.wait_for(lambda line: "Worker oddhost (index" in line)
+        odd_host.send("hello", {**hello, "protocol": PROTOCOL_VERSION + 1})
+        odd_host.send("quit", {})
+        master.wait_for(lambda line: "Worker oddhost quit" in line)
+    finally:
+        screen_clearer.close()
+        odd_host.close()
+    output = master.output
+    assert "\x1b" not in output and "\r" not in output
+    assert "Dropped a frame from evil\\x1b[2J\\nforged: an identity with control characters" in output
+    assert "h\\x1b[2J\\rx" in output
+    assert not any(line.startswith("forged") for line in master.lines)
+
+
 @pytest.mark.parametrize("name", ["..", "", ".", "/tmp/evil.py", "sub/locustfile.py", "..\\x.py"])
 def test_a_malformed_test_file_name_is_refused_in_one_line(tmp_path: Path, procs: Any, name: str) -> None:
     """Item 8: a `-f -` worker refuses a name that is not a plain file name (IsADirectoryError before)."""

@@ -24,6 +24,7 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
+from tswarm.controller.run_log import printable
 from tswarm.protocol import (
     MASTER_NODE_ID,
     MAX_FRAME_BYTES,
@@ -241,6 +242,10 @@ class MasterLink:
     def _check(self, frames: list[bytes]) -> Incoming | None:
         identity = frames[0]
         peer = identity.decode("utf-8", "backslashreplace")
+        if not peer.isprintable():
+            # no tswarm worker names itself so (host_pid_hex); shown escaped, never used as a node id
+            self.bad_frame(printable(peer), "an identity with control characters")
+            return None
         if len(frames) != 2:
             self.bad_frame(peer, f"{len(frames) - 1} frames instead of 1")
             return None

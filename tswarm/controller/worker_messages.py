@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from tswarm.controller.custom_messages import CustomMessages
 from tswarm.controller.link import Incoming, MasterLink
-from tswarm.controller.run_log import RunLog
+from tswarm.controller.run_log import RunLog, printable
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.protocol import (
     CUSTOM_TYPE,
@@ -204,7 +204,7 @@ class WorkerMessages:
     def _on_hello(self, identity: bytes, node_id: str, data: dict[str, Any]) -> None:
         if data["protocol"] != PROTOCOL_VERSION:
             reason = f"protocol version mismatch: master speaks {PROTOCOL_VERSION}, worker speaks {data['protocol']}"
-            self.link.refuse(identity, node_id, data.get("version", "?"), reason)
+            self.link.refuse(identity, node_id, printable(str(data.get("version", "?"))), reason)
             return
         worker = self.workers.get(node_id)
         pid = data.get("pid", 0)
@@ -216,7 +216,7 @@ class WorkerMessages:
             self.environment.events.worker_connect.fire(client_id=node_id)
         elif worker is None:
             worker = self.workers.add(
-                node_id, str(data["host"]), pid, int(data.get("cpu_count") or 1), identity
+                node_id, printable(str(data["host"])), pid, int(data.get("cpu_count") or 1), identity
             )
             self.hooks.worker_joined(node_id)
             log.info(
