@@ -13,6 +13,11 @@ For each N it measures, over a fixed window once all workers run:
 N goes 50, 100, 200 and then doubles while the master keeps up (bounded by --max-workers).
 
     python benchmarks/master_scale.py [--window 8] [--max-workers 800] [--processes 2]
+
+With ``--secret-cost N`` it measures instead what a shared secret (CURVE: authentication and encryption
+of every frame) costs the master at N workers: with and without, alternating, twice each.
+
+    python benchmarks/master_scale.py --secret-cost 200
 """
 
 from __future__ import annotations
@@ -44,13 +49,18 @@ class SimUser:
     fixed_count = 0
 
 
-def run_master(info: Any, results: Any, n: int) -> None:
+def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> None:
     from tswarm.env import Environment
+    from tswarm.secret import CurveKeys
 
     logging.basicConfig(level=logging.WARNING, format="master %(levelname)s %(message)s")
     env = Environment(user_classes=[SimUser])
     runner = env.create_master_runner(
-        "127.0.0.1", 0, heartbeat_interval=1.0, heartbeat_timeout=HEARTBEAT_TIMEOUT
+        "127.0.0.1",
+        0,
+        heartbeat_interval=1.0,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        keys=CurveKeys.from_secret(secret) if secret else None,
     )
     merged = 0
     max_lag = 0.0
@@ -96,11 +106,16 @@ def run_master(info: Any, results: Any, n: int) -> None:
     )
 
 
-def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: int) -> None:
+def run_workers(
+    port: int, ids: list[str], connected: Any, results: Any, seed: int, secret: str | None = None
+) -> None:
     import zmq
 
     from tswarm.protocol import PROTOCOL_VERSION, decode, encode
+    from tswarm.secret import CurveKeys
     from tswarm.stats import RequestStats
+
+    keys = CurveKeys.from_secret(secret) if secret else None
 
     rng = random.Random(seed)
     context = zmq.Context()
@@ -114,6 +129,8 @@ def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: i
             sock = context.socket(zmq.DEALER)
             sock.setsockopt(zmq.IDENTITY, identity.encode())
             sock.setsockopt(zmq.LINGER, 1000)
+            if keys is not None:
+                keys.secure_worker(sock)
             sock.connect(f"tcp://127.0.0.1:{port}")
             table[node_id] = sock
             owner[sock] = node_id
@@ -205,17 +222,19 @@ def run_workers(port: int, ids: list[str], connected: Any, results: Any, seed: i
     results.put({"sent": sent})
 
 
-def measure(n: int, window: float, processes: int) -> dict[str, Any]:
+def measure(n: int, window: float, processes: int, secret: str | None = None) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     info, results, worker_results = ctx.Queue(), ctx.Queue(), ctx.Queue()
     connected = ctx.Value("i", 0)
-    master = ctx.Process(target=run_master, args=(info, results, n), daemon=True)
+    master = ctx.Process(target=run_master, args=(info, results, n, secret), daemon=True)
     master.start()
     master_pid, port = info.get(timeout=30)
     ids = [f"sim{n}_{i}" for i in range(n)]
     procs = [
         ctx.Process(
-            target=run_workers, args=(port, ids[p::processes], connected, worker_results, p), daemon=True
+            target=run_workers,
+            args=(port, ids[p::processes], connected, worker_results, p, secret),
+            daemon=True,
         )
         for p in range(processes)
     ]
@@ -250,7 +269,16 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0, help="seconds of CPU measurement per N")
     parser.add_argument("--max-workers", type=int, default=800)
     parser.add_argument("--processes", type=int, default=2, help="processes playing the workers")
+    parser.add_argument(
+        "--secret-cost",
+        type=int,
+        metavar="N",
+        help="compare the master's CPU at N workers with and without a secret",
+    )
     args = parser.parse_args()
+    if args.secret_cost:
+        secret_cost(args.secret_cost, args.window, args.processes)
+        return
     print(
         f"{'workers':>7} {'master CPU':>10} {'sent':>7} {'merged':>7} {'max lag':>8} {'p99 lag':>8} "
         f"{'missing':>7} {'bad':>4}  keeps up"
@@ -275,6 +303,24 @@ def main() -> None:
         f"largest N kept up with: {best} (bounded by --max-workers {args.max_workers}; "
         f"{os.cpu_count()} CPUs shared by the master and the simulated workers)"
     )
+
+
+def secret_cost(n: int, window: float, processes: int) -> None:
+    """The master's CPU at ``n`` workers without and with a secret, alternating (the machine is noisy)."""
+    from tswarm.secret import new_secret
+
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(2):
+        for with_secret in (False, True):
+            r = measure(n, window, processes, new_secret() if with_secret else None)
+            assert r["connected"] == n and r["merged"] == r["sent"], r
+            cpu[with_secret].append(r["cpu"])
+            print(
+                f"{n} workers, {'with' if with_secret else 'without'} a secret: master CPU {r['cpu']:.1f}%",
+                flush=True,
+            )
+    plain, secured = (sum(cpu[k]) / len(cpu[k]) for k in (False, True))
+    print(f"mean master CPU: {plain:.1f}% without, {secured:.1f}% with a secret: x{secured / plain:.2f}")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,11 @@ STEADY = """
 class Proc:
     """A tswarm process whose output lines are collected by a thread, so tests can wait on them."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tswarm", *args],
             cwd=cwd,
-            env=repo_env(),
+            env={**repo_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -94,8 +94,8 @@ class Proc:
 def procs() -> Iterator[Callable[..., Proc]]:
     started: list[Proc] = []
 
-    def start(*args: str, cwd: Path) -> Proc:
-        p = Proc(list(args), cwd)
+    def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Proc:
+        p = Proc(list(args), cwd, env)
         started.append(p)
         return p
 

@@ -108,6 +108,9 @@ REACHES_NEVER = {
         "tswarm.tui",
         "tswarm.cli",
     },
+    # the shared secret and its keys: zmq and the standard library, used by master and worker alike
+    "secret": {"gevent", "textual", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
+    | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
 }
 
 

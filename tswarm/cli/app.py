@@ -9,6 +9,7 @@ anything that opens sockets. The top of the command line: no other cli module im
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -245,6 +246,15 @@ ExpectWorkersMaxWait = Annotated[
         help="Headless: give up after this many seconds (0 = wait forever).",
     ),
 ]
+SecretFile = Annotated[
+    str | None,
+    typer.Option(
+        "--secret-file",
+        envvar=_env("secret_file"),
+        help="A file with the cluster's shared secret (`tswarm secret FILE` makes one; or set "
+        "TSWARM_SECRET): master and workers authenticate each other and encrypt every frame.",
+    ),
+]
 MasterHost = Annotated[
     str, typer.Option("--master-host", envvar=_env("master_host"), help="Host of the master to connect to.")
 ]
@@ -332,6 +342,7 @@ def master(
     expect_workers_max_wait: ExpectWorkersMaxWait = 0.0,
     heartbeat_interval: HeartbeatInterval = 1.0,
     heartbeat_timeout: HeartbeatTimeout = 3.0,
+    secret_file: SecretFile = None,
 ) -> None:
     """Hold a distributed test: workers connect here and run the users; no users run on the master."""
     options = RunOptions.from_params(ctx, "master", locals())
@@ -352,6 +363,7 @@ def worker(
     config: Config = None,
     heartbeat_interval: HeartbeatInterval = 1.0,
     master_timeout: MasterTimeout = 60.0,
+    secret_file: SecretFile = None,
     linked_local: Annotated[bool, typer.Option("--linked-local", hidden=True)] = False,
 ) -> None:
     """Run users for a master: connect to --master-host and report to it."""
@@ -383,6 +395,26 @@ def demo(
     from tswarm.cli.demo import run_demo
 
     raise typer.Exit(run_demo(options))
+
+
+@app.command()
+def secret(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Write the secret to this new file (mode 600) instead of printing it."),
+    ] = None,
+) -> None:
+    """Make a new random shared secret for a cluster (for --secret-file or TSWARM_SECRET)."""
+    from tswarm.secret import new_secret, write_secret_file
+
+    value = new_secret()
+    if file is None:
+        print(value)
+        return
+    write_secret_file(file, value)
+    print(
+        f"Wrote a new secret to {file} (readable by you only); give it to master and workers with --secret-file"
+    )
 
 
 @app.command()

@@ -8,6 +8,7 @@ decided in :mod:`tswarm.cli.modes`.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ def create_master(options: RunOptions, *, private_events: bool = False, need_hos
     """
     from tswarm.cli.session import load_session
     from tswarm.events import Events
+    from tswarm.secret import CurveKeys
 
     session = load_session(options, events=Events() if private_events else None, need_host=need_host)
     environment = session.environment
@@ -39,6 +41,7 @@ def create_master(options: RunOptions, *, private_events: bool = False, need_hos
         heartbeat_timeout=options.heartbeat_timeout,
         testfiles=[(p.name, p.read_bytes()) for p in session.loaded.paths],
         percentiles=options.percentiles,
+        keys=CurveKeys.from_secret(options.secret) if options.secret else None,
     )
     environment.events.init.fire(environment=environment, runner=master, web_ui=None)
     return master
@@ -115,11 +118,17 @@ def start_local_workers(
 ) -> list[subprocess.Popen[bytes]]:
     """Start ``count`` worker processes connected to 127.0.0.1:port; their own output goes to log files
     (their log lines reach the master over the protocol)."""
+    from tswarm.secret import SECRET_ENV
+
     command = local_worker_command(options, port, linked_local=linked_local)
+    # the secret goes by the environment: a command line is visible to every user of the machine
+    env = {**os.environ, SECRET_ENV: options.secret} if options.secret else None
     workers = []
     for i in range(count):
         log_file = open(log_dir / f"worker-{i}.log", "wb")  # noqa: SIM115 - the child keeps it
-        worker = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+        worker = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=env
+        )
         log_file.close()
         workers.append(worker)
         threading.Thread(

@@ -7,6 +7,7 @@ the command line only ``cli.app`` and ``cli.demo`` import it.
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -99,6 +100,7 @@ def _run_with_master_here(options: RunOptions, mode: RunMode) -> int:
     if mode.tui:
         _log_to_file_under_tui(options)
     setup_logging(options, node="master")
+    _choose_secret(options, local=local)
     # loaded and bound before any worker starts: a mistake in the test file or its arguments is one
     # line from the master, not also a failure of every worker
     try:
@@ -125,6 +127,43 @@ def _run_with_master_here(options: RunOptions, mode: RunMode) -> int:
     finally:
         stop_processes(workers)
         _report_failed_workers(workers, log_dir, linked_local=linked_local)
+
+
+def _choose_secret(options: RunOptions, *, local: bool) -> None:
+    """The master's secret: --secret-file or TSWARM_SECRET; for a run's own workers a new one each time;
+    without one, a master reachable from other machines says what that lets anyone do."""
+    from tswarm.secret import new_secret, read_secret
+
+    log = logging.getLogger("tswarm.main")
+    options.secret = read_secret(options.secret_file)
+    if options.secret is not None:
+        log.info("Workers must hold the secret: each side authenticates the other, every frame is encrypted")
+    elif local:
+        # nobody else on this machine can join our workers' master, or read what they send
+        options.secret = new_secret()
+        log.info("This run's workers get a one-off secret: nobody else can join them or read their frames")
+    if options.secret is None and not is_loopback(options.master_bind_host):
+        log.warning(
+            "The master listens on %s without a secret: anyone who can reach port %d can join as a "
+            "worker, get the test file (and any credential in it) and send numbers into the results. "
+            "Give master and workers the same secret: `tswarm secret FILE`, then --secret-file FILE",
+            "all interfaces"
+            if options.master_bind_host in ("*", "0.0.0.0", "::")
+            else options.master_bind_host,
+            options.master_bind_port,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address (or name) only this machine can reach."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _log_to_file_under_tui(options: RunOptions) -> None:

@@ -73,6 +73,10 @@ class RunOptions:
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 3.0
     master_timeout: float = 60.0
+    #: a file holding the cluster's shared secret (else TSWARM_SECRET; see tswarm.secret)
+    secret_file: str | None = None
+    #: the secret itself, once read (or made for a run's own workers); never shown
+    secret: str | None = field(default=None, repr=False)
     #: a worker that is the LocalRunner of a local run shown in the TUI
     linked_local: bool = False
     #: what typer did not know: USER_CLASS names and the test file's custom options

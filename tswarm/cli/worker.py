@@ -32,16 +32,19 @@ def run_worker(options: RunOptions) -> int:
 
     from tswarm.cli.session import load_session, setup_logging
     from tswarm.runner.worker import fetch_testfiles, make_node_id
+    from tswarm.secret import CurveKeys, read_secret
 
     node_id = make_node_id()
     setup_logging(options, node=node_id)
+    secret = read_secret(options.secret_file)
+    keys = CurveKeys.from_secret(secret) if secret else None
     log = logging.getLogger("tswarm.worker")
     spec = options.locustfile
     private_dir: str | None = None
     if spec == "-":
         # Each worker gets its own folder, so that workers on one host never race on the same files.
         files = fetch_testfiles(
-            options.master_host, options.master_port, node_id, timeout=options.master_timeout
+            options.master_host, options.master_port, node_id, timeout=options.master_timeout, keys=keys
         )
         private_dir = tempfile.mkdtemp(prefix="tswarm-worker-")
         paths = []
@@ -65,12 +68,19 @@ def run_worker(options: RunOptions) -> int:
             heartbeat_interval=options.heartbeat_interval,
             master_timeout=options.master_timeout,
             node_id=node_id,
+            keys=keys,
         )
         environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
         gevent.signal_handler(signal.SIGTERM, runner.leave)
         gevent.signal_handler(signal.SIGINT, runner.leave)
         if not runner.connect(timeout=options.master_timeout):
-            if not runner.exit_code:
+            if runner.refused:
+                # the refusal was said when it happened; one line more says why the worker gives up
+                log.error(
+                    "Gave up after %.0fs (--master-timeout): the master refused this worker",
+                    options.master_timeout,
+                )
+            elif not runner.exit_code:
                 log.error(
                     "No master answered at %s within %.0fs (--master-timeout)",
                     runner.endpoint,

@@ -14,7 +14,10 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import resource
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from tswarm.protocol import (
     encode,
     split_identity,
 )
+from tswarm.secret import CurveKeys, ZapHandler
 
 __all__ = ["MAX_TRACKED_PEERS", "Incoming", "MasterLink"]
 
@@ -51,8 +55,22 @@ FD_WARNING_INTERVAL = 60.0
 #: vanished, a cut link) has its connection closed, so that its identity is free for it to come back
 ZMTP_HEARTBEAT_IVL_MS = 1000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 5000
+#: how often the monitor thread looks whether the link closed
+MONITOR_POLL_MS = 100
 #: the monitor events the master reacts to
-_MONITOR_EVENTS = zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPT_FAILED
+_MONITOR_EVENTS = (
+    zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_ACCEPT_FAILED
+    | zmq.EVENT_ACCEPTED
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+#: handshake failures that mean the peer does not hold this master's secret (or holds one it has not)
+_AUTH_FAILURES = {
+    zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH,
+    zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC,
+    zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +94,7 @@ class MasterLink:
     takes a free one (see :attr:`bind_port`). :meth:`attach` wraps it for the running asyncio loop.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, keys: CurveKeys | None = None) -> None:
         #: frames dropped because they were not valid messages (any peer), for tests and diagnostics
         self.protocol_errors = 0
         #: bad frames per peer, for the first MAX_TRACKED_PEERS peers
@@ -95,8 +113,22 @@ class MasterLink:
         self._unlogged_bad_frames = 0
         self._summary_due = time.monotonic() + SUMMARY_INTERVAL
         self._fd_warned_at = float("-inf")
+        #: file descriptor -> the peer's address, from its connection's acceptance to its end
+        self._fd_addresses: dict[int, str] = {}
+        #: the last handshake failure, told before the DISCONNECTED event of its connection
+        self._handshake_failure: str | None = None
+        #: hosts whose refused connections were logged (once each)
+        self._refused_hosts: set[str] = set()
+        #: connections refused for want of the secret (or with a secret this master does not have)
+        self.refused_connections = 0
+        self.secured = keys is not None
         self._context = zmq.Context()
+        if keys is not None:
+            # before the socket exists: no connection may be accepted without it
+            self._zap = ZapHandler(self._context, keys)
         self._sync_socket = self._context.socket(zmq.ROUTER)
+        if keys is not None:
+            keys.secure_master(self._sync_socket)
         self._sync_socket.setsockopt(zmq.LINGER, 0)
         self._sync_socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         # No ROUTER_HANDOVER: with it, any peer that connects under a worker's node id (it is in the
@@ -121,31 +153,68 @@ class MasterLink:
             self._context.term()
             raise OSError(f"cannot bind the master to {address}:{port}: {e}") from None
         self._socket: Any = None
-        self._monitor: Any = None
         self._sync_monitor: zmq.Socket[bytes] | None = None
+        self._monitor_thread: threading.Thread | None = None
 
     def attach(self) -> None:
         """Use the socket from the running asyncio loop."""
         self._socket = zmq.asyncio.Socket.from_socket(self._sync_socket)
         self._sync_monitor = self._sync_socket.get_monitor_socket(_MONITOR_EVENTS)
-        self._monitor = zmq.asyncio.Socket.from_socket(self._sync_monitor)
 
     async def watch_connections(self) -> None:
-        """Read the socket monitor until the socket closes: closed connections, refused ones."""
-        monitor = self._monitor
-        while monitor is not None:
-            try:
-                frames = await monitor.recv_multipart()
-            except zmq.ZMQError:
-                return
-            try:
-                event = parse_monitor_message(frames)
-                self._on_monitor_event(int(event["event"]), int(event["value"]))
-            except Exception:
-                log.exception("Failed to handle a socket monitor event")
+        """Follow the socket monitor until the socket closes: closed connections, refused ones.
 
-    def _on_monitor_event(self, event: int, value: int) -> None:
-        if event == zmq.EVENT_DISCONNECTED:
+        The monitor is read on a native thread: a refused connection's file descriptor is closed
+        moments after it was accepted, so its peer's address must be read at once (ZeroMQ's events name
+        the bound endpoint, never the peer); the events are then handled on this loop, in order.
+        """
+        loop = asyncio.get_running_loop()
+        ended = asyncio.Event()
+        self._monitor_thread = threading.Thread(
+            target=self._read_monitor, args=(loop, ended), name="tswarm-master-monitor", daemon=True
+        )
+        self._monitor_thread.start()
+        await ended.wait()
+
+    def _read_monitor(self, loop: asyncio.AbstractEventLoop, ended: asyncio.Event) -> None:
+        monitor = self._sync_monitor
+        try:
+            while monitor is not None and not self.closed:
+                if not monitor.poll(MONITOR_POLL_MS):
+                    continue
+                event = parse_monitor_message(monitor.recv_multipart())
+                kind, value = int(event["event"]), int(event["value"])
+                address = _peer_address(value) if kind == zmq.EVENT_ACCEPTED else None
+                loop.call_soon_threadsafe(self._on_monitor_event, kind, value, address)
+        except zmq.ZMQError:
+            pass
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed already
+                loop.call_soon_threadsafe(ended.set)
+
+    def _on_monitor_event(self, event: int, value: int, address: str | None = None) -> None:
+        try:
+            self._handle_monitor_event(event, value, address)
+        except Exception:
+            log.exception("Failed to handle a socket monitor event")
+
+    def _handle_monitor_event(self, event: int, value: int, address: str | None) -> None:
+        if event == zmq.EVENT_ACCEPTED:
+            if address is not None and len(self._fd_addresses) < MAX_TRACKED_PEERS:
+                self._fd_addresses[value] = address
+        elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_AUTH):
+            if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or value in _AUTH_FAILURES:
+                self._handshake_failure = (
+                    "authentication failed (it has another secret, or none)"
+                    if self.secured
+                    else "it uses a secret, and this master has none (--secret-file or TSWARM_SECRET)"
+                )
+        elif event == zmq.EVENT_DISCONNECTED:
+            # the handshake failure, if any, was told just before this event of its own connection
+            failure, self._handshake_failure = self._handshake_failure, None
+            address = self._fd_addresses.pop(value, None)
+            if failure is not None:
+                self._refused(address or "an address that was gone before it could be read", failure)
             identity = self._fd_peers.pop(value, None)
             if identity is None:
                 # a connection that never carried a valid message: junk (a failed handshake), an
@@ -158,6 +227,15 @@ class MasterLink:
                 self._warn_out_of_fds(value)
             else:
                 self._count_closed()
+
+    def _refused(self, address: str, reason: str) -> None:
+        """A connection failed to authenticate: logged once per host."""
+        self.refused_connections += 1
+        host = address
+        if host in self._refused_hosts or len(self._refused_hosts) >= MAX_TRACKED_PEERS:
+            return
+        self._refused_hosts.add(host)
+        log.warning("Refused a connection from %s: %s (further ones from it are only counted)", host, reason)
 
     def _count_closed(self) -> None:
         self.closed_connections += 1
@@ -221,10 +299,10 @@ class MasterLink:
 
     async def receive_forever(self, on_message: Callable[[Incoming], None]) -> None:
         """Hand every message that passes the checks to ``on_message``, until the socket closes."""
-        socket = self._socket
+        sock = self._socket
         while True:
             try:
-                frame_objects = await socket.recv_multipart(copy=False)
+                frame_objects = await sock.recv_multipart(copy=False)
             except zmq.ZMQError as e:
                 if e.errno == zmq.ETERM or self.closed:
                     return
@@ -316,6 +394,9 @@ class MasterLink:
         # close through the owning socket: closing only the asyncio shadow would leave the owner to
         # close the same handle again when it is collected, by then maybe another socket's
         try:
+            if self._monitor_thread is not None:
+                # it sees ``closed`` within one poll, and stops reading before the monitor closes
+                self._monitor_thread.join(timeout=5 * MONITOR_POLL_MS / 1000)
             if self._sync_monitor is not None:
                 with contextlib.suppress(zmq.ZMQError):
                     self._sync_socket.disable_monitor()
@@ -323,6 +404,16 @@ class MasterLink:
             self._sync_socket.close(linger=0)
         finally:
             self._context.term()
+
+
+def _peer_address(fd: int) -> str:
+    """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd)."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as dup:
+            peer = dup.getpeername()
+    except OSError:
+        return "an unknown address"
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
 def bracket_host(host: str) -> str:

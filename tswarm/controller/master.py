@@ -51,6 +51,7 @@ from tswarm.stats import StatsHistory
 
 if TYPE_CHECKING:
     from tswarm.roles import RunEnvironment
+    from tswarm.secret import CurveKeys
 
 __all__ = ["MasterRunner", "WorkerNode"]
 
@@ -101,6 +102,7 @@ class MasterRunner:
         testfiles: Iterable[tuple[str, bytes]] = (),
         percentiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99),
         outputs_writer: Callable[[], list[str]] | None = None,
+        keys: CurveKeys | None = None,
     ) -> None:
         self.environment = environment
         if environment.runner is None:
@@ -122,7 +124,8 @@ class MasterRunner:
         self.run_time: float | None = None
         self.history = StatsHistory()
 
-        self.link = MasterLink(master_bind_host, master_bind_port)
+        # with keys, only workers that hold the same secret get in, and every frame is encrypted
+        self.link = MasterLink(master_bind_host, master_bind_port, keys)
         #: Locust's names for where the master listens (the port bound, when 0 was asked for)
         self.master_bind_host = master_bind_host
         self.master_bind_port = self.bind_port = self.link.bind_port

@@ -23,6 +23,7 @@ import psutil
 import zmq
 import zmq.green as zmq_green
 from gevent import monkey
+from zmq.utils.monitor import parse_monitor_message
 
 from tswarm._version import __version__
 from tswarm.exceptions import TestFileError
@@ -44,6 +45,7 @@ from tswarm.runner.local import LocalRunner
 
 if TYPE_CHECKING:
     from tswarm.roles import RunEnvironment
+    from tswarm.secret import CurveKeys
 
 log = logging.getLogger("tswarm.worker")
 
@@ -117,8 +119,13 @@ class MasterLinkedRunner(UserRunner):
         heartbeat_interval: float = 1.0,
         master_timeout: float = 60.0,
         node_id: str | None = None,
+        keys: CurveKeys | None = None,
     ) -> None:
         self.node_id = node_id or make_node_id()
+        #: with keys, this worker talks only to a master that holds the same secret, encrypted
+        self.keys = keys
+        #: why the master refused the connection, once it did (cleared by a handshake that succeeds)
+        self.refused: str | None = None
         super().__init__(environment)
         self.master_host = master_host
         self.master_port = master_port
@@ -152,6 +159,9 @@ class MasterLinkedRunner(UserRunner):
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         _zmtp_heartbeats(self._socket)
+        if keys is not None:
+            keys.secure_worker(self._socket)
+        self._handshakes = self._socket.get_monitor_socket(_HANDSHAKE_EVENTS)
         self._socket.connect(self.endpoint)
         self._greenlets: list[gevent.Greenlet] = []
         # Filled by the heartbeat thread, drained (and turned into events) by the gevent side.
@@ -160,7 +170,7 @@ class MasterLinkedRunner(UserRunner):
         #: CPU warnings the heartbeat thread sent to the master, to be logged and fired on the gevent side
         self.cpu_warnings: deque[float] = deque(maxlen=100)
         #: this worker's share of the users
-        self.target_user_count = 0
+        self.target_user_count: int = 0
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -204,12 +214,16 @@ class MasterLinkedRunner(UserRunner):
     def connect(self, timeout: float | None = None) -> bool:
         """Say hello until the master acknowledges; returns False if ``timeout`` passes first."""
         self._greenlets.append(gevent.spawn(self._receive_loop))
+        self._greenlets.append(gevent.spawn(self._watch_handshakes))
         started = time.monotonic()
         last_notice = 0.0
         while not self.connected.is_set():
             if self.exit_code:
                 return False
-            self._send("hello", self._hello())
+            # never blocks: while no handshake succeeded (no master yet, or one that refuses us) the
+            # socket has nowhere to queue it, and the wait below must still end at ``timeout``
+            with contextlib.suppress(zmq.Again):
+                self._socket.send(encode("hello", self._hello(), self.node_id), zmq.NOBLOCK)
             waited = time.monotonic() - started
             if waited - last_notice >= 5.0 or last_notice == 0.0:
                 last_notice = max(waited, 0.001)
@@ -239,6 +253,9 @@ class MasterLinkedRunner(UserRunner):
             if greenlet is not gevent.getcurrent():
                 greenlet.kill(block=False)
         self._heartbeat_running.acquire(timeout=2 * self.heartbeat_interval + 1)
+        with contextlib.suppress(zmq.ZMQError):
+            self._socket.disable_monitor()
+        self._handshakes.close(linger=0)
         self._socket.close(linger=1000)
         self.close()
         return self.exit_code
@@ -248,6 +265,27 @@ class MasterLinkedRunner(UserRunner):
         self.finished.set()
 
     # -- receiving ---------------------------------------------------------------------------------
+
+    def _watch_handshakes(self) -> None:
+        """Tell the user, once, when the master refuses this worker for want of the same secret."""
+        while True:
+            try:
+                event = parse_monitor_message(self._handshakes.recv_multipart())["event"]
+            except zmq.ZMQError:
+                return
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.refused = None
+                continue
+            # a master that cannot decrypt our hello (another secret) just closes: no detail here
+            if event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self.keys is None:
+                continue
+            if self.refused is None:
+                self.refused = (
+                    "authentication failed (this worker's secret is not the master's, or the master has none)"
+                    if self.keys is not None
+                    else "authentication failed (the master wants a secret: --secret-file or TSWARM_SECRET)"
+                )
+                log.error("The master at %s refused the connection: %s", self.endpoint, self.refused)
 
     def _receive_loop(self) -> None:
         while True:
@@ -518,6 +556,8 @@ class MasterLinkedRunner(UserRunner):
         hb.setsockopt(zmq.IDENTITY, heartbeat_identity(self.node_id))
         hb.setsockopt(zmq.LINGER, 0)
         _zmtp_heartbeats(hb)
+        if self.keys is not None:
+            self.keys.secure_worker(hb)
         hb.connect(self.endpoint)
         poller = zmq.Poller()
         poller.register(hb, zmq.POLLIN)
@@ -560,6 +600,15 @@ class MasterLinkedRunner(UserRunner):
             self._heartbeat_running.release()
 
 
+#: what the worker's monitor reads: how each handshake with the master went
+_HANDSHAKE_EVENTS = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+
+
 def _zmtp_heartbeats(sock: Any) -> None:
     """ZeroMQ's own heartbeats (answered by its I/O thread, busy users or not): a connection to a master
     whose host vanished is closed and made again, instead of hanging half-open."""
@@ -571,12 +620,16 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def fetch_testfiles(master_host: str, master_port: int, node_id: str, timeout: float) -> list[dict[str, Any]]:
+def fetch_testfiles(
+    master_host: str, master_port: int, node_id: str, timeout: float, keys: CurveKeys | None = None
+) -> list[dict[str, Any]]:
     """Ask the master for its test file(s) (``-f -``), on a socket of its own that never says hello."""
     context = zmq_green.Context()
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, fetch_identity(node_id))
     sock.setsockopt(zmq.LINGER, 0)
+    if keys is not None:
+        keys.secure_worker(sock)
     endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
     sock.connect(endpoint)
     deadline = time.monotonic() + timeout
