@@ -498,6 +498,30 @@ def test_master_and_worker_from_locust_variables(project: tuple[Path, Path], tar
         stop_process(worker)
 
 
+def test_locust_user_classes_picks_the_classes(project: tuple[Path, Path]) -> None:
+    work, home = project
+    write(work / "locustfile.py", IDLE_USERS + "\n    class Other(Idle):\n        pass\n")
+    env = clean_env(home, LOCUST_USER_CLASSES="Other")
+    run = report_of(
+        tswarm("run", "--headless", "-t", "1s", "-u", "2", "-r", "100", "--json", "-", cwd=work, env=env)
+    )
+    assert run["user_classes"] == {"Other": 2}
+    # the command line's names win
+    run = report_of(
+        tswarm(
+            "run", "--headless", "-t", "1s", "-u", "2", "-r", "100", "--json", "-", "Idle", cwd=work, env=env
+        )
+    )
+    assert run["user_classes"] == {"Idle": 2}
+
+
+def test_help_is_shown_whatever_the_configuration_says(project: tuple[Path, Path]) -> None:
+    work, home = project
+    write(work / "locust.conf", "headless = maybe\n")
+    result = tswarm("run", "--help", cwd=work, env=clean_env(home))
+    assert result.returncode == 0 and "--locustfile" in result.stdout, result.stderr
+
+
 def test_variables_of_other_names_are_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Locust reads only its options' variables; a chart sets others (LOCUST_VERSION, ...) too."""
     monkeypatch.chdir(tmp_path)

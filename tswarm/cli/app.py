@@ -432,6 +432,9 @@ def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dic
     config_path = find_config_path(args)
     config = load_config(config_path)
     invoked = args[0] if args and args[0] in LOCUST_CONFIGURED_COMMANDS else None
+    asks_for_help = any(a in ("-h", "--help") for a in args)
+    if asks_for_help:
+        invoked = None  # help is shown whatever the configuration says, as in Locust
     locust = LocustConfig()
     if invoked is not None:
         # ./pyproject.toml is read as Locust's own default file already
@@ -478,7 +481,7 @@ def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dic
         locust_sources=locust_sources,
         config_extra_sources=extra_sources,
     )
-    quiet = invoked in (None, "worker") or any(a in ("-h", "--help", "--linked-local") for a in args)
+    quiet = invoked in (None, "worker") or "--linked-local" in args
     return context, default_map, [] if quiet else locust.notices(invoked or "")
 
 
