@@ -411,6 +411,10 @@ def test_test_file_options_from_locust_conf_and_its_variable(project: tuple[Path
     result = tswarm("run", "--json", "-", cwd=work, env=clean_env(home, LOCUST_PRODUCT="shoes"))
     assert result.returncode == 0, result.stderr
     assert [e["name"] for e in json.loads(result.stdout)["entries"]] == ["buy shoes"]
+    # local worker processes read the same sources: the user runs there
+    result = tswarm("run", "--processes", "1", "--json", "-", cwd=work, env=clean_env(home))
+    assert result.returncode == 0, result.stderr
+    assert [e["name"] for e in json.loads(result.stdout)["entries"]] == ["buy socks"]
 
 
 # --- what tswarm leaves aside, said once ---------------------------------------------------------------
