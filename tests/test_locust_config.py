@@ -288,7 +288,9 @@ def test_locust_sources_among_themselves(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_locust_conf_format() -> None:
-    """configargparse's format, as Locust reads it."""
+    """configargparse's format, as Locust reads it; two lines more kindly than it: a bare flag with a
+    comment after it (configargparse takes the comment for the value, and Locust refuses it), and
+    quotes inside an unquoted list (configargparse keeps them in the item)."""
     text = """
         # a comment
         ; another
