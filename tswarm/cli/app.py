@@ -8,6 +8,7 @@ anything that opens sockets. The top of the command line: no other cli module im
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typer._click import exceptions as click_errors  # typer >= 0.29 vendors cli
 
 from tswarm._version import __version__
 from tswarm.cli.config import COMMANDS, find_config_path, load_config, suggest
+from tswarm.cli.locust_config import LocustConfig, read_locust_config
 from tswarm.cli.options import CommandContext, RunOptions
 from tswarm.exceptions import UsageError
 
@@ -168,7 +170,9 @@ ListClasses = Annotated[
 Config = Annotated[
     str | None,
     typer.Option(
-        "--config", help="Config file (TOML). Default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml."
+        "--config",
+        help="Config file: TOML (default: ./tswarm.toml, else [tool.tswarm] in ./pyproject.toml), or"
+        " any other name in Locust's key = value format.",
     ),
 ]
 Processes = Annotated[
@@ -445,28 +449,71 @@ def _long_option_names(command: Any) -> set[str]:
     return names
 
 
-def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dict[str, Any]]:
-    """Read the config file: typer's ``default_map`` (each command's built-in options), and what the
-    commands get besides (the keys that may be the test file's own options)."""
+#: the commands that read Locust's configuration too (the demo brings its own test)
+LOCUST_CONFIGURED_COMMANDS = ("run", "master", "worker")
+
+
+def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dict[str, Any], list[str]]:
+    """Read the config files: typer's ``default_map`` (each command's built-in options), what the
+    commands get besides (the keys that may be the test file's own options), and the notice lines
+    about Locust settings the command leaves aside.
+
+    Precedence, lowest first: Locust's sources (see :mod:`tswarm.cli.locust_config`), then tswarm's
+    config file, both through ``default_map``; click puts TSWARM_* and the command line above."""
     config_path = find_config_path(args)
     config = load_config(config_path)
+    invoked = args[0] if args and args[0] in LOCUST_CONFIGURED_COMMANDS else None
+    asks_for_help = any(a in ("-h", "--help") for a in args)
+    if asks_for_help:
+        invoked = None  # help is shown whatever the configuration says, as in Locust
+    locust = LocustConfig()
+    if invoked is not None:
+        # ./pyproject.toml is read as Locust's own default file already
+        explicit = config_path if config_path is not None and config_path != Path("pyproject.toml") else None
+        locust = read_locust_config(explicit_config=explicit, environ=os.environ)
     subcommands: dict[str, Any] = command.commands
     option_keys = {name: {p.name for p in subcommands[name].params if p.name} for name in COMMANDS}
     every_option_key = set().union(*option_keys.values())
     default_map: dict[str, Any] = {}
     extras: dict[str, dict[str, Any]] = {}
+    locust_sources: dict[str, dict[str, str]] = {}
+    extra_sources: dict[str, dict[str, str]] = {}
     for name, known in option_keys.items():
         values = config.get(name, {})
-        default_map[name] = {k: v for k, v in values.items() if k in known}
+        own = {k: v for k, v in values.items() if k in known}
         # one file serves run, master and worker: a key of another command's option is that
         # command's; the others may be the test file's own options, checked once it is loaded
-        extras[name] = {k: v for k, v in values.items() if k not in every_option_key}
+        own_extras = {k: v for k, v in values.items() if k not in every_option_key}
+        from_locust: dict[str, Any] = {}
+        labels: dict[str, str] = {}
+        locust_extras: dict[str, Any] = {}
+        locust_extra_sources: dict[str, str] = {}
+        if name in LOCUST_CONFIGURED_COMMANDS:
+            for key, value in locust.values.items():
+                if key in known and key not in own:
+                    from_locust[key] = value
+                    labels[key] = locust.origins[key].label()
+            for key, value in locust.extras.items():
+                setting = locust.extra_origins[key]
+                if key in known and key not in own:  # a tswarm option Locust lacks (heartbeat-timeout)
+                    from_locust[key] = value
+                    labels[key] = setting.label()
+                elif key not in every_option_key and key not in own_extras:
+                    locust_extras[key] = value
+                    locust_extra_sources[key] = setting.source
+        default_map[name] = {**from_locust, **own}
+        extras[name] = {**locust_extras, **own_extras}
+        locust_sources[name] = labels
+        extra_sources[name] = locust_extra_sources
     context = CommandContext(
         config_path=str(config_path) if config_path else None,
         config_extras=extras,
         builtin_option_names=frozenset(n for sub in subcommands.values() for n in _long_option_names(sub)),
+        locust_sources=locust_sources,
+        config_extra_sources=extra_sources,
     )
-    return context, default_map
+    quiet = invoked in (None, "worker") or "--linked-local" in args
+    return context, default_map, [] if quiet else locust.notices(invoked or "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -475,7 +522,9 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     context: CommandContext | None = None
     try:
-        context, default_map = _command_context(command, args)
+        context, default_map, notices = _command_context(command, args)
+        for line in notices:
+            print(f"tswarm: note: {line}", file=sys.stderr)
         result = command.main(
             args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map, obj=context
         )
@@ -489,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         code = 130
     except click_errors.BadParameter as e:
-        _fail(_bad_parameter_message(e, context.config_path if context else None))
+        _fail(_bad_parameter_message(e, context))
     except click_errors.ClickException as e:
         _fail(e.format_message().replace("\n", " "))
     except UsageError as e:
@@ -510,14 +559,19 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _bad_parameter_message(error: Any, config_path: str | None) -> str:
-    """Click's message for a value it could not convert, unless the value came from the config file:
-    then the file and its key are named, not an environment variable that nobody set."""
+def _bad_parameter_message(error: Any, context: CommandContext | None) -> str:
+    """Click's message for a value it could not convert, unless the value came from a config file
+    or a Locust setting: then the file and its key (or the LOCUST_* variable) are named, not an
+    environment variable that nobody set."""
     param = getattr(error, "param", None)
     ctx = getattr(error, "ctx", None)
+    config_path = context.config_path if context else None
     if param is not None and ctx is not None and param.name:
         source = ctx.get_parameter_source(param.name)
         kind = getattr(source, "name", "")
+        locust_label = context.locust_sources.get(ctx.info_name, {}).get(param.name) if context else None
+        if kind == "DEFAULT_MAP" and locust_label:
+            return f"invalid {locust_label}: {error.message}"
         if kind == "DEFAULT_MAP":
             return f"invalid {param.name.replace('_', '-')} in {config_path or 'the config file'}: {error.message}"
         if kind == "ENVIRONMENT" and getattr(param, "envvar", None):

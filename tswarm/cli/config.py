@@ -2,7 +2,9 @@
 
 The config file is ``--config FILE``, else ``tswarm.toml`` in the working directory, else the
 ``[tool.tswarm]`` table of ``pyproject.toml`` there. Keys are option names (``spawn-rate`` or
-``spawn_rate``); a table named after a command (``[worker]``) applies to that command only.
+``spawn_rate``); a table named after a command (``[worker]``) applies to that command only. A
+``--config`` file that is not ``.toml`` is in Locust's format: :mod:`tswarm.cli.locust_config` reads
+it, with Locust's other sources, below all of these.
 
 Imports nothing from the command line.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from tswarm.exceptions import ConfigError
 
-__all__ = ["COMMANDS", "find_config_path", "load_config", "suggest"]
+__all__ = ["COMMANDS", "find_config_path", "is_locust_format", "load_config", "suggest"]
 
 #: the commands a config file configures
 COMMANDS = ("run", "master", "worker", "demo")
@@ -44,9 +46,17 @@ def _must_exist(name: str) -> Path:
     return path
 
 
+def is_locust_format(path: Path) -> bool:
+    """Whether a ``--config`` file is in Locust's ``key = value`` format rather than TOML: any name
+    that does not end in ``.toml`` (``locust.conf``, ``staging.conf``, ...)."""
+    return path.suffix != ".toml"
+
+
 def load_config(path: Path | None) -> dict[str, dict[str, Any]]:
-    """Read the config file into ``{command: {option_name: value}}`` (option names with underscores)."""
-    if path is None:
+    """Read the config file into ``{command: {option_name: value}}`` (option names with underscores).
+
+    A file in Locust's format gives nothing here: it is Locust's source, read below tswarm's own."""
+    if path is None or is_locust_format(path):
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -54,10 +64,12 @@ def load_config(path: Path | None) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    if path.name == "pyproject.toml" and path.parent == Path("."):
-        data = data.get("tool", {}).get("tswarm", {})
-    elif path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("tswarm", data)
+    tool = data.get("tool")
+    if isinstance(tool, dict) and ("tswarm" in tool or "locust" in tool):
+        # a project file: [tool.tswarm] is tswarm's; [tool.locust] is Locust's, read with its sources
+        data = tool.get("tswarm", {})
+    elif path.name == "pyproject.toml" and path.parent == Path("."):
+        data = {}
     common = {_key(k): v for k, v in data.items() if k not in COMMANDS}
     result: dict[str, dict[str, Any]] = {}
     for command in COMMANDS:

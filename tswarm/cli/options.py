@@ -1,6 +1,7 @@
 """The options of a run, checked once, and the test file's custom options (init_command_line_parser).
 
-Imports only ``cli.config`` from the command line: every other cli module may import this one.
+Imports only ``cli.config`` and ``cli.locust_config`` from the command line: every other cli module
+may import this one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tswarm.cli.config import suggest
+from tswarm.cli.locust_config import LOCUST_OPTION_NAMES
 from tswarm.exceptions import ConfigError, UsageError
 from tswarm.timespan import parse_timespan
 
@@ -32,6 +34,11 @@ class CommandContext:
     config_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every ``--long`` option name of every command, for the hint after an unknown option
     builtin_option_names: frozenset[str] = frozenset()
+    #: command -> option -> the Locust setting that gave its default (``users in locust.conf``,
+    #: ``LOCUST_USERS``), for the options no source of tswarm's own set
+    locust_sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: command -> config_extras key -> its source when not the config file (a Locust setting)
+    config_extra_sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +96,10 @@ class RunOptions:
     #: field -> where a value that did not come from the command line came from (``config``, ``env``),
     #: so that a bad value is blamed on the config file's key or the variable that really set it
     value_sources: dict[str, str] = field(default_factory=dict)
+    #: field -> the Locust setting that gave its value (where ``value_sources`` says ``locust``)
+    locust_sources: dict[str, str] = field(default_factory=dict)
+    #: config_extra key -> its source when that is not ``config_path`` (a Locust setting)
+    config_extra_sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, ctx: Any, command: str, params: dict[str, Any]) -> RunOptions:
@@ -97,7 +108,11 @@ class RunOptions:
         context = ctx.obj if isinstance(ctx.obj, CommandContext) else CommandContext()
         values = {k: v for k, v in params.items() if k in cls.__dataclass_fields__ and k != "command"}
         sources = _value_sources(ctx, params)
-        where = _OptionNames(sources, context.config_path)
+        locust_sources = dict(context.locust_sources.get(command, {}))
+        for name in locust_sources:
+            if sources.get(name) == "config":  # typer's default_map holds Locust's values too, below ours
+                sources[name] = "locust"
+        where = _OptionNames(sources, context.config_path, locust_sources)
         if params.get("run_time") not in (None, ""):
             values["run_time"] = parse_timespan(params["run_time"], where("run_time"))
             if not values["run_time"]:
@@ -109,7 +124,7 @@ class RunOptions:
             values["stop_timeout"] = parse_timespan(params["stop_timeout"], where("stop_timeout"))
         values["tags"] = _split(params.get("tags"))
         values["exclude_tags"] = _split(params.get("exclude_tags"))
-        values["processes"] = _processes(params.get("processes"))
+        values["processes"] = _processes(params.get("processes"), where("processes"))
         if params.get("percentiles") is not None:
             values["percentiles"] = _percentiles(params["percentiles"])
         else:
@@ -121,6 +136,8 @@ class RunOptions:
             config_path=context.config_path,
             builtin_option_names=context.builtin_option_names,
             value_sources=sources,
+            locust_sources=locust_sources,
+            config_extra_sources=dict(context.config_extra_sources.get(command, {})),
             **values,
         )
         options.validate()
@@ -130,12 +147,12 @@ class RunOptions:
         """Refuse, with one line naming the option (or the config key or variable that set it), a
         value that makes no sense: negative, not a number, infinite, out of range, or an output path
         that cannot be written. Nothing has run yet."""
-        where = _OptionNames(self.value_sources, self.config_path)
+        where = _OptionNames(self.value_sources, self.config_path, self.locust_sources)
         if not 0 <= self.users <= MAX_USERS:
             raise ConfigError(f"{where('users')} must be 0 or more, up to {MAX_USERS:,}; not {self.users}")
         _positive(where("spawn_rate"), self.spawn_rate)
         if self.host is not None:
-            check_host(self.host)
+            check_host(self.host, where("host"))
         if self.loglevel.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(
                 f"invalid {where('loglevel')} {self.loglevel!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
@@ -237,16 +254,22 @@ def _value_sources(ctx: Any, params: dict[str, Any]) -> dict[str, str]:
 
 
 class _OptionNames:
-    """How to name an option in an error: ``--spawn-rate``, ``spawn-rate in tswarm.toml`` or
-    ``TSWARM_SPAWN_RATE``, after where its value came from."""
+    """How to name an option in an error: ``--spawn-rate``, ``spawn-rate in tswarm.toml``,
+    ``TSWARM_SPAWN_RATE``, ``spawn-rate in locust.conf`` or ``LOCUST_SPAWN_RATE``, after where its
+    value came from."""
 
-    def __init__(self, sources: dict[str, str], config_path: str | None) -> None:
+    def __init__(
+        self, sources: dict[str, str], config_path: str | None, locust_sources: dict[str, str] | None = None
+    ) -> None:
         self.sources = sources
         self.config_path = config_path
+        self.locust_sources = locust_sources or {}
 
     def __call__(self, name: str) -> str:
         dashed = name.replace("_", "-")
         source = self.sources.get(name)
+        if source == "locust" and name in self.locust_sources:
+            return self.locust_sources[name]
         if source == "config":
             return f"{dashed} in {self.config_path or 'the config file'}"
         if source == "env":
@@ -254,10 +277,11 @@ class _OptionNames:
         return f"--{dashed}"
 
 
-def check_host(host: str) -> None:
+def check_host(host: str, option: str = "--host") -> None:
+    """Refuse a host that is no http(s) URL; ``option`` names where it came from."""
     parsed = urlparse(host)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"invalid --host {host!r}: give a URL like http://127.0.0.1:8080")
+        raise ConfigError(f"invalid {option} {host!r}: give a URL like http://127.0.0.1:8080")
 
 
 def _split(values: list[str] | str | None) -> list[str]:
@@ -282,7 +306,7 @@ def _percentiles(value: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(round(n / 100, 8) for n in numbers))
 
 
-def _processes(value: str | int | None) -> int:
+def _processes(value: str | int | None, option: str = "--processes") -> int:
     if value in (None, "", 0, "0"):
         return 0
     if value == "auto" or value == -1:
@@ -290,9 +314,9 @@ def _processes(value: str | int | None) -> int:
     try:
         count = int(value)
     except ValueError:
-        raise ConfigError(f"invalid --processes {value!r}: give a number or 'auto'") from None
+        raise ConfigError(f"invalid {option} {value!r}: give a number or 'auto'") from None
     if count < 0:
-        raise ConfigError("--processes must be a positive number or 'auto'")
+        raise ConfigError(f"{option} must be a positive number or 'auto'")
     return count
 
 
@@ -307,7 +331,15 @@ class TestFileOptionParser(argparse.ArgumentParser):
 
     def __init__(self) -> None:
         super().__init__(prog="tswarm", add_help=False, allow_abbrev=False)
-        self.add_argument("user_classes", nargs="*", metavar="USER_CLASS")
+        #: dests whose default came from an environment variable: config files rank below those
+        self.set_from_environment: set[str] = set()
+        # Locust's LOCUST_USER_CLASSES: the classes to run when the command line names none
+        self.add_argument(
+            "user_classes",
+            nargs="*",
+            metavar="USER_CLASS",
+            default=os.environ.get("LOCUST_USER_CLASSES", "").split(),
+        )
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         env_var = kwargs.pop("env_var", None)
@@ -316,11 +348,13 @@ class TestFileOptionParser(argparse.ArgumentParser):
         long_names = [a for a in args if isinstance(a, str) and a.startswith("--")]
         candidates = [env_var] if env_var else []
         candidates += ["TSWARM_" + n[2:].upper().replace("-", "_") for n in long_names]
-        for name in candidates:
-            if name and name in os.environ:
-                kwargs["default"] = os.environ[name]
-                break
-        return super().add_argument(*args, **kwargs)
+        from_environment = next((name for name in candidates if name and name in os.environ), None)
+        if from_environment is not None:
+            kwargs["default"] = os.environ[from_environment]
+        action = super().add_argument(*args, **kwargs)
+        if from_environment is not None:
+            self.set_from_environment.add(action.dest)
+        return action
 
     def error(self, message: str) -> Any:  # argparse would print usage and exit 2
         raise UsageError(message)
@@ -328,7 +362,15 @@ class TestFileOptionParser(argparse.ArgumentParser):
 
 #: RunOptions fields that are the command line's bookkeeping, not options a test file reads
 _NOT_PARSED_OPTIONS = frozenset(
-    {"extra_args", "config_extra", "config_path", "builtin_option_names", "value_sources"}
+    {
+        "extra_args",
+        "config_extra",
+        "config_path",
+        "builtin_option_names",
+        "value_sources",
+        "locust_sources",
+        "config_extra_sources",
+    }
 )
 
 
@@ -344,11 +386,15 @@ def parse_test_options(options: RunOptions, events: Any) -> tuple[Namespace, lis
     builtin_names = set(options.builtin_option_names)
     for key, value in options.config_extra.items():
         if key not in custom:
-            source = options.config_path or "the config file"
-            raise ConfigError(
-                f"unknown option {key!r} in {source}{suggest(key, builtin_names | set(custom))}"
-            )
-        parser.set_defaults(**{key: value})
+            source = options.config_extra_sources.get(key) or options.config_path or "the config file"
+            known = builtin_names | set(custom)
+            shown = key
+            if key in options.config_extra_sources:  # a Locust file: its own option names count too
+                known |= LOCUST_OPTION_NAMES
+                shown = key.replace("_", "-")  # as Locust's keys are written
+            raise ConfigError(f"unknown option {shown!r} in {source}{suggest(key, known)}")
+        if key not in parser.set_from_environment:  # a variable outranks any config file
+            parser.set_defaults(**{key: value})
     known_flags = builtin_names | {o for a in custom.values() for o in a.option_strings}
     parsed, unknown = parser.parse_known_args(options.extra_args)
     if unknown:
