@@ -141,12 +141,14 @@ def _latency_seconds() -> float:
 
 
 _BYTES_CACHE: dict[int, bytes] = {}
+#: what /bytes/N repeats
+_PATTERN = b"abcdefghijklmnopqrstuvwxyz0123456789\n"
 
 
 def _payload(n: int) -> bytes:
     data = _BYTES_CACHE.get(n)
     if data is None:
-        pattern = b"abcdefghijklmnopqrstuvwxyz0123456789\n"
+        pattern = _PATTERN
         data = (pattern * (n // len(pattern) + 1))[:n]
         if len(_BYTES_CACHE) < 64:
             _BYTES_CACHE[n] = data
@@ -154,12 +156,14 @@ def _payload(n: int) -> bytes:
 
 
 def _byte_pieces(total: int, piece: int) -> Iterator[bytes]:
-    # the /bytes pattern, cut into pieces: the same bytes /bytes/N would send
-    block = _payload(piece)
+    # the bytes /bytes/N sends, in pieces: each a slice of the pattern from where the last one ended
+    period = len(_PATTERN)
+    block = _payload(piece + period)
     sent = 0
     while sent < total:
         size = min(piece, total - sent)
-        yield block if size == piece else block[:size]
+        offset = sent % period
+        yield block[offset : offset + size]
         sent += size
 
 
