@@ -506,3 +506,88 @@ def test_target_streams_chunked_bodies(target: TargetServer) -> None:
         "HEAD /stream/2": 1,
         "GET /stream-bytes/x": 1,
     }
+
+
+# -- end to end: a real run streams 50 MB per user and counts it once -------------------------------
+
+STREAMING_LOCUSTFILE = """
+import json
+import resource
+
+from locust import FastHttpUser, HttpUser, constant, task
+from locust.exception import StopUser
+
+BIG = 50 * 1024 * 1024
+
+
+def peak_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+class Streamer(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def big(self):
+        before = peak_rss_kb()
+        total = 0
+        with self.client.get(f"/stream-bytes/{BIG}", stream=True, name="big") as response:
+            for chunk in response.iter_content(chunk_size=65536):
+                total += len(chunk)
+        with open("streamer.json", "w") as f:
+            json.dump({"read": total, "peak_growth_kb": peak_rss_kb() - before}, f)
+        raise StopUser()
+
+
+class FastStreamer(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def big(self):
+        self.client.get("/cookies/set?sid=1")
+        response = self.client.get("/bytes/10485760", stream=True, name="fast-big")
+        total = 0
+        while True:
+            piece = response.stream.read(65536)
+            if not piece:
+                break
+            total += len(piece)
+        names = [cookie.name for cookie in self.client.cookiejar]
+        self.client.cookiejar.clear()
+        with open("fast.json", "w") as f:
+            json.dump({"read": total, "cookies": names, "left": len(self.client.cookies)}, f)
+        raise StopUser()
+"""
+
+
+def test_a_run_streams_50_mb_and_counts_it_once(tmp_path: Any, target: TargetServer) -> None:
+    import subprocess
+    import sys
+
+    from conftest import repo_env
+
+    (tmp_path / "locustfile.py").write_text(STREAMING_LOCUSTFILE)
+    result = subprocess.run(
+        [sys.executable, "-m", "tswarm", "run", "--headless", "-H", target.url, "-u", "2", "-r", "10"]
+        + ["-t", "4s", "--stop-timeout", "30", "--json", "out.json"],
+        cwd=tmp_path,
+        env=repo_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    streamer = json.loads((tmp_path / "streamer.json").read_text())
+    assert streamer["read"] == BIG
+    assert streamer["peak_growth_kb"] < 20 * 1024, f"peak RSS grew {streamer['peak_growth_kb']} KB"
+    assert json.loads((tmp_path / "fast.json").read_text()) == {
+        "read": 10 * MB,
+        "cookies": ["sid"],
+        "left": 0,
+    }
+    report = json.loads((tmp_path / "out.json").read_text())
+    entries = {entry["name"]: entry for entry in report["entries"]}
+    assert entries["big"]["num_requests"] == 1 and entries["big"]["total_content_length"] == BIG
+    assert entries["fast-big"]["num_requests"] == 1 and entries["fast-big"]["total_content_length"] == 10 * MB
+    assert entries["big"]["num_failures"] == entries["fast-big"]["num_failures"] == 0
