@@ -39,7 +39,7 @@ StreamReport = Callable[[Response, int, "BaseException | None"], None]
 
 def _body_error(error: BaseException) -> BaseException:
     """The exception requests raises where reading a body fails this way (both are ``OSError``s)."""
-    from requests.exceptions import ChunkedEncodingError, ConnectionError  # noqa: A004 - requests' name
+    from requests.exceptions import ChunkedEncodingError, ConnectionError
 
     if isinstance(error, OSError) and not isinstance(error, ConnectionError | ChunkedEncodingError):
         wrapped: BaseException = ConnectionError(f"reading the response body failed: {error}")
