@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json as jsonlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -216,6 +216,55 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
+
+    # -- reading in pieces (requests' and Locust's calls; a stream=True response reads its connection,
+    # this one its content, already here): clients/_streaming.py does the work ------------------------
+
+    def iter_content(
+        self, chunk_size: int | None = 1, decode_unicode: bool = False, decode_content: bool | None = None
+    ) -> Iterator[Any]:
+        """The body in pieces of ``chunk_size`` bytes, decoded (gzip/deflate undone), as in requests.
+
+        ``decode_unicode`` yields text. ``decode_content`` is Locust's FastResponse argument: when it is
+        given, True yields each piece as text where it is UTF-8.
+        """
+        from tswarm.clients import _streaming
+
+        return _streaming.iter_content(self, chunk_size, decode_unicode, decode_content)
+
+    def iter_lines(
+        self, chunk_size: int | None = 512, decode_unicode: bool = False, delimiter: str | bytes | None = None
+    ) -> Iterator[Any]:
+        """The body line by line, without line ends (at ``delimiter`` when given), as in requests."""
+        from tswarm.clients import _streaming
+
+        return _streaming.iter_lines(self.iter_content(chunk_size, decode_unicode), delimiter)
+
+    @property
+    def raw(self) -> Any:
+        """requests' ``raw``: the body as sent, as a file object (read to its end unless streamed)."""
+        from tswarm.clients import _streaming
+
+        return _streaming.RawStream(self)
+
+    @property
+    def stream(self) -> Any:
+        """Locust FastResponse's ``stream``: the body as sent, read in pieces (``stream=True``)."""
+        from tswarm.clients import _streaming
+
+        return _streaming.BodyStream(self)
+
+    def close(self) -> None:
+        """Release the connection: a response read in full has nothing left to release."""
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool | None:
+        self.close()
+        return None
 
 
 class ResponseContextManager(Response):

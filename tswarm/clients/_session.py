@@ -16,6 +16,7 @@ import gevent
 from gevent import GreenletExit
 
 from tswarm._version import __version__
+from tswarm.clients import _streaming
 from tswarm.clients._auth import basic_auth_header
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
@@ -87,6 +88,8 @@ class HttpSession:
         self.max_redirects = max_redirects
         # made on first use: most users never receive a cookie
         self._jar: CookieJar | None = None
+        #: requests' ``Session.stream``: the default of ``request(stream=...)``
+        self.stream = False
         #: default (user, password) sent as basic auth with every request, like requests' Session.auth
         self.auth: tuple[str, str] | None = None
         # every session shares the default headers until the test file reads or sets its own
@@ -134,6 +137,9 @@ class HttpSession:
     @cookies.setter
     def cookies(self, jar: CookieJar) -> None:
         self._jar = jar
+
+    #: Locust FastHttpSession's name for the same jar
+    cookiejar = cookies
 
     @property
     def verify(self) -> bool:
@@ -203,6 +209,7 @@ class HttpSession:
         auth: tuple[str, str] | None = None,
         timeout: float | None = None,
         allow_redirects: bool | None = None,
+        stream: bool | None = None,
     ) -> Response:
         """Send a request and report it; never raises for network errors or HTTP error statuses.
 
@@ -224,6 +231,9 @@ class HttpSession:
             auth: ``(user, password)`` for basic authentication.
             timeout: seconds for the whole request (connect, send, redirects, body).
             allow_redirects: follow redirects (default True, False for HEAD).
+            stream: return once the headers arrived and leave the body on the connection, to be read
+                with ``iter_content``, ``iter_lines``, ``raw`` or ``stream`` (default: the session's
+                ``stream``). The request is reported when it is done (see ``_streaming``).
         """
         method = method.upper()
         start_time = _time()
@@ -256,10 +266,12 @@ class HttpSession:
             if timeout
             else None
         )
+        if stream is None:
+            stream = self.stream
         try:
-            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED)
+            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED, stream)
             if allow_redirects and response.status_code in REDIRECT_STATUSES:
-                response = self._follow(response, own, body)
+                response = self._follow(response, own, body, stream)
         except GreenletExit:
             # the user was stopped while it waited for this response: it is not a request with a
             # response time, but the summary says how many there were
@@ -278,6 +290,8 @@ class HttpSession:
 
         response.response_time = (_perf_counter() - start) * 1000.0
         report_name = self._renamed or name or target
+        if stream and isinstance(response, _streaming.StreamedResponse):
+            return self._report_when_done(response, method, report_name, catch_response, context, start_time)
         if catch_response:
             return ResponseContextManager.wrap(
                 response,
@@ -294,6 +308,7 @@ class HttpSession:
         own: RequestFields | None,
         body: bytes | None,
         dropped: frozenset[str],
+        stream: bool = False,
     ) -> Response:
         """One hop: the request's header fields for this URL, sent once, and its response read."""
         if not target.isascii():
@@ -313,6 +328,8 @@ class HttpSession:
             pairs += (("Cookie", cookie),)
             block += f"Cookie: {cookie}\r\n"
         request = Request(method, origin, target, origin.url + target, pairs, body, block)
+        if stream:
+            return self._send_streamed(request)
 
         status, reason, raw_headers, content = self._transport.send(request)
         if content and _dict_get(raw_headers, "content-encoding") is not None:
@@ -324,7 +341,9 @@ class HttpSession:
         error = http_error(status, reason, target) if status >= 400 else None
         return Response(request, status, reason, raw_headers, content, error)
 
-    def _follow(self, response: Response, own: RequestFields | None, body: bytes | None) -> Response:
+    def _follow(
+        self, response: Response, own: RequestFields | None, body: bytes | None, stream: bool = False
+    ) -> Response:
         history: list[Response] = []
         dropped = _NOTHING_DROPPED
         method = response.request.method
@@ -339,6 +358,9 @@ class HttpSession:
                 )
                 return response
             history.append(response)
+            if stream:
+                # like requests: a redirect's body is read (the connection goes back), only the last streams
+                response.content  # noqa: B018
             if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
                 # browsers and requests turn these into a GET without a body
                 if method != "HEAD":
@@ -350,7 +372,7 @@ class HttpSession:
             if came_from is None or origin.host != came_from.host:
                 # credentials stay with the host they were meant for
                 dropped |= {"authorization"}
-            response = self._send(method, origin, target, own, body, dropped)
+            response = self._send(method, origin, target, own, body, dropped, stream)
         response.history = history
         return response
 
@@ -362,6 +384,7 @@ class HttpSession:
         error: BaseException | None,
         context: dict[str, Any] | None,
         start_time: float,
+        length: int = -1,
     ) -> None:
         user_context = self._user_context
         if user_context is not None:
@@ -374,7 +397,7 @@ class HttpSession:
             request_type=method,
             name=name,
             response_time=response.response_time,
-            response_length=len(response._content),
+            response_length=len(response._content) if length < 0 else length,
             response=response,
             context=ctx,
             exception=error,
@@ -383,6 +406,57 @@ class HttpSession:
         )
 
     # -- the slow paths --------------------------------------------------------------------------
+
+    def _send_streamed(self, request: Request) -> Response:
+        """``_send`` for ``stream=True``: the response once its headers arrived, its body unread."""
+        origin = request.origin
+        assert origin is not None
+        status, reason, raw_headers, streamed_body = _streaming.open_stream(self._transport, request)
+        if _dict_get(raw_headers, "set-cookie") is not None:
+            jar = self.cookies
+            for line in raw_headers.getlist("set-cookie"):
+                jar.store(line, origin.host, request.target)
+        error = http_error(status, reason, request.target) if status >= 400 else None
+        return _streaming.streamed_response(request, status, reason, raw_headers, streamed_body, error)
+
+    def _report_when_done(
+        self,
+        response: _streaming.StreamedResponse,
+        method: str,
+        name: str,
+        catch_response: bool,
+        context: dict[str, Any] | None,
+        start_time: float,
+    ) -> Response:
+        """Report a streamed request once, when it is done, with its time to the headers.
+
+        Done is: the body read to its end, ``close()``, the response dropped unread, or with
+        ``catch_response`` the end of its ``with`` block. The length is the body bytes received.
+        """
+
+        def report(resp: Response, received: int, error: BaseException | None) -> None:
+            self._fire(method, name, resp, error or resp.error, context, start_time, received)
+
+        if catch_response:
+            return _streaming.manage(
+                response,
+                lambda resp, error: self._fire(
+                    method, name, resp, error, context, start_time, _streaming.body_of(resp).received
+                ),
+            )
+        body = response._body
+        body.report = report
+        # a body that is empty, or already failed, is done now
+        body.settle(response)
+        return response
+
+    def iter_lines(self, url: str, method: str = "GET", **kwargs: Any) -> Iterator[str]:
+        """Locust FastHttpSession's ``iter_lines``: request ``url`` streamed, and yield its lines as text."""
+        response = self.request(method, url, stream=True, **kwargs)
+        response.raise_for_status()
+        with response:
+            text = _streaming.iter_text(response.iter_content(1024), "utf-8")
+            yield from _streaming.iter_lines(text, "\n")
 
     @property
     def _base_pool(self) -> HostPool | None:

@@ -6,7 +6,12 @@ even when an endpoint answers after a delay.
 
 The server counts every request it answers per ``METHOD /path`` (query string left out), so tests can
 compare what a load generator reports with what actually arrived. ``GET /__counts`` reads the counts
-and ``POST /__reset`` zeroes them; neither is counted.
+and ``POST /__reset`` zeroes them; neither is counted. ``GET /__connections`` tells how many
+connections were accepted since the last reset and how many are open now (to see keep-alive at work).
+
+``/stream-bytes/N`` and ``/stream/N`` answer with a chunked body written as the client reads it (the
+transport's flow control paces the writer), so a client can be tested on large bodies it never holds
+whole; ``?gzip=1`` compresses the stream on the fly.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import json
 import math
 import random
 import signal
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
@@ -30,6 +36,10 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: /bytes/N serves at most this many bytes
 MAX_BYTES_ENDPOINT = 50 * 1024 * 1024
+#: /stream-bytes/N streams at most this many bytes (never held in memory at once)
+MAX_STREAM_BYTES = 1024 * 1024 * 1024
+#: /stream/N sends at most this many lines
+MAX_STREAM_LINES = 100_000
 #: /flaky fails every FLAKY_EVERY-th request it answers (the 10th, 20th, ...)
 FLAKY_EVERY = 10
 
@@ -38,7 +48,7 @@ _INDEX_HTML = (
     b"<!doctype html><html><head><title>tswarm target</title></head><body>"
     b"<h1>tswarm target</h1><p>Endpoints: /fast /slow?ms=N /latency /bytes/N /status/CODE /flaky /json "
     b"/echo /redirect?to=/fast /cookies/set?name=value /cookies /basic-auth/USER/PASS /login "
-    b"/items/ID /__counts /__reset</p></body></html>"
+    b"/items/ID /stream-bytes/N?chunk_size=K&gzip=1 /stream/N /__counts /__connections /__reset</p></body></html>"
 )
 _JSON_DOC = json.dumps(
     {
@@ -60,6 +70,9 @@ class RequestCounts:
     by_endpoint: dict[str, int] = field(default_factory=dict)
     #: answered /flaky requests, the base of its deterministic failures
     flaky_seen: int = 0
+    #: connections accepted since the last reset, and connections open now
+    connections_opened: int = 0
+    connections_open: int = 0
 
     def add(self, key: str) -> None:
         self.total += 1
@@ -70,9 +83,13 @@ class RequestCounts:
         self.total = 0
         self.by_endpoint.clear()
         self.flaky_seen = 0
+        self.connections_opened = 0
 
     def as_json(self) -> bytes:
         return json.dumps({"total": self.total, "by_endpoint": self.by_endpoint}, sort_keys=True).encode()
+
+    def connections_json(self) -> bytes:
+        return json.dumps({"opened": self.connections_opened, "open": self.connections_open}).encode()
 
 
 @dataclass(slots=True)
@@ -88,6 +105,9 @@ class _Request:
 # One answer: status, body, content type, extra header lines (already "Name: value\r\n" encoded),
 # and a delay in seconds before it is sent.
 _Answer = tuple[int, bytes, bytes, bytes, float]
+# A streamed answer: status, content type, extra header lines, and the pieces of the body, each sent
+# as one chunk of a chunked body when the transport can take more.
+_Streamed = tuple[int, bytes, bytes, Iterator[bytes]]
 
 
 def _answer(
@@ -121,16 +141,43 @@ def _latency_seconds() -> float:
 
 
 _BYTES_CACHE: dict[int, bytes] = {}
+#: what /bytes/N repeats
+_PATTERN = b"abcdefghijklmnopqrstuvwxyz0123456789\n"
 
 
 def _payload(n: int) -> bytes:
     data = _BYTES_CACHE.get(n)
     if data is None:
-        pattern = b"abcdefghijklmnopqrstuvwxyz0123456789\n"
+        pattern = _PATTERN
         data = (pattern * (n // len(pattern) + 1))[:n]
         if len(_BYTES_CACHE) < 64:
             _BYTES_CACHE[n] = data
     return data
+
+
+def _byte_pieces(total: int, piece: int) -> Iterator[bytes]:
+    # the bytes /bytes/N sends, in pieces: each a slice of the pattern from where the last one ended
+    period = len(_PATTERN)
+    block = _payload(piece + period)
+    sent = 0
+    while sent < total:
+        size = min(piece, total - sent)
+        offset = sent % period
+        yield block[offset : offset + size]
+        sent += size
+
+
+def _json_lines(count: int) -> Iterator[bytes]:
+    for i in range(count):
+        yield json.dumps({"id": i, "line": f"line {i}"}).encode() + b"\n"
+
+
+def _gzipped(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    # a sync flush after each piece: the client can decode every chunk as it arrives
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    for piece in pieces:
+        yield compressor.compress(piece) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    yield compressor.flush()
 
 
 class _Router:
@@ -158,6 +205,29 @@ class _Router:
             ("/basic-auth/", self._basic_auth),
             ("/redirect/", self._redirect_chain),
         )
+
+    def streamed(self, req: _Request) -> _Streamed | _Answer | None:
+        """The streamed answer of ``/stream-bytes/N`` and ``/stream/N`` (or an error), None for other paths."""
+        if req.path.startswith("/stream-bytes/"):
+            rest = req.path[len("/stream-bytes/") :]
+            query = _query(req)
+            chunk_text = query.get("chunk_size", "65536")
+            if not rest.isdigit() or not chunk_text.isdigit() or int(chunk_text) < 1:
+                return _answer(400, b"size and chunk_size must be positive integers")
+            total = min(int(rest), MAX_STREAM_BYTES)
+            pieces = _byte_pieces(total, min(int(chunk_text), 1024 * 1024))
+            content_type = b"application/octet-stream"
+        elif req.path.startswith("/stream/"):
+            rest = req.path[len("/stream/") :]
+            if not rest.isdigit():
+                return _answer(400, b"the line count must be an integer")
+            pieces = _json_lines(min(int(rest), MAX_STREAM_LINES))
+            content_type = b"application/x-ndjson"
+        else:
+            return None
+        if _query(req).get("gzip") == "1":
+            return 200, content_type, b"Content-Encoding: gzip\r\n", _gzipped(pieces)
+        return 200, content_type, b"", pieces
 
     def route(self, req: _Request) -> _Answer:
         handler = self._exact.get(req.path)
@@ -288,16 +358,32 @@ class TargetProtocol(asyncio.Protocol):
         self._waiting = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        # a streamed body being written: its remaining pieces, and whether to close when done
+        self._pieces: Iterator[bytes] | None = None
+        self._close_after_stream = False
+        self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._counts.connections_opened += 1
+        self._counts.connections_open += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._counts.connections_open -= 1
+        self._pieces = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._pieces is not None:
+            self._pump()
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -395,6 +481,18 @@ class TargetProtocol(asyncio.Protocol):
             self._counts.reset()
             self._send(req, (200, b'{"reset": true}', b"application/json", b"", 0.0), close, count=False)
             return
+        if req.path == "/__connections" and req.method in ("GET", "HEAD"):
+            body = self._counts.connections_json()
+            self._send(req, (200, body, b"application/json", b"", 0.0), close, count=False)
+            return
+        if req.path.startswith("/stream"):
+            streamed = self._router.streamed(req)
+            if streamed is not None and len(streamed) == 4:
+                self._start_stream(req, streamed, close)
+                return
+            if streamed is not None:
+                self._send(req, streamed, close)
+                return
         answer = self._router.route(req)
         if answer[4] > 0.0:
             self._waiting = True
@@ -429,6 +527,48 @@ class TargetProtocol(asyncio.Protocol):
         if close:
             self._closing = True
             transport.close()
+
+    def _start_stream(self, req: _Request, streamed: _Streamed, close: bool) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        status, content_type, extra, pieces = streamed
+        connection = b"Connection: close\r\n" if close else b""
+        reason = _REASONS.get(status, "Unknown").encode()
+        transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n%s%s\r\n"
+            % (status, reason, content_type, extra, connection)
+        )
+        self._counts.add(f"{req.method} {req.path}")
+        if req.method == "HEAD":
+            self._end_of_answer(close)
+            return
+        # pipelined requests wait until the whole body went out
+        self._waiting = True
+        self._pieces = pieces
+        self._close_after_stream = close
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write chunks until the transport asks to pause (it resumes us) or the body ends."""
+        transport, pieces = self._transport, self._pieces
+        while transport is not None and pieces is not None and not self._paused:
+            piece = next(pieces, None)
+            if piece is None:
+                self._pieces = None
+                transport.write(b"0\r\n\r\n")
+                self._waiting = False
+                self._end_of_answer(self._close_after_stream)
+                if not self._closing:
+                    self._process()
+                return
+            if piece:
+                transport.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+
+    def _end_of_answer(self, close: bool) -> None:
+        if close and self._transport is not None:
+            self._closing = True
+            self._transport.close()
 
     def _fail(self, status: int) -> None:
         self._closing = True

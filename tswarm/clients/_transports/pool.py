@@ -147,8 +147,13 @@ class HostPool:
         else:
             self.connections = LeanConnectionPool(host, port, host, port, **pool_args)
 
-    def exchange(self, method: str, data: bytes) -> tuple[HTTPSocketPoolResponse, bytes]:
-        """Send one request, read the whole response; the socket goes back to the pool when done."""
+    def exchange(
+        self, method: str, data: bytes, stream: bool = False
+    ) -> tuple[HTTPSocketPoolResponse, bytes]:
+        """Send one request, read the whole response; the socket goes back to the pool when done.
+
+        With ``stream`` only the headers are read: the caller reads the body from the response.
+        """
         connections = self.connections
         retry = method in _IDEMPOTENT
         while True:
@@ -174,6 +179,8 @@ class HostPool:
                     retry = False
                     continue
                 raise
+            if stream:
+                return raw, b""
             return raw, raw.read()
 
     def close(self) -> None:
@@ -183,11 +190,13 @@ class HostPool:
 class PoolTransport:
     """Keep-alive pools opened on first use per origin, with the settings' values at that moment."""
 
-    __slots__ = ("pools", "settings")
+    __slots__ = ("opened", "pools", "settings")
 
     def __init__(self, settings: PoolSettings) -> None:
         self.settings = settings
         self.pools: dict[tuple[str, str, int], HostPool] = {}
+        # the response ``send(stream=True)`` left unread, handed on by ``open_stream``
+        self.opened: HTTPSocketPoolResponse | None = None
 
     def pool(self, origin: Origin) -> HostPool:
         """The pool of ``origin``, opened now if there is none yet."""
@@ -196,7 +205,12 @@ class PoolTransport:
             pool = self.pools[origin.key] = HostPool(origin, self.settings)
         return pool
 
-    def send(self, request: Request) -> RawResponse:
+    def send(self, request: Request, stream: bool = False) -> RawResponse:
+        """Send ``request`` and read its whole response.
+
+        With ``stream=True`` (see ``open_stream``) the body is left unread and the result's last item is
+        b"": only ``open_stream`` hands out the response to read it from.
+        """
         origin = request.origin
         if origin is None:
             raise ValueError(f"no server to send {request.url!r} to")
@@ -213,8 +227,23 @@ class PoolTransport:
             data = f"{head}Content-Length: 0\r\n\r\n".encode("latin-1")
         else:
             data = f"{head}\r\n".encode("latin-1")
-        raw, content = pool.exchange(method, data)
+        raw, content = pool.exchange(method, data, stream)
+        if stream:
+            self.opened = raw
         return raw.get_code(), raw.status_message or "", raw._headers_index, content
+
+    # -- the streaming read path: only requests made with stream=True come here --------------------
+
+    def open_stream(self, request: Request) -> tuple[RawResponse, HTTPSocketPoolResponse]:
+        """Send ``request`` and return once its headers arrived, with the response to read the body from.
+
+        The connection goes back to the pool when the body has been read to its end; a response
+        released before that closes its connection (it is never reused with unread bytes on it).
+        """
+        head = self.send(request, True)
+        raw, self.opened = self.opened, None
+        assert raw is not None
+        return head, raw
 
     def close(self) -> None:
         pools, self.pools = self.pools, {}
