@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from tswarm.clients._proxy import ProxyMap, ProxyURL, merged, select_proxy
@@ -121,6 +122,12 @@ class Route:
         return client_context(self.verify, self.cert)
 
 
+@lru_cache(maxsize=256)
+def _route(proxy: ProxyURL | None, verify: Verify, cert: Cert, factory: ContextFactory | None) -> Route:
+    # one Route for all the pools that share it: every user's pool of an origin keeps a reference
+    return Route(proxy, verify, cert, factory)
+
+
 class ConnectionSettings:
     """The connection settings of a session (a base class of ``HttpSession``), with requests' names.
 
@@ -132,7 +139,13 @@ class ConnectionSettings:
     connection_timeout: float
     network_timeout: float
     #: Locust's FastHttpUser: a callable returning the ``ssl.SSLContext`` for https connections
-    ssl_context_factory: ContextFactory | None
+    ssl_context_factory: ContextFactory | None = None
+    # the defaults live on the class: a session only stores what it changes (thousands of users each)
+    _verify: Verify = True
+    _cert: Cert = None
+    _trust_env: bool = True
+    # made on first use: most sessions never have proxies of their own
+    _proxies: ProxyMap | None = None
 
     def _init_connection_settings(
         self,
@@ -150,16 +163,16 @@ class ConnectionSettings:
         self.connection_timeout = connection_timeout
         self.network_timeout = network_timeout
         self.concurrency = concurrency
-        self.ssl_context_factory = ssl_context_factory
-        self._verify: Verify = not insecure
-        self._cert: Cert = None
-        self._trust_env = trust_env
-        initial: dict[str, str] = {}
+        if ssl_context_factory is not None:
+            self.ssl_context_factory = ssl_context_factory
+        if insecure:
+            self._verify = False
+        if not trust_env:
+            self._trust_env = False
         if proxy_host:
             # Locust's FastHttpUser: every request, http and https, through this proxy
             where = f"http://{proxy_host}:{proxy_port or 80}"
-            initial = {"http": where, "https": where}
-        self._proxies = ProxyMap(initial, on_change=self._connections_changed)
+            self._proxies = ProxyMap({"http": where, "https": where}, on_change=self._connections_changed)
 
     def _connections_changed(self) -> None:
         """Close the connections made under the old settings (not those of a pool shared with others)."""
@@ -206,6 +219,8 @@ class ConnectionSettings:
     @property
     def proxies(self) -> ProxyMap:
         """requests' ``proxies``: scheme (or ``scheme://host``, ``all``) to proxy URL, for every request."""
+        if self._proxies is None:
+            self._proxies = ProxyMap(on_change=self._connections_changed)
         return self._proxies
 
     @proxies.setter
@@ -241,9 +256,9 @@ class ConnectionSettings:
             verify, cert = True, None  # no TLS: nothing to tell connections apart by
         elif verify is True and self._trust_env:
             verify = environment_ca_bundle() or True
-        proxies = merged(self._proxies, request_proxies)
+        proxies = merged(self._proxies or {}, request_proxies)
         proxy = select_proxy(origin.url + "/", origin.host, proxies, self._trust_env)
-        return Route(proxy, verify, cert, self.ssl_context_factory if origin.secure else None)
+        return _route(proxy, verify, cert, self.ssl_context_factory if origin.secure else None)
 
 
 class UnderlyingClient:
