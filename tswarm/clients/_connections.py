@@ -64,7 +64,7 @@ def _seconds(value: Any) -> float | None:
 class RequestOptions:
     """A request's own connection settings; None in a field means the session's."""
 
-    __slots__ = ("cert", "has_cert", "proxies", "timeouts", "verify")
+    __slots__ = ("cert", "has_cert", "proxies", "same_route", "timeouts", "verify")
 
     def __init__(
         self,
@@ -79,10 +79,29 @@ class RequestOptions:
         self.cert = cert
         self.has_cert = has_cert
         self.proxies = proxies
+        #: only timeouts of its own: the request goes where the session's requests go
+        self.same_route = verify is None and not has_cert and proxies is None
+
+
+# `timeout=10` on every request is common in Locust files: its options are made once and shared
+_timeout_only: dict[Any, RequestOptions] = {}
 
 
 def request_options(timeout: Any, verify: Any, cert: Any, proxies: Any) -> RequestOptions:
     """The ``RequestOptions`` of one request's arguments (checked: ``ValueError``/``TypeError``)."""
+    if (
+        verify is None
+        and cert is None
+        and proxies is None
+        and isinstance(timeout, float | int | tuple)
+        and timeout is not True
+    ):
+        options = _timeout_only.get(timeout)
+        if options is None:
+            options = RequestOptions(parse_timeout(timeout), None, None, False, None)
+            if len(_timeout_only) < 256:
+                _timeout_only[timeout] = options
+        return options
     if proxies is not None and not isinstance(proxies, Mapping):
         raise TypeError(
             f"proxies must be a mapping of scheme (or scheme://host) to proxy URL, not {proxies!r}"

@@ -295,15 +295,19 @@ class PoolTransport:
 
     def routed_pool(self, origin: Origin, options: RequestOptions) -> HostPool:
         """The pool for ``origin`` under a request's own settings."""
+        pool = self.pools.get(origin.key)
+        if options.same_route:
+            return pool or self.pool(origin)
         route = self.settings.route_for(origin, options)
-        pool = self.pool(origin)
-        if pool.route.key == route.key:
+        if pool is None and route.key == self.settings.route_for(origin).key:
+            pool = self.pool(origin)
+        if pool is not None and pool.route.key == route.key:
             return pool
         routed = self.routed
         if routed is None:
             routed = self.routed = {}
         key = (origin.key, route.key)
-        pool = routed.get(key)  # type: ignore[assignment]
+        pool = routed.get(key)
         if pool is None:
             pool = routed[key] = HostPool(origin, self.settings, route)
         return pool
