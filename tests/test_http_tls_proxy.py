@@ -258,10 +258,21 @@ def test_http_through_a_proxy(target: TargetServer, recorder: Recorder) -> None:
             f"POST http://upstream.test:{target.port}/echo HTTP/1.1",
         ]
         assert target.counts()["total"] == 3
+        # each hop of a redirect goes through the request's proxy
+        fresh = session_for(f"http://upstream.test:{target.port}", recorder)
+        redirected = in_greenlet(
+            lambda: fresh.get("/redirect?to=/fast", proxies={"http": proxy.url}, timeout=5)
+        )
+        assert redirected.ok and len(redirected.history) == 1
+        assert proxy.lines()[-2:] == [
+            f"GET http://upstream.test:{target.port}/redirect?to=/fast HTTP/1.1",
+            f"GET http://upstream.test:{target.port}/fast HTTP/1.1",
+        ]
+        assert len(proxy.seen) == 5
         # a None in the request's proxies removes the session's: straight to the (unresolvable) host
         direct = in_greenlet(lambda: session.get("/fast", proxies={"http": None}, timeout=5))
         assert isinstance(direct.error, requests.exceptions.ConnectionError)
-        assert len(proxy.seen) == 3
+        assert len(proxy.seen) == 5
 
 
 def test_proxy_credentials_and_host_specific_keys(target: TargetServer, recorder: Recorder) -> None:
