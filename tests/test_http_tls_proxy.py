@@ -479,3 +479,64 @@ def test_session_proxies_changes_close_old_connections(
         del session.proxies["http"]
         assert in_greenlet(lambda: session.get("/fast")).ok
         assert len(proxy.seen) == 1
+
+
+# -- a Locust file, run by tswarm --------------------------------------------------------------------------
+
+LOCUST_FILE = """
+import requests
+from locust import HttpUser, task, constant
+from locust.exception import StopUser
+
+class Staging(HttpUser):
+    wait_time = constant(0)
+    done = 0
+
+    @task
+    def visit(self):
+        self.client.get("/secure", verify=False, timeout=(3, 10))
+        self.client.get("/tunnelled", verify={ca!r}, proxies={{"https": {proxy!r}}})
+        try:
+            self.client.get({refused!r}, name="refused").raise_for_status()
+        except requests.exceptions.ConnectionError:
+            pass
+        self.done += 1
+        if self.done >= 5:
+            raise StopUser()
+"""
+
+
+def test_a_locust_file_with_verify_timeout_and_proxies_runs_unchanged(
+    https: EchoServer, certs: Certificates, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conftest import repo_env
+
+    refused = f"http://127.0.0.1:{free_port()}/"
+    with serve_proxy() as proxy:
+        (tmp_path / "locustfile.py").write_text(
+            LOCUST_FILE.format(ca=str(certs.ca), proxy=proxy.url, refused=refused)
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "tswarm", "run", "--headless", "-H", https.url, "-u", "2", "-r", "10"]
+            + ["-t", "4s", "--stop-timeout", "5", "--json", "out.json"],
+            cwd=tmp_path,
+            env=repo_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        tunnels = len(proxy.seen)
+    report = json.loads((tmp_path / "out.json").read_text())
+    counts = {f"{e['method']} {e['name']}": (e["num_requests"], e["num_failures"]) for e in report["entries"]}
+    assert counts == {"GET /secure": (10, 0), "GET /tunnelled": (10, 0), "GET refused": (10, 10)}, (
+        result.stderr
+    )
+    assert https.requests.count("GET /secure") == https.requests.count("GET /tunnelled") == 10
+    assert tunnels == 2  # one CONNECT per user, kept alive
+    assert report["exceptions"] == []  # the file caught requests' ConnectionError
+    assert [f["error"] for f in report["failures"]] == ["ConnectionRefusedError(111, 'Connection refused')"]
