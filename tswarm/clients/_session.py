@@ -1,7 +1,7 @@
 """The session behind ``HttpUser`` and ``FastHttpUser``: builds each request, follows redirects, keeps
 cookies, and fires the ``request`` event.
 
-Imports the client's private modules, ``tswarm.events`` and gevent (for the per-request timeout).
+Imports the client's private modules and ``tswarm.events``.
 """
 
 from __future__ import annotations
@@ -12,19 +12,19 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import gevent
 from gevent import GreenletExit
 
 from tswarm._version import __version__
 from tswarm.clients import _streaming
 from tswarm.clients._auth import basic_auth_header
+from tswarm.clients._connections import ConnectionSettings, RequestOptions, UnderlyingClient, request_options
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
 from tswarm.clients._exceptions import TooManyRedirects, http_error
 from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
-from tswarm.clients._transports import HostPool, PoolTransport, Transport
+from tswarm.clients._transports import HostPool, PoolTransport, Transport, shared_transport
 from tswarm.clients._urls import (
     DEFAULT_PORTS,
     Origin,
@@ -49,7 +49,7 @@ _DEFAULT_HEADERS = Headers(
 )
 
 
-class HttpSession:
+class HttpSession(ConnectionSettings):
     """A requests-like HTTP session for one simulated user, reporting every request as an event.
 
     Args:
@@ -60,9 +60,15 @@ class HttpSession:
         connection_timeout: seconds to wait for a TCP (and TLS) connection.
         network_timeout: seconds to wait on each read or write.
         insecure: for https, skip certificate and hostname checks (the default, like Locust's
-            FastHttpUser).
+            FastHttpUser); ``verify`` is its opposite, with requests' meaning.
         max_redirects: redirects followed per request before it fails with ``TooManyRedirects``.
         concurrency: keep-alive connections per host (greenlets sharing the session beyond this wait).
+        trust_env: take proxies and the CA bundle from the environment, as requests does.
+        ssl_context_factory: makes the ``ssl.SSLContext`` of https connections (Locust's FastHttpUser).
+        proxy_host: send every request through this http proxy (Locust's FastHttpUser), with
+        proxy_port: its port.
+        client_pool: a geventhttpclient ``HTTPClientPool`` several sessions share: their requests go
+            through one set of connection pools, made with that object's settings (Locust's FastHttpUser).
     """
 
     def __init__(
@@ -76,25 +82,37 @@ class HttpSession:
         insecure: bool = True,
         max_redirects: int = 5,
         concurrency: int = 10,
+        trust_env: bool = True,
+        ssl_context_factory: Callable[..., Any] | None = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        client_pool: Any = None,
     ) -> None:
         self.base_url = (base_url or "").rstrip("/")
         self.request_event = request_event
         self.user = user
-        # read by the transport whenever it opens connections to a new origin
-        self.connection_timeout = connection_timeout
-        self.network_timeout = network_timeout
-        self.insecure = insecure
-        self.concurrency = concurrency
+        self._init_connection_settings(
+            connection_timeout=connection_timeout,
+            network_timeout=network_timeout,
+            insecure=insecure,
+            concurrency=concurrency,
+            trust_env=trust_env,
+            ssl_context_factory=ssl_context_factory,
+            proxy_host=proxy_host,
+            proxy_port=proxy_port,
+        )
         self.max_redirects = max_redirects
         # made on first use: most users never receive a cookie
         self._jar: CookieJar | None = None
-        #: requests' ``Session.stream``: the default of ``request(stream=...)``
-        self.stream = False
         #: default (user, password) sent as basic auth with every request, like requests' Session.auth
         self.auth: tuple[str, str] | None = None
+        #: requests' ``Session.stream``: the default of ``request(stream=...)``
+        self.stream = False
         # every session shares the default headers until the test file reads or sets its own
         self._headers = _DEFAULT_HEADERS
-        self._transport: Transport = PoolTransport(self)
+        self._transport: Transport = (
+            PoolTransport(self) if client_pool is None else shared_transport(client_pool)
+        )
         self._renamed: str | None = None
         self._user_context: Callable[[], dict[str, Any]] | None = getattr(user, "context", None)
         # where a request cut off by its user's stop is counted: the user's environment's statistics
@@ -142,18 +160,10 @@ class HttpSession:
     cookiejar = cookies
 
     @property
-    def verify(self) -> bool:
-        """requests' name for checking https certificates (the opposite of ``insecure``).
-
-        Setting it closes the connections made so far, so that it holds for every later request.
-        """
-        return not self.insecure
-
-    @verify.setter
-    def verify(self, value: bool) -> None:
-        if bool(value) == self.insecure:
-            self.insecure = not value
-            self._transport.close()
+    def client(self) -> UnderlyingClient:
+        """What Locust's FastHttpSession calls its underlying client: ``client.clientpool.close()``
+        closes the kept-alive connections."""
+        return UnderlyingClient(self)
 
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
@@ -207,8 +217,11 @@ class HttpSession:
         headers: Mapping[str, Any] | None = None,
         cookies: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | tuple[float | None, float | None] | None = None,
         allow_redirects: bool | None = None,
+        verify: bool | str | None = None,
+        cert: str | tuple[str, str] | None = None,
+        proxies: Mapping[str, str | None] | None = None,
         stream: bool | None = None,
     ) -> Response:
         """Send a request and report it; never raises for network errors or HTTP error statuses.
@@ -229,8 +242,14 @@ class HttpSession:
             headers: extra headers for this request (override the session's).
             cookies: extra cookies for this request (not stored in the session's jar).
             auth: ``(user, password)`` for basic authentication.
-            timeout: seconds for the whole request (connect, send, redirects, body).
+            timeout: requests' timeout: seconds to connect (TCP, proxy tunnel, TLS) and to wait
+                between bytes of the response, or a ``(connect, read)`` pair; each hop of a redirect
+                has its own. None: the session's ``connection_timeout`` and ``network_timeout``.
             allow_redirects: follow redirects (default True, False for HEAD).
+            verify: check the https certificate (True), not (False), or trust the CA bundle at this
+                path; None: the session's ``verify``.
+            cert: a client certificate for https: a file with certificate and key, or a pair of paths.
+            proxies: scheme (or ``scheme://host``, ``all``) to proxy URL, over the session's ``proxies``.
             stream: return once the headers arrived and leave the body on the connection, to be read
                 with ``iter_content``, ``iter_lines``, ``raw`` or ``stream`` (default: the session's
                 ``stream``). The request is reported when it is done (see ``_streaming``).
@@ -256,22 +275,20 @@ class HttpSession:
                 auth = auth or self.auth
                 authorization = basic_auth_header(auth) if auth else None
                 own = request_fields(self._headers, headers, cookies, authorization, content_type)
+            options: RequestOptions | None = None
+            if timeout is not None or verify is not None or cert is not None or proxies is not None:
+                options = request_options(timeout, verify, cert, proxies)
         except Exception as e:  # a malformed URL, body or header: reported like any failed request
             return self._report_early(method, url, name, catch_response, context, e, start_time, start)
 
         if allow_redirects is None:
             allow_redirects = method != "HEAD"
-        timer = (
-            gevent.Timeout.start_new(timeout, TimeoutError(f"timed out after {timeout} s"))
-            if timeout
-            else None
-        )
         if stream is None:
             stream = self.stream
         try:
-            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED, stream)
+            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED, options, stream)
             if allow_redirects and response.status_code in REDIRECT_STATUSES:
-                response = self._follow(response, own, body, stream)
+                response = self._follow(response, own, body, options, stream)
         except GreenletExit:
             # the user was stopped while it waited for this response: it is not a request with a
             # response time, but the summary says how many there were
@@ -284,9 +301,6 @@ class HttpSession:
             response = Response(
                 Request(method, origin, wire, origin.url + wire, (), body), 0, "", None, b"", e
             )
-        finally:
-            if timer is not None:
-                timer.close()
 
         response.response_time = (_perf_counter() - start) * 1000.0
         report_name = self._renamed or name or target
@@ -308,6 +322,7 @@ class HttpSession:
         own: RequestFields | None,
         body: bytes | None,
         dropped: frozenset[str],
+        options: RequestOptions | None = None,
         stream: bool = False,
     ) -> Response:
         """One hop: the request's header fields for this URL, sent once, and its response read."""
@@ -329,9 +344,9 @@ class HttpSession:
             block += f"Cookie: {cookie}\r\n"
         request = Request(method, origin, target, origin.url + target, pairs, body, block)
         if stream:
-            return self._send_streamed(request)
+            return self._send_streamed(request, options)
 
-        status, reason, raw_headers, content = self._transport.send(request)
+        status, reason, raw_headers, content = self._transport.send(request, options)
         if content and _dict_get(raw_headers, "content-encoding") is not None:
             content = decode_content(content, raw_headers["content-encoding"])  # type: ignore[arg-type]
         if _dict_get(raw_headers, "set-cookie") is not None:
@@ -342,7 +357,12 @@ class HttpSession:
         return Response(request, status, reason, raw_headers, content, error)
 
     def _follow(
-        self, response: Response, own: RequestFields | None, body: bytes | None, stream: bool = False
+        self,
+        response: Response,
+        own: RequestFields | None,
+        body: bytes | None,
+        options: RequestOptions | None = None,
+        stream: bool = False,
     ) -> Response:
         history: list[Response] = []
         dropped = _NOTHING_DROPPED
@@ -372,7 +392,7 @@ class HttpSession:
             if came_from is None or origin.host != came_from.host:
                 # credentials stay with the host they were meant for
                 dropped |= {"authorization"}
-            response = self._send(method, origin, target, own, body, dropped, stream)
+            response = self._send(method, origin, target, own, body, dropped, options, stream)
         response.history = history
         return response
 
@@ -407,11 +427,11 @@ class HttpSession:
 
     # -- the slow paths --------------------------------------------------------------------------
 
-    def _send_streamed(self, request: Request) -> Response:
+    def _send_streamed(self, request: Request, options: RequestOptions | None) -> Response:
         """``_send`` for ``stream=True``: the response once its headers arrived, its body unread."""
         origin = request.origin
         assert origin is not None
-        status, reason, raw_headers, streamed_body = _streaming.open_stream(self._transport, request)
+        status, reason, raw_headers, streamed_body = _streaming.open_stream(self._transport, request, options)
         if _dict_get(raw_headers, "set-cookie") is not None:
             jar = self.cookies
             for line in raw_headers.getlist("set-cookie"):

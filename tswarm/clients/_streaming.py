@@ -25,6 +25,7 @@ from geventhttpclient.response import HTTPSocketPoolResponse
 from tswarm.clients._models import Request, Response, ResponseContextManager
 
 if TYPE_CHECKING:
+    from tswarm.clients._connections import RequestOptions
     from tswarm.clients._transports.base import Transport
 
 #: bytes asked of the socket at a time
@@ -649,7 +650,9 @@ class StreamedResponseContextManager(_Streamed, ResponseContextManager):
             self._body.close()
 
 
-def open_stream(transport: Transport, request: Request) -> tuple[int, str, ParsedHeaders, StreamedBody]:
+def open_stream(
+    transport: Transport, request: Request, options: RequestOptions | None = None
+) -> tuple[int, str, ParsedHeaders, StreamedBody]:
     """Send ``request`` and return once its headers arrived, its body left to read.
 
     A transport that cannot stream (it has no ``open_stream``) reads the body whole; it is then
@@ -657,9 +660,9 @@ def open_stream(transport: Transport, request: Request) -> tuple[int, str, Parse
     """
     opener = getattr(transport, "open_stream", None)
     if opener is None:
-        status, reason, headers, content = transport.send(request)
+        status, reason, headers, content = transport.send(request, options)
         return status, reason, headers, StreamedBody(None, bytearray(content), headers)
-    (status, reason, headers, _), raw = opener(request)
+    (status, reason, headers, _), raw = opener(request, options)
     return status, reason, headers, StreamedBody(raw, raw._body_buffer, headers)
 
 

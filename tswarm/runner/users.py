@@ -15,7 +15,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gevent import GreenletExit, getcurrent
@@ -318,22 +318,36 @@ class HttpUser(User, RestMixin):
 
 
 class FastHttpUser(User, RestMixin):
-    """An HttpUser with Locust's FastHttpUser options; tswarm has one HTTP client core for both."""
+    """An HttpUser with Locust's FastHttpUser options; tswarm has one HTTP client core for both.
+
+    The class attributes below are read when a user is made, as in Locust; ``self.client`` then takes
+    requests' names too (``self.client.verify``, ``proxies``, ``timeout=`` per request, ...).
+    """
 
     abstract = True
 
-    #: seconds to wait for a response
+    #: seconds to wait for data from the server (between bytes), Locust's default
     network_timeout: float = 60.0
-    #: seconds to wait for a connection
+    #: seconds to wait for a connection (TCP, a proxy's tunnel and TLS)
     connection_timeout: float = 60.0
     #: redirects followed before giving up
     max_redirects: int = 5
-    #: skip TLS certificate checks
+    #: skip TLS certificate and hostname checks (Locust's default: True)
     insecure: bool = True
     #: headers sent with every request
     default_headers: dict[str, str] | None = None
-    #: connections the user may have open at once
+    #: keep-alive connections per host a user may have open at once (for greenlets it spawns itself)
     concurrency: int = 10
+    #: a callable returning the ``ssl.SSLContext`` for https connections (with ``insecure``, as in
+    #: Locust, its hostname check is turned off)
+    ssl_context_factory: Callable[..., Any] | None = None
+    #: an http proxy every request goes through (https ones through a CONNECT tunnel), and its port
+    proxy_host: str | None = None
+    proxy_port: int | None = None
+    #: a geventhttpclient ``HTTPClientPool`` the users of the class share: their requests go through one
+    #: set of connections made with its settings (this class's timeouts, insecure, concurrency and proxy
+    #: do not apply then, as in Locust)
+    client_pool: Any = None
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -341,6 +355,7 @@ class FastHttpUser(User, RestMixin):
             raise MissingHostError(missing_host_message(type(self)))
         from tswarm.clients.http import FastHttpSession
 
+        # Locust's FastHttpUser reads no proxy or CA bundle from the environment: trust_env=False
         self.client = FastHttpSession(
             base_url=self.host,
             request_event=environment.events.request,
@@ -350,6 +365,11 @@ class FastHttpUser(User, RestMixin):
             max_redirects=self.max_redirects,
             insecure=self.insecure,
             concurrency=self.concurrency,
+            trust_env=False,
+            ssl_context_factory=self.ssl_context_factory,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+            client_pool=self.client_pool,
         )
         if self.default_headers:
             self.client.headers.update(self.default_headers)

@@ -7,6 +7,6 @@ a mounted adapter, a fake network for tests) is another transport beside ``PoolT
 from __future__ import annotations
 
 from tswarm.clients._transports.base import PoolSettings, RawResponse, Transport
-from tswarm.clients._transports.pool import HostPool, PoolTransport
+from tswarm.clients._transports.pool import HostPool, PoolTransport, shared_transport
 
-__all__ = ["HostPool", "PoolSettings", "PoolTransport", "RawResponse", "Transport"]
+__all__ = ["HostPool", "PoolSettings", "PoolTransport", "RawResponse", "Transport", "shared_transport"]
