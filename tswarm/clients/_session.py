@@ -15,13 +15,24 @@ from urllib.parse import urljoin, urlsplit
 import gevent
 
 from tswarm._version import __version__
-from tswarm.clients._auth import basic_auth_header
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
-from tswarm.clients._exceptions import TooManyRedirects, http_error
+from tswarm.clients._digest import DigestCredentials
+from tswarm.clients._exceptions import (
+    InvalidSchema,
+    InvalidURL,
+    MissingSchema,
+    RequestDeadline,
+    TooManyRedirects,
+    as_requests_error,
+    http_error,
+)
 from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
+from tswarm.clients._hooks import default_hooks
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
+from tswarm.clients._request_options import RequestOptions, merge_params
+from tswarm.clients._retries import MountedAdapters, RetryPolicy, TemporaryErrorRetries
 from tswarm.clients._transports import HostPool, PoolTransport, Transport
 from tswarm.clients._urls import (
     DEFAULT_PORTS,
@@ -61,6 +72,8 @@ class HttpSession:
             FastHttpUser).
         max_redirects: redirects followed per request before it fails with ``TooManyRedirects``.
         concurrency: keep-alive connections per host (greenlets sharing the session beyond this wait).
+        max_retries: FastHttpUser's retries of timeouts and other passing socket errors (idempotent
+            methods only), as Locust's FastHttpSession does them.
     """
 
     def __init__(
@@ -74,6 +87,7 @@ class HttpSession:
         insecure: bool = True,
         max_redirects: int = 5,
         concurrency: int = 10,
+        max_retries: int = 0,
     ) -> None:
         self.base_url = (base_url or "").rstrip("/")
         self.request_event = request_event
@@ -86,8 +100,17 @@ class HttpSession:
         self.max_redirects = max_redirects
         # made on first use: most users never receive a cookie
         self._jar: CookieJar | None = None
-        #: default (user, password) sent as basic auth with every request, like requests' Session.auth
-        self.auth: tuple[str, str] | None = None
+        # requests' session-level options; any of them set sends every request down the slow path
+        self._auth: Any = None
+        self._hooks: dict[str, Any] | None = None
+        self._params: Any = None
+        self._mounted: MountedAdapters | None = None
+        self._fast_retries: TemporaryErrorRetries | None = None
+        self._extended = False
+        self._digest_credentials: dict[tuple[str, str], DigestCredentials] = {}
+        self.max_retries = max_retries
+        #: requests' Session.trust_env: read proxies (and netrc) from the environment
+        self.trust_env = True
         # every session shares the default headers until the test file reads or sets its own
         self._headers = _DEFAULT_HEADERS
         self._transport: Transport = PoolTransport(self)
@@ -130,6 +153,95 @@ class HttpSession:
     @cookies.setter
     def cookies(self, jar: CookieJar) -> None:
         self._jar = jar
+
+    @property
+    def auth(self) -> Any:
+        """Default authentication for every request, as requests' ``Session.auth``: a ``(user, password)``
+        tuple or a ``requests.auth.AuthBase`` (a request's own ``auth=`` wins)."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, value: Any) -> None:
+        self._auth = value
+        self._refresh_extended()
+
+    @property
+    def hooks(self) -> dict[str, Any]:
+        """Hooks for every request, as requests' ``Session.hooks``: ``{"response": [callables]}``."""
+        if self._hooks is None:
+            # the caller may append to it: from now on every request looks
+            self._hooks = default_hooks()
+            self._refresh_extended()
+        return self._hooks
+
+    @hooks.setter
+    def hooks(self, value: dict[str, Any]) -> None:
+        self._hooks = value
+        self._refresh_extended()
+
+    @property
+    def params(self) -> Any:
+        """Query parameters added to every request, as requests' ``Session.params`` (a request's own win)."""
+        if self._params is None:
+            self._params = {}
+            self._refresh_extended()
+        return self._params
+
+    @params.setter
+    def params(self, value: Any) -> None:
+        self._params = value
+        self._refresh_extended()
+
+    @property
+    def max_retries(self) -> int:
+        """FastHttpUser's retries of passing network errors (Locust's FastHttpSession meaning)."""
+        return self._fast_retries.max_retries if self._fast_retries is not None else 0
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self._fast_retries = TemporaryErrorRetries(int(value)) if value else None
+        self._refresh_extended()
+
+    @property
+    def adapters(self) -> dict[str, Any]:
+        """The adapters ``mount()`` was given, by prefix (requests' defaults are not listed)."""
+        return dict(self._mounted.adapters) if self._mounted is not None else {}
+
+    def mount(self, prefix: str, adapter: Any) -> None:
+        """Use ``adapter`` for URLs that start with ``prefix``, as requests does; tswarm honours a
+        ``requests.adapters.HTTPAdapter``'s ``max_retries`` and refuses any other adapter (``TypeError``)."""
+        if self._mounted is None:
+            self._mounted = MountedAdapters()
+        self._mounted.mount(prefix, adapter)
+        self._refresh_extended()
+
+    def get_adapter(self, url: str) -> Any:
+        """The adapter mounted for ``url`` (a default ``HTTPAdapter`` where none was mounted)."""
+        if self._mounted is not None:
+            for prefix, adapter in sorted(self._mounted.adapters.items(), key=lambda i: -len(i[0])):
+                if url.lower().startswith(prefix.lower()):
+                    return adapter
+        from requests.adapters import HTTPAdapter
+
+        return HTTPAdapter()
+
+    def _refresh_extended(self) -> None:
+        # one flag for the plain path to test instead of one per option
+        self._extended = bool(
+            self._auth is not None
+            or self._hooks is not None
+            or self._params
+            or self._fast_retries is not None
+            or (self._mounted is not None and self._mounted.retries_anything)
+        )
+
+    def _retry_policy_for(self, url: str) -> RetryPolicy | None:
+        """The retries for a hop to ``url``: its mounted adapter's, else FastHttpUser's ``max_retries``."""
+        if self._mounted is not None:
+            matched, policy = self._mounted.match(url)
+            if matched:
+                return policy
+        return self._fast_retries
 
     @property
     def verify(self) -> bool:
@@ -196,9 +308,10 @@ class HttpSession:
         files: Any = None,
         headers: Mapping[str, Any] | None = None,
         cookies: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: Any = None,
         timeout: float | None = None,
         allow_redirects: bool | None = None,
+        hooks: Mapping[str, Any] | None = None,
     ) -> Response:
         """Send a request and report it; never raises for network errors or HTTP error statuses.
 
@@ -217,15 +330,25 @@ class HttpSession:
                 content_type[, headers]])``; the pairs of a mapping ``data`` become form fields before them.
             headers: extra headers for this request (override the session's).
             cookies: extra cookies for this request (not stored in the session's jar).
-            auth: ``(user, password)`` for basic authentication.
-            timeout: seconds for the whole request (connect, send, redirects, body).
+            auth: ``(user, password)`` for basic authentication, or a ``requests.auth.AuthBase``
+                (``HTTPBasicAuth``, ``HTTPDigestAuth`` with its 401 challenge, or any other, called
+                with a ``requests.PreparedRequest``); default: the session's ``auth``.
+            timeout: seconds for the whole request (connect, send, redirects, retries, body).
             allow_redirects: follow redirects (default True, False for HEAD).
+            hooks: ``{"response": hook or [hooks]}``: each hop's response is passed to each hook,
+                which may return a response to use instead (the session's ``hooks`` when None).
         """
         method = method.upper()
         start_time = _time()
         start = _perf_counter()
         body: bytes | None = None
         own: RequestFields | None = None
+        options: RequestOptions | None = None
+        if hooks is not None or auth is not None or self._extended:
+            # requests' options beyond the plain ones: the slow path (see _request_options)
+            options = RequestOptions(self, hooks, self._auth if auth is None else auth, {"timeout": timeout})
+            if self._params:
+                params = merge_params(self._params, params)
         try:
             # the common case, a relative path with no params, never touches urllib
             origin = self._base_origin
@@ -238,29 +361,42 @@ class HttpSession:
                 body, content_type = (
                     encode_multipart(data, files) if files is not None else encode_body(data, json)
                 )
-            if headers or cookies or auth or self.auth or content_type:
-                auth = auth or self.auth
-                authorization = basic_auth_header(auth) if auth else None
+            if headers or cookies or options is not None or content_type:
+                authorization = options.authorization if options is not None else None
                 own = request_fields(self._headers, headers, cookies, authorization, content_type)
+                if options is not None and options.prepares:
+                    method, origin, target, own, body = options.prepare(method, origin, target, own, body)
         except Exception as e:  # a malformed URL, body or header: reported like any failed request
+            if options is not None and e is options.user_error:
+                raise
             return self._report_early(method, url, name, catch_response, context, e, start_time, start)
 
         if allow_redirects is None:
             allow_redirects = method != "HEAD"
         timer = (
-            gevent.Timeout.start_new(timeout, TimeoutError(f"timed out after {timeout} s"))
+            gevent.Timeout.start_new(timeout, RequestDeadline(f"timed out after {timeout} s"))
             if timeout
             else None
         )
         try:
-            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED)
-            if allow_redirects and response.status_code in REDIRECT_STATUSES:
-                response = self._follow(response, own, body)
+            if options is None:
+                response = self._send(method, origin, target, own, body, _NOTHING_DROPPED)
+                if allow_redirects and response.status_code in REDIRECT_STATUSES:
+                    response = self._follow(response, own, body)
+            else:
+                response = options.send(method, origin, target, own, body, allow_redirects)
         except Exception as e:
             # GreenletExit and an outer gevent.Timeout are BaseExceptions: they stop the user, as they should
+            if options is not None and e is options.user_error:
+                raise
             wire = wire_target(target)
             response = Response(
-                Request(method, origin, wire, origin.url + wire, (), body), 0, "", None, b"", e
+                Request(method, origin, wire, origin.url + wire, (), body),
+                0,
+                "",
+                None,
+                b"",
+                as_requests_error(e),
             )
         finally:
             if timer is not None:
@@ -314,7 +450,16 @@ class HttpSession:
         error = http_error(status, reason, target) if status >= 400 else None
         return Response(request, status, reason, raw_headers, content, error)
 
-    def _follow(self, response: Response, own: RequestFields | None, body: bytes | None) -> Response:
+    def _follow(
+        self,
+        response: Response,
+        own: RequestFields | None,
+        body: bytes | None,
+        send: Callable[..., Response] | None = None,
+    ) -> Response:
+        """Follow ``response``'s redirects, each hop sent by ``send`` (the session's ``_send`` unless a
+        request's options add retries, digest answers or hooks to every hop)."""
+        send = send or self._send
         history: list[Response] = []
         dropped = _NOTHING_DROPPED
         method = response.request.method
@@ -340,7 +485,7 @@ class HttpSession:
             if came_from is None or origin.host != came_from.host:
                 # credentials stay with the host they were meant for
                 dropped |= {"authorization"}
-            response = self._send(method, origin, target, own, body, dropped)
+            response = send(method, origin, target, own, body, dropped)
         response.history = history
         return response
 
@@ -385,11 +530,17 @@ class HttpSession:
     def _resolve(self, url: str, params: Any) -> tuple[Origin, str]:
         """The origin and request target (path and query) for any URL, with params added."""
         if is_absolute(url):
-            scheme, host, port, target = split_url(url)
+            try:
+                scheme, host, port, target = split_url(url)
+            except ValueError:
+                scheme = url.partition("://")[0].lower()
+                if scheme not in DEFAULT_PORTS:
+                    raise InvalidSchema(f"No connection adapters were found for {url!r}") from None
+                raise InvalidURL(f"Invalid URL {url!r}: No host supplied") from None
             origin = origin_for(scheme, host, port)
         else:
             if self._base_origin is None:
-                raise ValueError(
+                raise MissingSchema(
                     f"relative URL {url!r} but the session has no base URL (set the user's host)"
                 )
             origin = self._base_origin
