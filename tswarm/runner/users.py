@@ -328,6 +328,8 @@ class FastHttpUser(User, RestMixin):
     connection_timeout: float = 60.0
     #: redirects followed before giving up
     max_redirects: int = 5
+    #: retries of timeouts and other passing socket errors (idempotent methods only), as in Locust
+    max_retries: int = 0
     #: skip TLS certificate checks
     insecure: bool = True
     #: headers sent with every request
@@ -348,6 +350,7 @@ class FastHttpUser(User, RestMixin):
             network_timeout=self.network_timeout,
             connection_timeout=self.connection_timeout,
             max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
             insecure=self.insecure,
             concurrency=self.concurrency,
         )

@@ -42,7 +42,8 @@ _INDEX_HTML = (
     b"<!doctype html><html><head><title>tswarm target</title></head><body>"
     b"<h1>tswarm target</h1><p>Endpoints: /fast /slow?ms=N /latency /bytes/N /status/CODE /flaky /json "
     b"/echo /redirect?to=/fast /cookies/set?name=value /cookies /basic-auth/USER/PASS "
-    b"/digest-auth/QOP/USER/PASS/ALGORITHM /fail/N/KEY?status=503&amp;retry_after=S /login "
+    b"/digest-auth/QOP/USER/PASS/ALGORITHM /fail/N/KEY?status=503&amp;retry_after=S "
+    b"/response-headers?Name=value /login "
     b"/items/ID /__counts /__reset</p></body></html>"
 )
 _JSON_DOC = json.dumps(
@@ -158,6 +159,7 @@ class _Router:
             "/cookies": lambda r: _json({"cookies": _cookies(r)}),
             "/cookies/set": self._cookies_set,
             "/login": self._login,
+            "/response-headers": self._response_headers,
         }
         self._prefixed: tuple[tuple[str, Callable[[_Request, str], _Answer]], ...] = (
             ("/bytes/", self._bytes),
@@ -287,6 +289,20 @@ class _Router:
             return _json({"authenticated": True, "user": user})
         challenge = self._digest.challenge("tswarm", qop, algorithm)
         return _answer(401, b"unauthorized", extra=f"WWW-Authenticate: {challenge}\r\n".encode())
+
+    def _response_headers(self, req: _Request) -> _Answer:
+        # each query parameter becomes a response header (Content-Type included), the body shows them
+        pairs = parse_qsl(req.query, keep_blank_values=True) if req.query else []
+        if any(c in name + value for name, value in pairs for c in "\r\n") or any(not n for n, _ in pairs):
+            return _answer(400, b"bad header")
+        content_type = b"application/json"
+        extra = b""
+        for name, value in pairs:
+            if name.lower() == "content-type":
+                content_type = value.encode("latin-1", "replace")
+            else:
+                extra += f"{name}: {value}\r\n".encode("latin-1", "replace")
+        return 200, json.dumps(dict(pairs)).encode(), content_type, extra, 0.0
 
     def _fail(self, req: _Request, rest: str) -> _Answer:
         # /fail/N/KEY: the first N requests for KEY fail with ?status= (503), the rest get 200
