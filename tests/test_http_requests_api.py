@@ -232,10 +232,10 @@ def test_response_hooks_per_request_see_every_hop(session: HttpSession, recorder
     seen: list[tuple[int, str]] = []
 
     def remember(response: Response, *args: Any, **kwargs: Any) -> None:
-        assert "timeout" in kwargs
+        assert set(kwargs) == {"timeout", "verify", "proxies", "stream", "cert"} and kwargs["timeout"] == 5
         seen.append((response.status_code, response.request.target))
 
-    response = in_greenlet(lambda: session.get("/redirect?to=/fast", hooks={"response": remember}))
+    response = in_greenlet(lambda: session.get("/redirect?to=/fast", hooks={"response": remember}, timeout=5))
     assert response.text == "ok" and seen == [(302, "/redirect?to=/fast"), (200, "/fast")]
     assert len(recorder.calls) == 1  # one request, as Locust reports it
 

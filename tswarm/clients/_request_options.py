@@ -16,7 +16,7 @@ from tswarm.clients._digest import parse_challenge
 from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
 from tswarm.clients._hooks import ResponseHook, response_hooks
 from tswarm.clients._models import REDIRECT_STATUSES, Response
-from tswarm.clients._urls import Origin, origin_for, split_url
+from tswarm.clients._urls import Origin, origin_for, split_url, wire_target
 
 if TYPE_CHECKING:
     from tswarm.clients._session import HttpSession
@@ -52,13 +52,21 @@ class RequestOptions:
 
     __slots__ = ("auth", "dropped", "hook_kwargs", "hooks", "session", "user_error")
 
-    def __init__(self, session: HttpSession, hooks: Any, auth: Any, hook_kwargs: dict[str, Any]) -> None:
+    def __init__(self, session: HttpSession, hooks: Any, auth: Any, send_kwargs: dict[str, Any]) -> None:
         self.session = session
         #: an exception a hook or an auth object raised: it propagates out of request(), as in requests
         self.user_error: BaseException | None = None
         self.hooks: list[ResponseHook] = response_hooks(hooks, session._hooks)
         self.auth: AuthPlan | None = plan_auth(auth, session._digest_credentials)
-        self.hook_kwargs = hook_kwargs
+        # hooks are called with the keyword arguments requests' Session.send passes them
+        self.hook_kwargs = {
+            "timeout": None,
+            "verify": session.verify,
+            "proxies": getattr(session, "proxies", None) or {},
+            "stream": getattr(session, "stream", False),
+            "cert": getattr(session, "cert", None),
+            **send_kwargs,
+        }
         #: header names of the session's an auth object removed from the request
         self.dropped = _NOTHING
 
@@ -146,6 +154,8 @@ class RequestOptions:
         session = self.session
         policy = session._retry_policy_for(origin.url + target)
         digest = self.auth.digest if self.auth is not None else None
+        # the digest covers the target as the server reads it off the request line
+        uri = wire_target(target)
 
         def send_once(own: RequestFields | None, dropped: frozenset[str]) -> Response:
             if policy is None:
@@ -154,7 +164,7 @@ class RequestOptions:
 
         if digest is not None and digest.challenged:
             # a nonce from an earlier challenge: answer it at once (the server may still say it is stale)
-            value = digest.authorization(method, target)
+            value = digest.authorization(method, uri)
             if value is not None:
                 own, dropped = with_field(own, "Authorization", value), dropped - {"authorization"}
         response = send_once(own, dropped)
@@ -162,7 +172,7 @@ class RequestOptions:
             challenge = parse_challenge(response.header("www-authenticate") or "")
             if challenge is not None:
                 digest.accept(challenge)
-                value = digest.authorization(method, target)
+                value = digest.authorization(method, uri)
                 if value is not None:
                     answered = send_once(with_field(own, "Authorization", value), dropped - {"authorization"})
                     answered.history = [response]

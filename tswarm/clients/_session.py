@@ -292,6 +292,13 @@ class HttpSession:
         """Close every kept-alive connection of this session."""
         self._transport.close()
 
+    def __enter__(self) -> HttpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # ``with session:`` as with requests: the connections close when the block ends
+        self.close()
+
     # -- the request -----------------------------------------------------------------------------
 
     def request(
