@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gevent
@@ -18,7 +22,7 @@ import pytest
 import requests
 import requests.auth
 import requests.exceptions
-from conftest import TargetServer, free_port
+from conftest import TargetServer, free_port, repo_env
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -473,3 +477,73 @@ def test_fast_http_user_passes_max_retries(target: TargetServer) -> None:
 
     user = Retrying(Environment(user_classes=[Retrying]))
     assert user.client.max_retries == 4
+
+
+# -- a Locust file with requests' idioms, run by tswarm -------------------------------------------
+
+REQUESTS_IDIOMS = """
+    import itertools
+
+    import requests
+    from requests.adapters import HTTPAdapter
+    from requests.auth import HTTPDigestAuth
+    from urllib3.util.retry import Retry
+    from locust import HttpUser, task, constant
+    from locust.exception import StopUser
+
+    numbers = itertools.count()
+
+    class Idioms(HttpUser):
+        wait_time = constant(0)
+
+        def on_start(self):
+            self.n = next(numbers)
+            # a plain requests call beside the client, as files fetch tokens with
+            assert requests.get(self.host + "/json", timeout=10).json()["ok"]
+            self.client.mount("http://", HTTPAdapter(max_retries=Retry(total=2, status_forcelist=[503])))
+            self.client.hooks["response"].append(lambda r, *args, **kwargs: None)
+
+        @task
+        def everything(self):
+            assert self.client.get("/digest-auth/auth/u/p", auth=HTTPDigestAuth("u", "p")).ok
+            assert self.client.get(f"/fail/1/user{self.n}", name="/fail").ok
+            try:
+                self.client.get("/fast").json()
+            except requests.exceptions.JSONDecodeError:
+                pass
+            with self.client.get("http://127.0.0.1:DEAD/", catch_response=True, name="dead") as r:
+                try:
+                    r.raise_for_status()
+                except requests.exceptions.ConnectionError:
+                    r.success()
+            raise StopUser()
+"""
+
+
+def test_a_locust_file_with_requests_idioms_runs_unchanged(tmp_path: Path, target: TargetServer) -> None:
+    (tmp_path / "locustfile.py").write_text(
+        textwrap.dedent(REQUESTS_IDIOMS).replace("DEAD", str(free_port()))
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tswarm", "run", "--headless", "-H", target.url, "-u", "3", "-r", "100"]
+        + ["-t", "5s", "--stop-timeout", "5", "--json", "out.json"],
+        cwd=tmp_path,
+        env=repo_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    ours = {f"{e['method']} {e['name']}": (e["num_requests"], e["num_failures"]) for e in report["entries"]}
+    assert ours == {
+        "GET /digest-auth/auth/u/p": (3, 0),
+        "GET /fail": (3, 0),
+        "GET /fast": (3, 0),
+        "GET dead": (3, 0),
+    }
+    server = target.counts()["by_endpoint"]
+    # the server saw each challenge and each retry; the stats show one request each, as Locust's
+    assert server["GET /digest-auth/auth/u/p"] == 6
+    assert sum(n for k, n in server.items() if k.startswith("GET /fail/1/")) == 6
