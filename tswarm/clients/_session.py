@@ -17,7 +17,6 @@ import gevent
 from tswarm._version import __version__
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
-from tswarm.clients._digest import DigestCredentials
 from tswarm.clients._exceptions import (
     InvalidSchema,
     InvalidURL,
@@ -28,11 +27,10 @@ from tswarm.clients._exceptions import (
     http_error,
 )
 from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
-from tswarm.clients._hooks import default_hooks
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
 from tswarm.clients._request_options import RequestOptions, merge_params
-from tswarm.clients._retries import MountedAdapters, RetryPolicy, TemporaryErrorRetries
+from tswarm.clients._session_options import RequestsSessionOptions
 from tswarm.clients._transports import HostPool, PoolTransport, Transport
 from tswarm.clients._urls import (
     DEFAULT_PORTS,
@@ -58,7 +56,7 @@ _DEFAULT_HEADERS = Headers(
 )
 
 
-class HttpSession:
+class HttpSession(RequestsSessionOptions):
     """A requests-like HTTP session for one simulated user, reporting every request as an event.
 
     Args:
@@ -100,17 +98,7 @@ class HttpSession:
         self.max_redirects = max_redirects
         # made on first use: most users never receive a cookie
         self._jar: CookieJar | None = None
-        # requests' session-level options; any of them set sends every request down the slow path
-        self._auth: Any = None
-        self._hooks: dict[str, Any] | None = None
-        self._params: Any = None
-        self._mounted: MountedAdapters | None = None
-        self._fast_retries: TemporaryErrorRetries | None = None
-        self._extended = False
-        self._digest_credentials: dict[tuple[str, str], DigestCredentials] = {}
-        self.max_retries = max_retries
-        #: requests' Session.trust_env: read proxies (and netrc) from the environment
-        self.trust_env = True
+        self._init_requests_options(max_retries)
         # every session shares the default headers until the test file reads or sets its own
         self._headers = _DEFAULT_HEADERS
         self._transport: Transport = PoolTransport(self)
@@ -153,95 +141,6 @@ class HttpSession:
     @cookies.setter
     def cookies(self, jar: CookieJar) -> None:
         self._jar = jar
-
-    @property
-    def auth(self) -> Any:
-        """Default authentication for every request, as requests' ``Session.auth``: a ``(user, password)``
-        tuple or a ``requests.auth.AuthBase`` (a request's own ``auth=`` wins)."""
-        return self._auth
-
-    @auth.setter
-    def auth(self, value: Any) -> None:
-        self._auth = value
-        self._refresh_extended()
-
-    @property
-    def hooks(self) -> dict[str, Any]:
-        """Hooks for every request, as requests' ``Session.hooks``: ``{"response": [callables]}``."""
-        if self._hooks is None:
-            # the caller may append to it: from now on every request looks
-            self._hooks = default_hooks()
-            self._refresh_extended()
-        return self._hooks
-
-    @hooks.setter
-    def hooks(self, value: dict[str, Any]) -> None:
-        self._hooks = value
-        self._refresh_extended()
-
-    @property
-    def params(self) -> Any:
-        """Query parameters added to every request, as requests' ``Session.params`` (a request's own win)."""
-        if self._params is None:
-            self._params = {}
-            self._refresh_extended()
-        return self._params
-
-    @params.setter
-    def params(self, value: Any) -> None:
-        self._params = value
-        self._refresh_extended()
-
-    @property
-    def max_retries(self) -> int:
-        """FastHttpUser's retries of passing network errors (Locust's FastHttpSession meaning)."""
-        return self._fast_retries.max_retries if self._fast_retries is not None else 0
-
-    @max_retries.setter
-    def max_retries(self, value: int) -> None:
-        self._fast_retries = TemporaryErrorRetries(int(value)) if value else None
-        self._refresh_extended()
-
-    @property
-    def adapters(self) -> dict[str, Any]:
-        """The adapters ``mount()`` was given, by prefix (requests' defaults are not listed)."""
-        return dict(self._mounted.adapters) if self._mounted is not None else {}
-
-    def mount(self, prefix: str, adapter: Any) -> None:
-        """Use ``adapter`` for URLs that start with ``prefix``, as requests does; tswarm honours a
-        ``requests.adapters.HTTPAdapter``'s ``max_retries`` and refuses any other adapter (``TypeError``)."""
-        if self._mounted is None:
-            self._mounted = MountedAdapters()
-        self._mounted.mount(prefix, adapter)
-        self._refresh_extended()
-
-    def get_adapter(self, url: str) -> Any:
-        """The adapter mounted for ``url`` (a default ``HTTPAdapter`` where none was mounted)."""
-        if self._mounted is not None:
-            for prefix, adapter in sorted(self._mounted.adapters.items(), key=lambda i: -len(i[0])):
-                if url.lower().startswith(prefix.lower()):
-                    return adapter
-        from requests.adapters import HTTPAdapter
-
-        return HTTPAdapter()
-
-    def _refresh_extended(self) -> None:
-        # one flag for the plain path to test instead of one per option
-        self._extended = bool(
-            self._auth is not None
-            or self._hooks is not None
-            or self._params
-            or self._fast_retries is not None
-            or (self._mounted is not None and self._mounted.retries_anything)
-        )
-
-    def _retry_policy_for(self, url: str) -> RetryPolicy | None:
-        """The retries for a hop to ``url``: its mounted adapter's, else FastHttpUser's ``max_retries``."""
-        if self._mounted is not None:
-            matched, policy = self._mounted.match(url)
-            if matched:
-                return policy
-        return self._fast_retries
 
     @property
     def verify(self) -> bool:
