@@ -479,6 +479,19 @@ def test_fast_http_user_passes_max_retries(target: TargetServer) -> None:
     assert user.client.max_retries == 4
 
 
+def test_http_user_follows_requests_default_of_30_redirects(target: TargetServer) -> None:
+    from tswarm.env import Environment
+    from tswarm.runner.users import HttpUser
+
+    class Browser(HttpUser):
+        host = target.url
+
+    user = Browser(Environment(user_classes=[Browser]))
+    assert user.client.max_redirects == 30
+    response = in_greenlet(lambda: user.client.get("/redirect/12"))
+    assert response.text == "ok" and len(response.history) == 12
+
+
 # -- a Locust file with requests' idioms, run by tswarm -------------------------------------------
 
 REQUESTS_IDIOMS = """

@@ -311,9 +311,13 @@ class HttpUser(User, RestMixin):
         from tswarm.clients.http import HttpSession  # lazily: the client pulls in the network stack
 
         # like requests, which Locust's HttpUser uses: https certificates are checked unless
-        # ``self.client.verify = False``
+        # ``self.client.verify = False``, and 30 redirects are followed (requests' Session.max_redirects)
         self.client = HttpSession(
-            base_url=self.host, request_event=environment.events.request, user=self, insecure=False
+            base_url=self.host,
+            request_event=environment.events.request,
+            user=self,
+            insecure=False,
+            max_redirects=30,
         )
 
 
