@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -27,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from tswarm.clients import HTTPError, HttpSession, TooManyRedirects
+from tswarm.clients._exceptions import as_requests_error
 from tswarm.clients._models import Response
 from tswarm.events import EventHook
 from tswarm.exceptions import ResponseError
@@ -104,6 +107,22 @@ def test_connection_refused_is_requests_connection_error_and_keeps_its_name(reco
     assert repr(recorder.last["exception"]) == "ConnectionRefusedError(111, 'Connection refused')"
     with pytest.raises(requests.exceptions.ConnectionError):
         response.raise_for_status()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        socket.gaierror(-2, "Name or service not known"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        TimeoutError("timed out"),
+        ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+    ],
+    ids=repr,
+)
+def test_network_errors_become_requests_types_with_the_same_texts(error: OSError) -> None:
+    converted = as_requests_error(error)
+    assert isinstance(converted, requests.exceptions.RequestException) and isinstance(converted, type(error))
+    assert (repr(converted), str(converted)) == (repr(error), str(error))
 
 
 def test_except_requests_connection_error_in_a_catch_response_block(recorder: Recorder) -> None:

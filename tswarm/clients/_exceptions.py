@@ -108,7 +108,8 @@ def as_requests_error(error: BaseException) -> BaseException:
         twin = _twin(type(error), base)(*error.args)
     except Exception:  # an exception class whose constructor wants other arguments
         twin = base(str(error))
-    if isinstance(error, OSError) and isinstance(twin, OSError):
+    if isinstance(error, OSError) and isinstance(twin, OSError) and error.filename is not None:
+        # set only when there is one: a filename of None would still show in str()
         twin.filename = error.filename
     twin.__cause__ = error.__cause__
     twin.__context__ = error.__context__
