@@ -1,4 +1,4 @@
-"""HTTP clients of simulated users (geventhttpclient); may import gevent, events and exceptions, never the runner or above."""
+"""HTTP clients of simulated users (geventhttpclient); may import gevent, requests, events and exceptions, never the runner or above."""
 
 from __future__ import annotations
 

@@ -9,13 +9,13 @@ import datetime
 import json as jsonlib
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from geventhttpclient.header import Headers as ParsedHeaders
 
-from tswarm.clients._exceptions import http_error
+from tswarm.clients._exceptions import JSONDecodeError, http_error
 from tswarm.clients._headers import HeaderPairs, Headers, ResponseHeaders, render
-from tswarm.clients._urls import Origin
+from tswarm.clients._urls import Origin, origin_for, split_url
 from tswarm.exceptions import (
     CatchResponseError,
     InterruptTaskSet,
@@ -27,6 +27,7 @@ from tswarm.exceptions import (
 )
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+PERMANENT_REDIRECT_STATUSES = frozenset((301, 308))
 _CONTROL_FLOW = (StopUser, StopTest, RescheduleTask, RescheduleTaskImmediately, InterruptTaskSet)
 _MISSING: Any = object()
 
@@ -104,10 +105,10 @@ class Response:
 
     __slots__ = (
         "_content",
+        "_encoding",
         "_json",
         "_raw_headers",
         "_text",
-        "encoding",
         "error",
         "history",
         "reason",
@@ -136,7 +137,7 @@ class Response:
         self.error = error
         self._text: str | None = None
         self._json: Any = _MISSING
-        self.encoding: str | None = None
+        self._encoding: str | None = None
         self.history: list[Response] = []
         #: milliseconds from sending the request to the end of the body (redirects included)
         self.response_time = 0.0
@@ -152,16 +153,41 @@ class Response:
     @property
     def text(self) -> str:
         if self._text is None:
-            encoding = self.encoding or self._charset() or "utf-8"
+            encoding = self._encoding or self._charset() or "utf-8"
             self._text = self._content.decode(encoding, "replace")
         return self._text
 
+    @property
+    def encoding(self) -> str | None:
+        """The charset ``text`` decodes with: the one set here, else the Content-Type's (None if it names
+        none; ``text`` then decodes UTF-8). Setting it, as with requests, changes what ``text`` returns."""
+        return self._encoding or self._charset()
+
+    @encoding.setter
+    def encoding(self, value: str | None) -> None:
+        self._encoding = value
+        self._text = None
+
+    @property
+    def apparent_encoding(self) -> str | None:
+        """The charset the body looks like it is in, guessed by charset_normalizer (as requests does)."""
+        import charset_normalizer  # lazily: only a test file that asks pays for it
+
+        guessed = charset_normalizer.detect(self._content)["encoding"]
+        return guessed if isinstance(guessed, str) else None
+
     def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
-        if kwargs:
-            return jsonlib.loads(self._content, **kwargs)
-        if self._json is _MISSING:
-            self._json = jsonlib.loads(self._content)
+        """The body parsed as JSON; ``requests.exceptions.JSONDecodeError`` (a ``ValueError``) when it is not."""
+        try:
+            if kwargs:
+                return jsonlib.loads(self._content, **kwargs)
+            if self._json is _MISSING:
+                self._json = jsonlib.loads(self._content)
+        except jsonlib.JSONDecodeError as e:
+            raise JSONDecodeError(e.msg, e.doc, e.pos) from None
+        except UnicodeDecodeError as e:
+            # bytes that are no UTF-8/16/32 text: requests reports these as JSONDecodeError too
+            raise JSONDecodeError(str(e), "", 0) from None
         return self._json
 
     @property
@@ -177,26 +203,83 @@ class Response:
         return datetime.timedelta(milliseconds=self.response_time)
 
     @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies this response set (name to value)."""
-        jar: dict[str, str] = {}
+    def cookies(self) -> Any:
+        """Cookies this response set, as requests gives them: a ``requests.cookies.RequestsCookieJar``."""
+        from requests.cookies import RequestsCookieJar, create_cookie  # lazily: few test files read it
+
+        jar = RequestsCookieJar()
         if self._raw_headers is not None:
+            host = self.request.origin.host if self.request.origin is not None else ""
             for line in self._raw_headers.getlist("set-cookie"):
-                name, sep, value = line.split(";", 1)[0].partition("=")
-                if sep:
-                    jar[name.strip()] = value.strip()
+                pair, *attributes = line.split(";")
+                name, sep, value = pair.partition("=")
+                if not sep:
+                    continue
+                fields = {k.strip().lower(): v.strip() for k, _, v in (a.partition("=") for a in attributes)}
+                jar.set_cookie(
+                    create_cookie(
+                        name.strip(),
+                        value.strip(),
+                        domain=fields.get("domain") or host,
+                        path=fields.get("path") or "/",
+                    )
+                )
         return jar
 
     @property
     def is_redirect(self) -> bool:
+        """A redirect with a Location to follow (requests' meaning)."""
         return self.status_code in REDIRECT_STATUSES and self.header("location") is not None
 
+    @property
+    def is_permanent_redirect(self) -> bool:
+        """A 301 or 308 with a Location."""
+        return self.status_code in PERMANENT_REDIRECT_STATUSES and self.header("location") is not None
+
+    @property
+    def next(self) -> Request | None:
+        """The request a redirect leads to (method and body as the session would send them), else None."""
+        location = self.header("location")
+        if location is None or self.status_code not in REDIRECT_STATUSES:
+            return None
+        method, body = self.request.method, self.request.body
+        pairs = self.request.header_pairs
+        if (
+            self.status_code == 303
+            and method != "HEAD"
+            or self.status_code in (301, 302)
+            and method == "POST"
+        ):
+            method, body = "GET", None
+            pairs = tuple(pair for pair in pairs if pair[0].lower() != "content-type")
+        url = urljoin(self.url, location)
+        scheme, host, port, target = split_url(url)
+        origin = origin_for(scheme, host, port)
+        return Request(method, origin, target, origin.url + target, pairs, body)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The Link header parsed, keyed by each link's ``rel`` (or its URL), as requests does."""
+        from requests.utils import parse_header_links  # lazily: few test files read it
+
+        value = self.header("link")
+        links: dict[str, dict[str, str]] = {}
+        for link in parse_header_links(value) if value else ():
+            links[link.get("rel") or link.get("url", "")] = link
+        return links
+
     def raise_for_status(self) -> None:
-        """Raise the connection error, or an ``HTTPError`` for status 400 and above."""
+        """Raise the connection error, or an ``HTTPError`` for status 400 and above.
+
+        Both are requests' types (``requests.exceptions.ConnectionError``, ``HTTPError``, ...), so a
+        Locust file's ``except requests.exceptions.RequestException`` catches them.
+        """
         if self.status_code == 0:
-            raise self.error or ConnectionError(f"no response for url: {self.url}")
+            from requests.exceptions import ConnectionError as NoResponse
+
+            raise self.error or NoResponse(f"no response for url: {self.url}")
         if self.status_code >= 400:
-            raise http_error(self.status_code, self.reason, self.url)
+            raise http_error(self.status_code, self.reason, self.url, response=self)
 
     def header(self, name: str) -> str | None:
         """One response header (repeated fields comma-joined), None when absent."""

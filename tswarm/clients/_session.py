@@ -16,14 +16,22 @@ from gevent import GreenletExit
 
 from tswarm._version import __version__
 from tswarm.clients import _streaming
-from tswarm.clients._auth import basic_auth_header
 from tswarm.clients._connections import ConnectionSettings, RequestOptions, UnderlyingClient, request_options
 from tswarm.clients._content import encode_body
 from tswarm.clients._decoders import decode_content
-from tswarm.clients._exceptions import TooManyRedirects, http_error
+from tswarm.clients._exceptions import (
+    InvalidSchema,
+    InvalidURL,
+    MissingSchema,
+    TooManyRedirects,
+    as_requests_error,
+    http_error,
+)
 from tswarm.clients._headers import Headers, RequestFields, combine, request_fields
 from tswarm.clients._models import REDIRECT_STATUSES, Request, Response, ResponseContextManager
 from tswarm.clients._multipart import encode_multipart
+from tswarm.clients._request_options import RequestExtras, merge_params
+from tswarm.clients._session_options import RequestsSessionOptions
 from tswarm.clients._transports import HostPool, PoolTransport, Transport, shared_transport
 from tswarm.clients._urls import (
     DEFAULT_PORTS,
@@ -49,7 +57,7 @@ _DEFAULT_HEADERS = Headers(
 )
 
 
-class HttpSession(ConnectionSettings):
+class HttpSession(ConnectionSettings, RequestsSessionOptions):
     """A requests-like HTTP session for one simulated user, reporting every request as an event.
 
     Args:
@@ -69,6 +77,8 @@ class HttpSession(ConnectionSettings):
         proxy_port: its port.
         client_pool: a geventhttpclient ``HTTPClientPool`` several sessions share: their requests go
             through one set of connection pools, made with that object's settings (Locust's FastHttpUser).
+        max_retries: FastHttpUser's retries of timeouts and other passing socket errors (idempotent
+            methods only), as Locust's FastHttpSession does them.
     """
 
     def __init__(
@@ -87,6 +97,7 @@ class HttpSession(ConnectionSettings):
         proxy_host: str | None = None,
         proxy_port: int | None = None,
         client_pool: Any = None,
+        max_retries: int = 0,
     ) -> None:
         self.base_url = (base_url or "").rstrip("/")
         self.request_event = request_event
@@ -104,8 +115,7 @@ class HttpSession(ConnectionSettings):
         self.max_redirects = max_redirects
         # made on first use: most users never receive a cookie
         self._jar: CookieJar | None = None
-        #: default (user, password) sent as basic auth with every request, like requests' Session.auth
-        self.auth: tuple[str, str] | None = None
+        self._init_requests_options(max_retries)
         #: requests' ``Session.stream``: the default of ``request(stream=...)``
         self.stream = False
         # every session shares the default headers until the test file reads or sets its own
@@ -200,6 +210,13 @@ class HttpSession(ConnectionSettings):
         """Close every kept-alive connection of this session."""
         self._transport.close()
 
+    def __enter__(self) -> HttpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # ``with session:`` as with requests: the connections close when the block ends
+        self.close()
+
     # -- the request -----------------------------------------------------------------------------
 
     def request(
@@ -216,13 +233,14 @@ class HttpSession(ConnectionSettings):
         files: Any = None,
         headers: Mapping[str, Any] | None = None,
         cookies: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: Any = None,
         timeout: float | tuple[float | None, float | None] | None = None,
         allow_redirects: bool | None = None,
         verify: bool | str | None = None,
         cert: str | tuple[str, str] | None = None,
         proxies: Mapping[str, str | None] | None = None,
         stream: bool | None = None,
+        hooks: Mapping[str, Any] | None = None,
     ) -> Response:
         """Send a request and report it; never raises for network errors or HTTP error statuses.
 
@@ -241,10 +259,13 @@ class HttpSession(ConnectionSettings):
                 content_type[, headers]])``; the pairs of a mapping ``data`` become form fields before them.
             headers: extra headers for this request (override the session's).
             cookies: extra cookies for this request (not stored in the session's jar).
-            auth: ``(user, password)`` for basic authentication.
+            auth: ``(user, password)`` for basic authentication, or a ``requests.auth.AuthBase``
+                (``HTTPBasicAuth``, ``HTTPDigestAuth`` with its 401 challenge, or any other, called
+                with a ``requests.PreparedRequest``); default: the session's ``auth``.
             timeout: requests' timeout: seconds to connect (TCP, proxy tunnel, TLS) and to wait
                 between bytes of the response, or a ``(connect, read)`` pair; each hop of a redirect
-                has its own. None: the session's ``connection_timeout`` and ``network_timeout``.
+                (and each retry) has its own. None: the session's ``connection_timeout`` and
+                ``network_timeout``.
             allow_redirects: follow redirects (default True, False for HEAD).
             verify: check the https certificate (True), not (False), or trust the CA bundle at this
                 path; None: the session's ``verify``.
@@ -253,12 +274,26 @@ class HttpSession(ConnectionSettings):
             stream: return once the headers arrived and leave the body on the connection, to be read
                 with ``iter_content``, ``iter_lines``, ``raw`` or ``stream`` (default: the session's
                 ``stream``). The request is reported when it is done (see ``_streaming``).
+            hooks: ``{"response": hook or [hooks]}``: each hop's response is passed to each hook,
+                which may return a response to use instead (the session's ``hooks`` when None).
         """
         method = method.upper()
         start_time = _time()
         start = _perf_counter()
         body: bytes | None = None
         own: RequestFields | None = None
+        extras: RequestExtras | None = None
+        if hooks is not None or auth is not None or self._extended:
+            # requests' options beyond the plain ones: the slow path (see _request_options)
+            extras = RequestExtras(
+                self,
+                hooks,
+                self._auth if auth is None else auth,
+                {"timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies, "stream": stream},
+            )
+            if self._params:
+                params = merge_params(self._params, params)
+        options: RequestOptions | None = None
         try:
             # the common case, a relative path with no params, never touches urllib
             origin = self._base_origin
@@ -271,14 +306,16 @@ class HttpSession(ConnectionSettings):
                 body, content_type = (
                     encode_multipart(data, files) if files is not None else encode_body(data, json)
                 )
-            if headers or cookies or auth or self.auth or content_type:
-                auth = auth or self.auth
-                authorization = basic_auth_header(auth) if auth else None
+            if headers or cookies or extras is not None or content_type:
+                authorization = extras.authorization if extras is not None else None
                 own = request_fields(self._headers, headers, cookies, authorization, content_type)
-            options: RequestOptions | None = None
+                if extras is not None and extras.prepares:
+                    method, origin, target, own, body = extras.prepare(method, origin, target, own, body)
             if timeout is not None or verify is not None or cert is not None or proxies is not None:
                 options = request_options(timeout, verify, cert, proxies)
         except Exception as e:  # a malformed URL, body or header: reported like any failed request
+            if extras is not None and e is extras.user_error:
+                raise
             return self._report_early(method, url, name, catch_response, context, e, start_time, start)
 
         if allow_redirects is None:
@@ -286,9 +323,12 @@ class HttpSession(ConnectionSettings):
         if stream is None:
             stream = self.stream
         try:
-            response = self._send(method, origin, target, own, body, _NOTHING_DROPPED, options, stream)
-            if allow_redirects and response.status_code in REDIRECT_STATUSES:
-                response = self._follow(response, own, body, options, stream)
+            if extras is None:
+                response = self._send(method, origin, target, own, body, _NOTHING_DROPPED, options, stream)
+                if allow_redirects and response.status_code in REDIRECT_STATUSES:
+                    response = self._follow(response, own, body, options, stream)
+            else:
+                response = extras.send(method, origin, target, own, body, allow_redirects, options, stream)
         except GreenletExit:
             # the user was stopped while it waited for this response: it is not a request with a
             # response time, but the summary says how many there were
@@ -297,9 +337,16 @@ class HttpSession(ConnectionSettings):
             raise
         except Exception as e:
             # an outer gevent.Timeout is a BaseException: it ends the user's task, as it should
+            if extras is not None and e is extras.user_error:
+                raise
             wire = wire_target(target)
             response = Response(
-                Request(method, origin, wire, origin.url + wire, (), body), 0, "", None, b"", e
+                Request(method, origin, wire, origin.url + wire, (), body),
+                0,
+                "",
+                None,
+                b"",
+                as_requests_error(e),
             )
 
         response.response_time = (_perf_counter() - start) * 1000.0
@@ -363,7 +410,10 @@ class HttpSession(ConnectionSettings):
         body: bytes | None,
         options: RequestOptions | None = None,
         stream: bool = False,
+        send: Callable[..., Response] | None = None,
     ) -> Response:
+        """Follow ``response``'s redirects, each hop sent by ``send`` (the session's ``_send`` unless a
+        request's extras add retries, digest answers or hooks to every hop)."""
         history: list[Response] = []
         dropped = _NOTHING_DROPPED
         method = response.request.method
@@ -392,7 +442,10 @@ class HttpSession(ConnectionSettings):
             if came_from is None or origin.host != came_from.host:
                 # credentials stay with the host they were meant for
                 dropped |= {"authorization"}
-            response = self._send(method, origin, target, own, body, dropped, options, stream)
+            if send is None:
+                response = self._send(method, origin, target, own, body, dropped, options, stream)
+            else:
+                response = send(method, origin, target, own, body, dropped)
         response.history = history
         return response
 
@@ -489,11 +542,17 @@ class HttpSession(ConnectionSettings):
     def _resolve(self, url: str, params: Any) -> tuple[Origin, str]:
         """The origin and request target (path and query) for any URL, with params added."""
         if is_absolute(url):
-            scheme, host, port, target = split_url(url)
+            try:
+                scheme, host, port, target = split_url(url)
+            except ValueError:
+                scheme = url.partition("://")[0].lower()
+                if scheme not in DEFAULT_PORTS:
+                    raise InvalidSchema(f"No connection adapters were found for {url!r}") from None
+                raise InvalidURL(f"Invalid URL {url!r}: No host supplied") from None
             origin = origin_for(scheme, host, port)
         else:
             if self._base_origin is None:
-                raise ValueError(
+                raise MissingSchema(
                     f"relative URL {url!r} but the session has no base URL (set the user's host)"
                 )
             origin = self._base_origin

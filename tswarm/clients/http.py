@@ -3,7 +3,9 @@
 The client itself lives in private modules, one concern each:
 ``_session`` (the session: requests, redirects, cookies, events), ``_models`` (Request, Response),
 ``_headers`` (header mappings), ``_urls``, ``_content`` and ``_multipart`` (request bodies),
-``_decoders`` (Content-Encoding), ``_auth``, ``_exceptions``, and ``_transports/`` (the network).
+``_decoders`` (Content-Encoding), ``_auth`` and ``_digest`` (credentials), ``_exceptions`` (requests'
+types), ``_session_options`` (requests' session attributes), ``_request_options`` with ``_hooks`` and
+``_retries`` (requests' options that leave the plain path), and ``_transports/`` (the network).
 """
 
 from __future__ import annotations

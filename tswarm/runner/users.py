@@ -311,9 +311,13 @@ class HttpUser(User, RestMixin):
         from tswarm.clients.http import HttpSession  # lazily: the client pulls in the network stack
 
         # like requests, which Locust's HttpUser uses: https certificates are checked unless
-        # ``self.client.verify = False``
+        # ``self.client.verify = False``, and 30 redirects are followed (requests' Session.max_redirects)
         self.client = HttpSession(
-            base_url=self.host, request_event=environment.events.request, user=self, insecure=False
+            base_url=self.host,
+            request_event=environment.events.request,
+            user=self,
+            insecure=False,
+            max_redirects=30,
         )
 
 
@@ -332,6 +336,8 @@ class FastHttpUser(User, RestMixin):
     connection_timeout: float = 60.0
     #: redirects followed before giving up
     max_redirects: int = 5
+    #: retries of timeouts and other passing socket errors (idempotent methods only), as in Locust
+    max_retries: int = 0
     #: skip TLS certificate and hostname checks (Locust's default: True)
     insecure: bool = True
     #: headers sent with every request
@@ -363,6 +369,7 @@ class FastHttpUser(User, RestMixin):
             network_timeout=self.network_timeout,
             connection_timeout=self.connection_timeout,
             max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
             insecure=self.insecure,
             concurrency=self.concurrency,
             trust_env=False,

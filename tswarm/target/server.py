@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
 
+from tswarm.target.digest import ALGORITHMS, DigestVerifier
+
 __all__ = ["RequestCounts", "TargetProtocol", "serve", "start_server"]
 
 #: headers larger than this are refused (431) and the connection closed
@@ -42,12 +44,16 @@ MAX_STREAM_BYTES = 1024 * 1024 * 1024
 MAX_STREAM_LINES = 100_000
 #: /flaky fails every FLAKY_EVERY-th request it answers (the 10th, 20th, ...)
 FLAKY_EVERY = 10
+#: /fail/N/KEY remembers this many keys (the oldest are forgotten first)
+FAIL_KEYS_KEPT = 4096
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _INDEX_HTML = (
     b"<!doctype html><html><head><title>tswarm target</title></head><body>"
     b"<h1>tswarm target</h1><p>Endpoints: /fast /slow?ms=N /latency /bytes/N /status/CODE /flaky /json "
-    b"/echo /redirect?to=/fast /cookies/set?name=value /cookies /basic-auth/USER/PASS /login "
+    b"/echo /redirect?to=/fast /cookies/set?name=value /cookies /basic-auth/USER/PASS "
+    b"/digest-auth/QOP/USER/PASS/ALGORITHM /fail/N/KEY?status=503&amp;retry_after=S "
+    b"/response-headers?Name=value /login "
     b"/items/ID /stream-bytes/N?chunk_size=K&gzip=1 /stream/N /__counts /__connections /__reset</p></body></html>"
 )
 _JSON_DOC = json.dumps(
@@ -185,6 +191,9 @@ class _Router:
 
     def __init__(self, counts: RequestCounts) -> None:
         self.counts = counts
+        self._digest = DigestVerifier()
+        # /fail/N/KEY: how many times each key was asked
+        self._fail_seen: dict[str, int] = {}
         self._exact: dict[str, Callable[[_Request], _Answer]] = {
             "/": lambda r: _answer(200, _INDEX_HTML, b"text/html; charset=utf-8"),
             "/fast": lambda r: _answer(200, b"ok"),
@@ -197,12 +206,15 @@ class _Router:
             "/cookies": lambda r: _json({"cookies": _cookies(r)}),
             "/cookies/set": self._cookies_set,
             "/login": self._login,
+            "/response-headers": self._response_headers,
         }
         self._prefixed: tuple[tuple[str, Callable[[_Request, str], _Answer]], ...] = (
             ("/bytes/", self._bytes),
             ("/status/", self._status),
             ("/items/", self._item),
             ("/basic-auth/", self._basic_auth),
+            ("/digest-auth/", self._digest_auth),
+            ("/fail/", self._fail),
             ("/redirect/", self._redirect_chain),
         )
 
@@ -329,6 +341,56 @@ class _Router:
         if sep and req.headers.get("authorization") == expected:
             return _json({"authenticated": True, "user": unquote(user)})
         return _answer(401, b"unauthorized", extra=b'WWW-Authenticate: Basic realm="tswarm"\r\n')
+
+    def _digest_auth(self, req: _Request, rest: str) -> _Answer:
+        # /digest-auth/QOP/USER/PASS[/ALGORITHM], QOP "auth" or "none", as httpbin names it
+        qop, _, rest = rest.partition("/")
+        user, _, rest = rest.partition("/")
+        password, _, algorithm = rest.partition("/")
+        algorithm = algorithm or "MD5"
+        if qop not in ("auth", "none") or not user or algorithm.upper() not in ALGORITHMS:
+            return _answer(404, b"not found")
+        user, password = unquote(user), unquote(password)
+        uri = req.path + ("?" + req.query if req.query else "")
+        authorization = req.headers.get("authorization", "")
+        if authorization and self._digest.check(
+            authorization, req.method, uri, user, password, qop, algorithm
+        ):
+            return _json({"authenticated": True, "user": user})
+        challenge = self._digest.challenge("tswarm", qop, algorithm)
+        return _answer(401, b"unauthorized", extra=f"WWW-Authenticate: {challenge}\r\n".encode())
+
+    def _response_headers(self, req: _Request) -> _Answer:
+        # each query parameter becomes a response header (Content-Type included), the body shows them
+        pairs = parse_qsl(req.query, keep_blank_values=True) if req.query else []
+        if any(c in name + value for name, value in pairs for c in "\r\n") or any(not n for n, _ in pairs):
+            return _answer(400, b"bad header")
+        content_type = b"application/json"
+        extra = b""
+        for name, value in pairs:
+            if name.lower() == "content-type":
+                content_type = value.encode("latin-1", "replace")
+            else:
+                extra += f"{name}: {value}\r\n".encode("latin-1", "replace")
+        return 200, json.dumps(dict(pairs)).encode(), content_type, extra, 0.0
+
+    def _fail(self, req: _Request, rest: str) -> _Answer:
+        # /fail/N/KEY: the first N requests for KEY fail with ?status= (503), the rest get 200
+        times, _, key = rest.partition("/")
+        query = _query(req)
+        status_text = query.get("status", "503")
+        if not times.isdigit() or not key or not status_text.isdigit():
+            return _answer(400, b"use /fail/N/KEY?status=CODE")
+        seen = self._fail_seen.pop(key, 0) + 1
+        self._fail_seen[key] = seen
+        if len(self._fail_seen) > FAIL_KEYS_KEPT:
+            del self._fail_seen[next(iter(self._fail_seen))]
+        if seen > int(times):
+            return _answer(200, b"ok")
+        retry_after = query.get("retry_after", "")
+        extra = f"Retry-After: {retry_after}\r\n".encode() if retry_after.isdigit() else b""
+        status = int(status_text)
+        return _answer(status, _REASONS.get(status, "Status").encode(), extra=extra)
 
 
 def _head_for(status: int, length: int, content_type: bytes, extra: bytes, close: bool) -> bytes:
