@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 
 from tswarm.compat.locust import install_locust_aliases
 from tswarm.exceptions import TestFileError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,13 +48,18 @@ class LoadedTest:
             if name not in self.shape_classes:
                 raise TestFileError(f"unknown LoadTestShape class {name}")
             return self.shape_classes[name]()
-        if len(self.shape_classes) > 1:
-            raise TestFileError(
-                "the test file defines several LoadTestShape classes ("
-                + ", ".join(sorted(self.shape_classes))
-                + "); keep one"
+        if not self.shape_classes:
+            return None
+        first, *others = self.shape_classes
+        if others:
+            # Locust runs the first shape class the file defines (files often keep alternatives
+            # side by side and comment nothing out): do the same, and say which one it is.
+            log.warning(
+                "the test file defines several LoadTestShape classes; using the first, %s (not %s)",
+                first,
+                ", ".join(others),
             )
-        return next(iter(self.shape_classes.values()))() if self.shape_classes else None
+        return self.shape_classes[first]()
 
 
 def expand_paths(spec: str) -> list[Path]:

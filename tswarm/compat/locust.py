@@ -37,6 +37,7 @@ _ALIASES: dict[str, tuple[str, tuple[str, ...] | None]] = {
         ("HttpSession", "ResponseContextManager", "RestResponseContextManager", "Response"),
     ),
     "locust.debug": ("tswarm.debug", ("run_single_user",)),
+    "locust.log": ("tswarm.compat.log", None),
     "locust.contrib": ("tswarm.compat.contrib", None),
     "locust.contrib.fasthttp": ("tswarm.compat.fasthttp", None),
 }

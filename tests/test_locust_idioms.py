@@ -1,0 +1,129 @@
+"""Idioms of real-world Locust files that once failed under tswarm (found by benchmarks/locustfile_corpus.py).
+
+Each test is a minimal locustfile written for this suite, loaded by tswarm's loader or run by a real
+``tswarm run`` process against the built-in target.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import repo_env
+
+from tswarm.loader import load_testfiles
+
+RUN_TIMEOUT = 60
+
+
+def write(path: Path, source: str) -> Path:
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def run_headless(
+    tmp_path: Path, target_url: str, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """``tswarm run`` of ``locustfile.py`` in ``tmp_path``: 2 users for 2 s; the JSON report."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tswarm",
+            "run",
+            "-f",
+            "locustfile.py",
+            "--headless",
+            "-H",
+            target_url,
+            "-u",
+            "2",
+            "-r",
+            "20",
+            "-t",
+            "2s",
+            "--json",
+            "out.json",
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=repo_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    report = json.loads((tmp_path / "out.json").read_text()) if (tmp_path / "out.json").exists() else {}
+    return result, report
+
+
+def test_several_shape_classes_use_the_first_as_locust_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files keep alternative shapes side by side; Locust runs the first one defined, and so does tswarm."""
+    write(
+        tmp_path / "shapes_side_by_side.py",
+        """
+        from locust import LoadTestShape, User, task
+
+        class Idle(User):
+            @task
+            def nothing(self):
+                pass
+
+        class Ramp(LoadTestShape):
+            def tick(self):
+                return (3, 1.0)
+
+        class Spike(LoadTestShape):
+            def tick(self):
+                return (9, 9.0)
+        """,
+    )
+    loaded = load_testfiles(str(tmp_path / "shapes_side_by_side.py"))
+    with caplog.at_level(logging.WARNING, logger="tswarm.loader"):
+        shape = loaded.select_shape()
+    assert type(shape).__name__ == "Ramp"
+    assert "using the first, Ramp (not Spike)" in caplog.text
+
+
+def test_locust_log_helpers(tmp_path: Path, target_server) -> None:
+    """``from locust import log``: setup_logging() with a log file, and greenlet_exception_logger() for
+    helper greenlets a file spawns."""
+    write(
+        tmp_path / "locustfile.py",
+        """
+        import logging
+
+        import gevent
+        from locust import HttpUser, constant, log, task
+
+        log.setup_logging("INFO", "mirror.log")
+        helper_log = logging.getLogger("helper")
+
+        def broken_helper():
+            raise RuntimeError("the helper broke")
+
+        class Visitor(HttpUser):
+            wait_time = constant(0.1)
+
+            def on_start(self):
+                gevent.spawn(broken_helper).link_exception(log.greenlet_exception_logger(helper_log))
+
+            @task
+            def page(self):
+                self.client.get("/fast")
+                helper_log.info("visited")
+        """,
+    )
+    result, report = run_headless(tmp_path, target_server.url)
+    assert result.returncode == 0, result.stderr
+    assert report["total"]["num_requests"] > 0
+    mirrored = (tmp_path / "mirror.log").read_text()
+    assert "helper: visited" in mirrored
+    assert "Unhandled exception in greenlet" in mirrored and "RuntimeError: the helper broke" in mirrored
