@@ -127,3 +127,42 @@ def test_locust_log_helpers(tmp_path: Path, target_server) -> None:
     mirrored = (tmp_path / "mirror.log").read_text()
     assert "helper: visited" in mirrored
     assert "Unhandled exception in greenlet" in mirrored and "RuntimeError: the helper broke" in mirrored
+
+
+def test_locust_stats_settings_load_and_are_named_when_they_have_no_effect(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files tune Locust's statistics by assigning to ``locust.stats``; they load, and one warning says
+    which settings tswarm does not read."""
+    write(
+        tmp_path / "tuned_stats.py",
+        """
+        import locust.stats
+        from locust import HttpUser, stats, task
+        from locust.stats import RequestStats, StatsEntry
+
+        locust.stats.CONSOLE_STATS_INTERVAL_SEC = 15
+        stats.PERCENTILES_TO_CHART = (0.5, 0.99)
+        unchanged = stats.CSV_STATS_INTERVAL_SEC
+
+        class Reader(HttpUser):
+            @task
+            def page(self):
+                self.client.get("/fast")
+        """,
+    )
+    with caplog.at_level(logging.WARNING, logger="tswarm.compat.stats"):
+        loaded = load_testfiles(str(tmp_path / "tuned_stats.py"))
+    stand_in = sys.modules["locust.stats"]
+    try:
+        module = loaded.modules[0]
+        assert module.RequestStats.__module__.startswith("tswarm.stats")
+        assert module.unchanged == 1
+        warnings = [r.getMessage() for r in caplog.records if r.name == "tswarm.compat.stats"]
+        assert len(warnings) == 1
+        assert "locust.stats.CONSOLE_STATS_INTERVAL_SEC, locust.stats.PERCENTILES_TO_CHART" in warnings[0]
+        assert "CSV_STATS_INTERVAL_SEC" not in warnings[0]
+    finally:
+        # the stand-in lives for the whole process: leave it as other tests expect it
+        for name in ("CONSOLE_STATS_INTERVAL_SEC", "PERCENTILES_TO_CHART", "CSV_STATS_INTERVAL_SEC"):
+            vars(stand_in).pop(name, None)

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from tswarm.compat.locust import install_locust_aliases
+from tswarm.compat.stats import warn_about_changed_settings
 from tswarm.exceptions import TestFileError
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def load_testfiles(spec: str) -> LoadedTest:
                     loaded.user_classes.setdefault(value.__name__, value)
                 elif is_shape_class(value):
                     loaded.shape_classes.setdefault(value.__name__, value)
+    warn_about_changed_settings(sys.modules.get("locust.stats"))
     if not loaded.user_classes:
         files = ", ".join(str(p) for p in loaded.paths)
         raise TestFileError(

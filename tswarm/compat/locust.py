@@ -38,6 +38,7 @@ _ALIASES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     ),
     "locust.debug": ("tswarm.debug", ("run_single_user",)),
     "locust.log": ("tswarm.compat.log", None),
+    "locust.stats": ("tswarm.compat.stats", None),
     "locust.contrib": ("tswarm.compat.contrib", None),
     "locust.contrib.fasthttp": ("tswarm.compat.fasthttp", None),
 }
