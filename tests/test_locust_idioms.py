@@ -27,9 +27,9 @@ def write(path: Path, source: str) -> Path:
 
 
 def run_headless(
-    tmp_path: Path, target_url: str, *extra: str
+    tmp_path: Path, target_url: str, *extra: str, run_time: str = "2s"
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
-    """``tswarm run`` of ``locustfile.py`` in ``tmp_path``: 2 users for 2 s; the JSON report."""
+    """``tswarm run`` of ``locustfile.py`` in ``tmp_path``: 2 users for ``run_time``; the JSON report."""
     result = subprocess.run(
         [
             sys.executable,
@@ -46,7 +46,7 @@ def run_headless(
             "-r",
             "20",
             "-t",
-            "2s",
+            run_time,
             "--json",
             "out.json",
             *extra,
@@ -166,3 +166,74 @@ def test_locust_stats_settings_load_and_are_named_when_they_have_no_effect(
         # the stand-in lives for the whole process: leave it as other tests expect it
         for name in ("CONSOLE_STATS_INTERVAL_SEC", "PERCENTILES_TO_CHART", "CSV_STATS_INTERVAL_SEC"):
             vars(stand_in).pop(name, None)
+
+
+@pytest.mark.parametrize("stop_timeout", ["0", "2"])
+def test_runner_quit_from_a_task_ends_the_run(tmp_path: Path, target_server, stop_timeout: str) -> None:
+    """``self.environment.runner.quit()`` in a task ends the test (it used to hang the process: the
+    user's greenlet tried to kill its own group and wait for it)."""
+    write(
+        tmp_path / "locustfile.py",
+        """
+        from locust import HttpUser, constant, events, task
+
+        @events.quitting.add_listener
+        def said_bye(environment, **kw):
+            print("QUITTING after", environment.stats.total.num_requests)
+
+        class Quitter(HttpUser):
+            wait_time = constant(0.05)
+            visits = 0
+
+            @task
+            def visit(self):
+                self.client.get("/fast")
+                Quitter.visits += 1
+                if Quitter.visits == 6:
+                    self.environment.runner.quit()
+        """,
+    )
+    target_server.reset()
+    # -t 60s: the run ends long before unless quit() works; the subprocess timeout bounds a failure
+    result, report = run_headless(tmp_path, target_server.url, "--stop-timeout", stop_timeout, run_time="60s")
+    assert result.returncode == 0, result.stderr
+    assert report["run"]["run_time"] == 60 and report["run"]["duration"] < 30
+    assert 6 <= report["total"]["num_requests"] == target_server.counts()["total"]
+    assert "QUITTING after" in result.stdout
+
+
+def test_runner_quit_from_a_checker_greenlet(tmp_path: Path, target_server) -> None:
+    """The threshold checker Locust's docs show: a greenlet spawned at init watches the fail ratio and
+    quits the runner, with the process exit code it chose."""
+    write(
+        tmp_path / "locustfile.py",
+        """
+        import gevent
+        from locust import HttpUser, constant, events, task
+        from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, WorkerRunner
+
+        def checker(environment):
+            while environment.runner.state not in [STATE_STOPPING, STATE_STOPPED, STATE_CLEANUP]:
+                gevent.sleep(0.1)
+                if environment.runner.stats.total.fail_ratio > 0.2:
+                    environment.process_exit_code = 3
+                    environment.runner.quit()
+                    return
+
+        @events.init.add_listener
+        def start_checker(environment, **kw):
+            if not isinstance(environment.runner, WorkerRunner):
+                gevent.spawn(checker, environment)
+
+        class Failing(HttpUser):
+            wait_time = constant(0.05)
+
+            @task
+            def broken(self):
+                self.client.get("/status/500")
+        """,
+    )
+    result, report = run_headless(tmp_path, target_server.url, run_time="60s")
+    assert result.returncode == 3, result.stderr
+    assert report["run"]["run_time"] == 60 and report["run"]["duration"] < 30
+    assert report["total"]["num_failures"] > 0

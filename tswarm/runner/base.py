@@ -50,6 +50,7 @@ class UserRunner:
         #: classes whose users failed to start in this test (name to error): no more are tried
         self.unstartable: dict[str, str] = {}
         self.state: RunState = RunState.READY
+        self._closed = False
         self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._unknown_message_types: set[str] = set()
         self.cpu_usage = 0.0
@@ -261,6 +262,11 @@ class UserRunner:
             log.error("Listener of message %r raised:\n%s", msg.type, traceback.format_exc())
 
     def close(self) -> None:
+        """Stop the runner's background work and listeners; idempotent (a test file's ``runner.quit()``
+        closes it before the command does)."""
+        if self._closed:
+            return
+        self._closed = True
         self._monitor.kill(block=False)
         self.environment.events.request.remove_listener(self._on_request)
         self.environment.events.user_error.remove_listener(self._on_user_error)
