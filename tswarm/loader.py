@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -15,7 +16,10 @@ from types import ModuleType
 from typing import Any
 
 from tswarm.compat.locust import install_locust_aliases
+from tswarm.compat.stats import warn_about_changed_settings
 from tswarm.exceptions import TestFileError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,13 +49,18 @@ class LoadedTest:
             if name not in self.shape_classes:
                 raise TestFileError(f"unknown LoadTestShape class {name}")
             return self.shape_classes[name]()
-        if len(self.shape_classes) > 1:
-            raise TestFileError(
-                "the test file defines several LoadTestShape classes ("
-                + ", ".join(sorted(self.shape_classes))
-                + "); keep one"
+        if not self.shape_classes:
+            return None
+        first, *others = self.shape_classes
+        if others:
+            # Locust runs the first shape class the file defines (files often keep alternatives
+            # side by side and comment nothing out): do the same, and say which one it is.
+            log.warning(
+                "the test file defines several LoadTestShape classes; using the first, %s (not %s)",
+                first,
+                ", ".join(others),
             )
-        return next(iter(self.shape_classes.values()))() if self.shape_classes else None
+        return self.shape_classes[first]()
 
 
 def expand_paths(spec: str) -> list[Path]:
@@ -93,6 +102,7 @@ def load_testfiles(spec: str) -> LoadedTest:
                     loaded.user_classes.setdefault(value.__name__, value)
                 elif is_shape_class(value):
                     loaded.shape_classes.setdefault(value.__name__, value)
+    warn_about_changed_settings(sys.modules.get("locust.stats"))
     if not loaded.user_classes:
         files = ", ".join(str(p) for p in loaded.paths)
         raise TestFileError(

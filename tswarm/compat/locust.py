@@ -37,6 +37,8 @@ _ALIASES: dict[str, tuple[str, tuple[str, ...] | None]] = {
         ("HttpSession", "ResponseContextManager", "RestResponseContextManager", "Response"),
     ),
     "locust.debug": ("tswarm.debug", ("run_single_user",)),
+    "locust.log": ("tswarm.compat.log", None),
+    "locust.stats": ("tswarm.compat.stats", None),
     "locust.contrib": ("tswarm.compat.contrib", None),
     "locust.contrib.fasthttp": ("tswarm.compat.fasthttp", None),
 }

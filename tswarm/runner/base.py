@@ -52,6 +52,7 @@ class UserRunner:
         self.state: RunState = RunState.READY
         #: the most users this runner ran at once
         self.peak_user_count = 0
+        self._closed = False
         self.custom_messages: dict[str, tuple[Callable[..., Any], bool]] = {}
         self._unknown_message_types: set[str] = set()
         self.cpu_usage = 0.0
@@ -264,6 +265,11 @@ class UserRunner:
             log.error("Listener of message %r raised:\n%s", msg.type, traceback.format_exc())
 
     def close(self) -> None:
+        """Stop the runner's background work and listeners; idempotent (a test file's ``runner.quit()``
+        closes it before the command does)."""
+        if self._closed:
+            return
+        self._closed = True
         self._monitor.kill(block=False)
         self.environment.events.request.remove_listener(self._on_request)
         self.environment.events.user_error.remove_listener(self._on_user_error)

@@ -127,8 +127,24 @@ class LocalRunner(UserRunner):
         """Stop the test soon; safe to call from a user's greenlet (StopTest)."""
         gevent.spawn(self.stop)
 
+    def _hand_over_if_called_by_a_user(self, action: Any) -> bool:
+        """Run ``action`` in a greenlet of its own when a user's greenlet called it, and yield to it.
+
+        ``runner.stop()``/``runner.quit()`` from a task or from a listener that runs in a user (a common
+        way to end a test on a condition): the user cannot kill the group it belongs to and wait for it,
+        so another greenlet does the stopping; the calling user then ends with the others (at this
+        switch when the stop is immediate, after its task with --stop-timeout), as in Locust.
+        """
+        if gevent.getcurrent() not in self.user_greenlets:
+            return False
+        gevent.spawn(action)
+        gevent.sleep(0)
+        return True
+
     def stop(self) -> None:
         """Stop all users (gracefully within the stop timeout) and end the test."""
+        if self._hand_over_if_called_by_a_user(self.stop):
+            return
         if self.state in (RunState.STOPPING, RunState.STOPPED) or self.started_at is None:
             self.stopped.set()
             return
@@ -143,6 +159,9 @@ class LocalRunner(UserRunner):
         self.stopped.set()
 
     def quit(self) -> None:
+        """Stop the test (see :meth:`stop`) and release the runner; ``runner.greenlet`` ends."""
+        if self._hand_over_if_called_by_a_user(self.quit):
+            return
         self.stop()
         self.close()
         self._quitted.set()
