@@ -209,3 +209,16 @@ def test_step_towards_properties(seed: int) -> None:
         current = new
         rounds += 1
     assert rounds == -(-todo // budget)
+
+
+def test_classes_are_shared_in_name_order_as_locust_does() -> None:
+    """Seen in a public locustfile: weights 5/2/2/1 at 5 users. Locust orders the classes by name and
+    starts one of each (Aggressive 1, Heavy 2, Mid 1 + 1); in file order the weight-1 class got none."""
+    heavy = type("Heavy", (), {"weight": 5})
+    mid_b = type("MidB", (), {"weight": 2})
+    mid_a = type("MidA", (), {"weight": 2})
+    aggressive = type("Aggressive", (), {"weight": 1})
+    counts = class_counts([heavy, mid_b, mid_a, aggressive], 5)
+    assert counts == {"Heavy": 2, "MidB": 1, "MidA": 1, "Aggressive": 1}
+    # the file's order does not matter, only the names
+    assert class_counts([aggressive, mid_a, heavy, mid_b], 5) == counts

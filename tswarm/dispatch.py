@@ -80,7 +80,9 @@ def class_counts(user_classes: Iterable[Any], total: int) -> dict[str, int]:
     counts = {_name(cls): 0 for cls in classes}
     total = max(0, int(total))
     fixed = [cls for cls in classes if int(getattr(cls, "fixed_count", 0) or 0) > 0]
-    weighted = [cls for cls in classes if not int(getattr(cls, "fixed_count", 0) or 0) > 0]
+    # by name, as Locust orders them: which classes get the first users (a class may get none while
+    # the total is below the number of classes) is then the same under both tools
+    weighted = sorted((cls for cls in classes if not int(getattr(cls, "fixed_count", 0) or 0) > 0), key=_name)
     fixed_weights = [int(cls.fixed_count) for cls in fixed]
     fixed_total = min(total, sum(fixed_weights))
     for cls, n in zip(fixed, _counts_of(fixed_weights, fixed_total), strict=True):
