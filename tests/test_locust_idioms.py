@@ -237,3 +237,33 @@ def test_runner_quit_from_a_checker_greenlet(tmp_path: Path, target_server) -> N
     assert result.returncode == 3, result.stderr
     assert report["run"]["run_time"] == 60 and report["run"]["duration"] < 30
     assert report["total"]["num_failures"] > 0
+
+
+def test_runner_quit_on_a_worker_leaves_the_master(tmp_path: Path, target_server) -> None:
+    """On a worker, ``runner.quit()`` stops its users, reports and leaves (it was an AttributeError);
+    when the last worker leaves, the master ends the test, as Locust's does."""
+    write(
+        tmp_path / "locustfile.py",
+        """
+        from locust import HttpUser, constant, task
+
+        class Quitter(HttpUser):
+            wait_time = constant(0.05)
+            visits = 0
+
+            @task
+            def visit(self):
+                self.client.get("/fast")
+                Quitter.visits += 1
+                if Quitter.visits == 6:
+                    self.environment.runner.quit()
+        """,
+    )
+    target_server.reset()
+    result, report = run_headless(
+        tmp_path, target_server.url, "--processes", "1", "--stop-timeout", "2", run_time="60s"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AttributeError" not in result.stderr
+    assert report["run"]["duration"] < 30
+    assert 6 <= report["total"]["num_requests"] == target_server.counts()["total"]

@@ -527,6 +527,9 @@ class MasterRunner:
         self._distribution.forget(node_id)
         self._awaiting_stopped.discard(node_id)
 
+    def last_worker_quit(self) -> None:
+        self._begin_stop()
+
     # -- the test ---------------------------------------------------------------------------------------
 
     def _start(

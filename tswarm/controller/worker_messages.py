@@ -64,6 +64,10 @@ class TestHooks(Protocol):
         """A worker quit or went missing: it runs no users of the test any more."""
         ...
 
+    def last_worker_quit(self) -> None:
+        """The last worker of a running test quit (none is left, missing ones aside): the test ends."""
+        ...
+
 
 class WorkerMessages:
     """The master's handling of the workers' messages, and its heartbeats to them.
@@ -287,6 +291,10 @@ class WorkerMessages:
         log.info("Worker %s quit", worker.node_id)
         self.workers.remove(worker.node_id)
         self.hooks.worker_gone(worker.node_id)
+        if self.hooks.test_is_active() and not self.workers.live_count:
+            # as Locust's master does: a test nobody runs any more is over (a headless run ends)
+            log.info("The last worker quit, stopping the test")
+            self.hooks.last_worker_quit()
 
     def _on_logs(self, worker: WorkerNode, data: dict[str, Any]) -> None:
         self.run_log.add_worker_lines(worker.node_id, data["lines"])

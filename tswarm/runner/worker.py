@@ -666,6 +666,16 @@ def _plain_file_name(name: str) -> bool:
 class WorkerRunner(MasterLinkedRunner):
     """The runner of a ``tswarm worker`` process (``isinstance(environment.runner, WorkerRunner)``)."""
 
+    def stop(self) -> None:
+        """Locust's ``runner.stop()`` on a worker: stop this worker's users, which stays connected and
+        takes part in the master's next test. Safe to call from a user's own task."""
+        gevent.spawn(self._stop_test)
+
+    def quit(self) -> None:
+        """Locust's ``runner.quit()`` on a worker: stop the users, report, leave the master and end the
+        process (its users go to the other workers). Safe to call from a user's own task."""
+        self.leave()
+
 
 class LinkedLocalRunner(MasterLinkedRunner, LocalRunner):
     """The runner of a local run shown in the TUI.
