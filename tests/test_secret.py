@@ -117,9 +117,10 @@ def test_a_worker_without_the_secret_is_refused_in_one_line(
         .endswith("Gave up after 3s (--master-timeout): the master refused this worker")
     )
     assert "Traceback" not in worker.output
-    # the worker tried again and again; the master says it once
-    master.wait_for(lambda line: REFUSED_BY_MASTER in line)
-    assert master.output.count("Refused a connection from") == 1, master.output
+    # the worker tried again and again; the master says it once (a refusal whose peer hung up before
+    # its address could be read, on a busy machine, is only counted in a summary line)
+    master.wait_for(lambda line: REFUSED_BY_MASTER in line or "Refused a connection (its address" in line)
+    assert master.output.count("Refused a connection from") <= 1, master.output
     assert "connected;" not in master.output
 
 

@@ -111,6 +111,9 @@ class MasterLink:
         self._unsummed_closed = 0
         self._peer_warnings = 0
         self._unlogged_bad_frames = 0
+        #: refused connections whose peer's address was gone before it could be read (summarised)
+        self._unaddressed_refusals = 0
+        self._said_unaddressed = False
         self._summary_due = time.monotonic() + SUMMARY_INTERVAL
         self._fd_warned_at = float("-inf")
         #: file descriptor -> the peer's address, from its connection's acceptance to its end
@@ -214,7 +217,20 @@ class MasterLink:
             failure, self._handshake_failure = self._handshake_failure, None
             address = self._fd_addresses.pop(value, None)
             if failure is not None:
-                self._refused(address or "an address that was gone before it could be read", failure)
+                if address is not None:
+                    self._refused(address, failure)
+                else:
+                    # the peer hung up before its address was read (a busy machine): the first one is
+                    # said at once, the others summarised
+                    self.refused_connections += 1
+                    if not self._said_unaddressed:
+                        self._said_unaddressed = True
+                        log.warning(
+                            "Refused a connection (its address was gone before it could be read): %s", failure
+                        )
+                    else:
+                        self._unaddressed_refusals += 1
+                        self.log_summaries()
             identity = self._fd_peers.pop(value, None)
             if identity is None:
                 # a connection that never carried a valid message: junk (a failed handshake), an
@@ -280,6 +296,14 @@ class MasterLink:
                 MAX_FRAME_BYTES,
             )
             self._unsummed_closed = 0
+        if self._unaddressed_refusals:
+            log.warning(
+                "Refused %d more connection(s) without the secret in the last %.0fs (their address was "
+                "gone before it could be read)",
+                self._unaddressed_refusals,
+                SUMMARY_INTERVAL,
+            )
+            self._unaddressed_refusals = 0
         if self._unlogged_bad_frames:
             log.warning(
                 "%d more bad frame(s) from new peers in the last %.0fs (only counted)",
@@ -287,6 +311,8 @@ class MasterLink:
                 SUMMARY_INTERVAL,
             )
             self._unlogged_bad_frames = 0
+        #: refused connections whose peer's address was gone before it could be read (summarised)
+        self._unaddressed_refusals = 0
 
     def _note_source(self, frame: Any) -> None:
         # which connection (fd) a peer's frames come in on, so that its closing can be told to be its
@@ -406,13 +432,13 @@ class MasterLink:
             self._context.term()
 
 
-def _peer_address(fd: int) -> str:
+def _peer_address(fd: int) -> str | None:
     """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd)."""
     try:
         with socket.socket(fileno=os.dup(fd)) as dup:
             peer = dup.getpeername()
     except OSError:
-        return "an unknown address"
+        return None
     return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
