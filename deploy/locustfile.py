@@ -1,6 +1,6 @@
 """The example test of deploy/: a visitor of the built-in target (`tswarm target`), which the compose
 file and the Kubernetes manifests start beside tswarm. Replace it with your own test file: see
-deploy/README.md. The Kubernetes ConfigMap (k8s/common/locustfile-configmap.yaml) holds a copy.
+docs/deploy.md. The Kubernetes ConfigMap (k8s/common/locustfile-configmap.yaml) holds a copy.
 """
 
 import random

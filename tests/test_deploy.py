@@ -40,7 +40,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 DOCKERIGNORE = DEPLOY / "Dockerfile.dockerignore"
 EXAMPLE_TEST = DEPLOY / "locustfile.py"
 
-#: the oldest Kubernetes the manifests are meant for (deploy/README.md says so), and the newest whose
+#: the oldest Kubernetes the manifests are meant for (docs/deploy.md says so), and the newest whose
 #: schemas the installed kubernetes-validate ships
 K8S_VERSIONS = ("1.30", kubernetes_validate.latest_version())
 #: the image every container runs
@@ -285,7 +285,7 @@ def test_the_secret_file_is_the_secret_mounted_into_every_master_and_worker() ->
         assert volume["secret"]["secretName"] == SECRET_NAME, where
         assert name == SECRET_KEY, where
         assert entry["spec"]["securityContext"]["fsGroup"] == 10001, f"{where}: the user could not read it"
-    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     assert f"kubectl create secret generic {SECRET_NAME} --from-literal={SECRET_KEY}=" in readme
 
 
@@ -508,17 +508,17 @@ def test_build_context_holds_what_the_wheel_is_built_from_and_nothing_else() -> 
 
 
 def test_readme_command_lines_are_valid() -> None:
-    """The tswarm command lines deploy/README.md gives to the image."""
+    """The tswarm command lines docs/deploy.md gives to the image."""
     lines = [
         line.split(IMAGE, 1)[1]
-        for line in (DEPLOY / "README.md").read_text(encoding="utf-8").splitlines()
+        for line in (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").splitlines()
         if line.startswith("docker run ") and IMAGE in line
     ]
     commands = [shlex.split(line.split("#")[0]) for line in lines]
     assert any(argv and argv[0] == "worker" for argv in commands)
     for argv in commands:
         if argv and not argv[0].startswith("-"):
-            tswarm_params(argv, f"deploy/README.md: {' '.join(argv)}")
+            tswarm_params(argv, f"docs/deploy.md: {' '.join(argv)}")
 
 
 # -- the health check -----------------------------------------------------------------------------------
