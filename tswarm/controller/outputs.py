@@ -53,6 +53,7 @@ __all__ = [
     "validate_json_report",
     "write_csv_stats",
     "write_json",
+    "write_text_file",
 ]
 
 JSON_SCHEMA_VERSION: Final = 1
@@ -353,6 +354,11 @@ def write_json(path_or_dash: str, report: dict[str, Any]) -> None:
     _write_atomically(path_or_dash, lambda f: f.write(text))
 
 
+def write_text_file(path: str, text: str) -> None:
+    """Write a rendered report (HTML, Markdown) atomically: a reader never sees half of it."""
+    _write_atomically(path, lambda f: f.write(text))
+
+
 # -- the report's shape ----------------------------------------------------------------------------
 # Declared once, here; docs/json-output.md describes the same fields (tests/test_outputs.py checks the two
 # against each other) and validate_json_report checks a document against it. A bool is never a number.
@@ -485,9 +491,19 @@ def validate_json_report(doc: Any) -> list[str]:
     if isinstance(doc.get("entries"), list):
         entries += [(f"entries[{i}]", e) for i, e in enumerate(doc["entries"])]
     for where, entry in entries:
-        values = entry.get("percentiles") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        values = entry.get("percentiles")
         if isinstance(values, dict) and sorted(values) != columns:
             problems.append(f"{where}.percentiles: keys {sorted(values, key=str)} do not match {columns}")
+        histogram = entry.get("histogram")
+        if isinstance(histogram, list) and not any(p.startswith(f"{where}.") for p in problems):
+            # the other rules: ascending keys, each once, and one count per request
+            keys = [key for key, _ in histogram]
+            if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+                problems.append(f"{where}.histogram: bucket keys are not in ascending order")
+            elif sum(count for _, count in histogram) != entry.get("num_requests"):
+                problems.append(f"{where}.histogram: counts do not add up to num_requests")
     return problems
 
 
@@ -552,11 +568,9 @@ def stats_from_report(*reports: JsonReport) -> RequestStats:
     and sums add and histograms add bucket by bucket, so percentiles recomputed from the result equal
     those of one run that made all the requests.
 
-    Reports of older tswarm versions have no histograms: their percentiles cannot be recomputed (they
-    come out 0); everything else can.
-
     Raises:
-        ValueError: a number in a report is beyond what the statistics take (see tswarm.shapes.Count).
+        ReportFileError: a report has no histograms (written by a tswarm before them), so its
+            percentiles cannot be recomputed; or its numbers are beyond what the statistics take.
     """
     start = min((float(r["run"]["start_time"]) for r in reports), default=None)
     stats = RequestStats(track_deltas=False, start_time=start)
@@ -568,7 +582,14 @@ def stats_from_report(*reports: JsonReport) -> RequestStats:
             "exceptions": [],
             "interrupted": int(report["run"].get("interrupted_requests", 0)),
         }
-        stats.merge_delta(delta, node_id="report")
+        if any("histogram" not in e for e in report["entries"]):
+            raise ReportFileError(
+                "a report without histograms (written by an older tswarm) cannot be read back into statistics"
+            )
+        try:
+            stats.merge_delta(delta, node_id="report")
+        except ValueError as e:
+            raise ReportFileError(str(e).replace("malformed stats delta from report", "a report")) from None
         # each group keeps the nodes it was seen on (a delta names one sender)
         for group in report["exceptions"]:
             known = stats.exceptions.get(group["traceback"])
