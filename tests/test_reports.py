@@ -278,6 +278,31 @@ def test_a_run_writes_html_and_markdown(run_with_reports: tuple[Path, Any, Any])
     assert printed.returncode == 0 and printed.stdout == summary
 
 
+def test_a_distributed_run_writes_the_same_reports(tmp_path: Path, target: Any) -> None:
+    """A master with two local worker processes: the reports render the master's merged numbers."""
+    (tmp_path / "locustfile.py").write_text(textwrap.dedent(BOUNDED_USERS))
+    result = tswarm(
+        "run",
+        "--headless",
+        "--processes",
+        "2",
+        "-H",
+        target.url,
+        *("-u", "4", "-r", "100", "-t", "3s", "--stop-timeout", "5"),
+        *("--json", "result.json", "--html", "report.html", "--markdown", "summary.md"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    report = load_json_report(str(tmp_path / "result.json"))
+    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    page = (tmp_path / "report.html").read_text()
+    assert f"<td>{report['total']['num_requests']}</td>" in page and "tswarm run" in page
+    again = tswarm("report", "result.json", "--html", "again.html", "--markdown", "again.md", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.html").read_text() == page
+    assert (tmp_path / "again.md").read_text() == (tmp_path / "summary.md").read_text()
+
+
 LOCUST_JSON = '[{"name": "/", "method": "GET", "num_requests": 3, "num_failures": 0}]'
 
 

@@ -445,7 +445,9 @@ def secret(
 
 @app.command()
 def report(
-    result: Annotated[str, typer.Argument(help="The JSON report of a run (its --json FILE).")],
+    result: Annotated[
+        str, typer.Argument(metavar="RESULT.json", help="The JSON report of a run (its --json FILE).")
+    ],
     html: Annotated[
         str | None,
         typer.Option(
