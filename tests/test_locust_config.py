@@ -432,14 +432,15 @@ def test_options_without_an_equivalent_get_one_notice(project: tuple[Path, Path]
     env = clean_env(home, LOCUST_ENABLE_OPENTELEMETRY="true")
     result = tswarm("run", "--headless", "-t", "1s", "-r", "100", cwd=work, env=env)
     assert result.returncode == 0, result.stderr
+    # Locust's html setting is tswarm's --html now
+    assert "<!DOCTYPE html>" in (work / "report.html").read_text()
     notes = [line for line in result.stderr.splitlines() if line.startswith("tswarm: note:")]
     assert notes == [
         "tswarm: note: master = true in locust.conf asks Locust for a master; tswarm's command picks the role"
         " (`tswarm master`), so this `tswarm run` leaves it aside",
         "tswarm: note: ignoring Locust's web-UI options (tswarm shows a TUI instead): web-port in locust.conf,"
         " web-host in locust.conf",
-        "tswarm: note: ignoring Locust options tswarm does not have: html in locust.conf (no HTML report: use"
-        " --json or --csv), LOCUST_ENABLE_OPENTELEMETRY",
+        "tswarm: note: ignoring Locust options tswarm does not have: LOCUST_ENABLE_OPENTELEMETRY",
     ]
 
 

@@ -307,7 +307,7 @@ DOC_TABLES: dict[str, Any] = {
     "`exceptions` items": ExceptionReport,
     "`history` items": HistoryPointReport,
 }
-_PLURALS = {"entry": "entries"}
+_PLURALS = {"entry": "entries", "pair of ints": "pairs of ints"}
 
 
 def _doc_type(declared: Any) -> str:
@@ -320,6 +320,8 @@ def _doc_type(declared: Any) -> str:
     if origin in (typing.Union, type(int | None)):
         named = [_doc_type(a) for a in args if a is not type(None)]
         return " or ".join(named + (["null"] if type(None) in args else []))
+    if origin is tuple and len(args) == 2 and _doc_type(args[0]) == _doc_type(args[1]):
+        return f"pair of {_doc_type(args[0])}s"
     if origin is list:
         item = _doc_type(args[0])
         return f"list of {_PLURALS.get(item, item + 's')}"

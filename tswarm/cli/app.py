@@ -1,4 +1,4 @@
-"""The ``tswarm`` command: run, master, worker, demo and target.
+"""The ``tswarm`` command: run, master, worker, demo, report, secret and target.
 
 Only option parsing lives here; each command hands a ``RunOptions`` to the module that runs it
 (``run``, ``master`` and ``demo`` through :mod:`tswarm.cli.modes`, which picks their run mode). This
@@ -123,6 +123,22 @@ Json = Annotated[
     str | None,
     typer.Option(
         "--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout)."
+    ),
+]
+Html = Annotated[
+    str | None,
+    typer.Option(
+        "--html",
+        envvar=_env("html"),
+        help="Write a self-contained HTML report to FILE at the end ({u}, {r}, {t}: users, spawn rate, run time).",
+    ),
+]
+Markdown = Annotated[
+    str | None,
+    typer.Option(
+        "--markdown",
+        envvar=_env("markdown"),
+        help="Write a short Markdown summary to FILE at the end (e.g. $GITHUB_STEP_SUMMARY).",
     ),
 ]
 ResetStats = Annotated[
@@ -292,6 +308,8 @@ def run(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    html: Html = None,
+    markdown: Markdown = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -329,6 +347,8 @@ def master(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    html: Html = None,
+    markdown: Markdown = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -386,6 +406,8 @@ def demo(
     headless: Headless = False,
     csv: Csv = None,
     json: Json = None,
+    html: Html = None,
+    markdown: Markdown = None,
     only_summary: OnlySummary = False,
     loglevel: LogLevel = "INFO",
     exit_code_on_error: ExitCodeOnError = 0,
@@ -419,6 +441,30 @@ def secret(
     print(
         f"Wrote a new secret to {file} (readable by you only); give it to master and workers with --secret-file"
     )
+
+
+@app.command()
+def report(
+    result: Annotated[
+        str, typer.Argument(metavar="RESULT.json", help="The JSON report of a run (its --json FILE).")
+    ],
+    html: Annotated[
+        str | None,
+        typer.Option(
+            "--html", help="Write the self-contained HTML report to FILE ({u}, {r}, {t} as on a run)."
+        ),
+    ] = None,
+    markdown: Annotated[
+        str | None,
+        typer.Option("--markdown", help="Write the short Markdown summary to FILE ('-' for stdout)."),
+    ] = None,
+) -> None:
+    """Render the reports of a finished run later, from its JSON report (local or distributed)."""
+    from tswarm.cli.report import render_reports
+
+    for path in render_reports(result, html=html, markdown=markdown):
+        if path != "-":
+            print(f"tswarm: wrote {path}", file=sys.stderr)
 
 
 @app.command()

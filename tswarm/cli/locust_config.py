@@ -77,6 +77,7 @@ _LOCUST_OPTIONS: dict[str, _LocustOption] = {
     "only-summary": _same("flag", "LOCUST_ONLY_SUMMARY", "only_summary"),
     "reset-stats": _same("flag", "LOCUST_RESET_STATS", "reset_stats"),
     # Locust's --json prints to stdout, its --json-file X writes X.json; tswarm's --json takes the file
+    "html": _same("value", "LOCUST_HTML", "html"),
     "json": _same("flag", None, "json"),
     "json-file": _same("value", None, "json"),
     "loglevel": _same("value", "LOCUST_LOGLEVEL", "loglevel"),
@@ -97,9 +98,6 @@ _LOCUST_OPTIONS: dict[str, _LocustOption] = {
     "build-path": _LocustOption("LOCUST_BUILD_PATH", "value", ignored=WEB_UI),
     "legacy-ui": _LocustOption("LOCUST_LEGACY_UI", "flag", ignored=WEB_UI),
     # Locust features tswarm does not have
-    "html": _LocustOption(
-        "LOCUST_HTML", "value", ignored=NOT_IN_TSWARM, hint="no HTML report: use --json or --csv"
-    ),
     "config-users": _LocustOption("LOCUST_CONFIG_USERS", "list", ignored=NOT_IN_TSWARM),
     "enable-rebalancing": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM),
     "skip-log-setup": _LocustOption("LOCUST_SKIP_LOG_SETUP", "flag", ignored=NOT_IN_TSWARM),

@@ -58,6 +58,9 @@ class RunOptions:
     csv: str | None = None
     csv_full_history: bool = False
     json: str | None = None
+    #: the HTML report's path, Locust's tags ({u}, {r}, {t}) already expanded
+    html: str | None = None
+    markdown: str | None = None
     reset_stats: bool = False
     only_summary: bool = False
     #: accepted for Locust command lines, with nothing to do here (see its help); test files may read it
@@ -190,6 +193,11 @@ class RunOptions:
                 check_output_path(f"{self.csv}_{kind}.csv", where("csv"))
         if self.json and self.json != "-":
             check_output_path(self.json, where("json"))
+        if self.html:
+            self.html = expand_html_path(self.html, self.users, self.spawn_rate, self.run_time)
+            check_output_path(self.html, where("html"))
+        if self.markdown:
+            check_output_path(self.markdown, where("markdown"))
         if self.logfile:
             check_output_path(self.logfile, where("logfile"))
 
@@ -199,6 +207,17 @@ MAX_USERS = 10_000_000
 
 #: the files ``--csv PREFIX`` writes, as ``PREFIX_<kind>.csv``
 CSV_FILE_KINDS = ("stats", "stats_history", "failures", "exceptions")
+
+
+def expand_html_path(path: str, users: int | None, spawn_rate: float | None, run_time: float | None) -> str:
+    """``path`` with Locust's tags replaced: ``{u}`` by the user count, ``{r}`` by the spawn rate and
+    ``{t}`` by the run time in seconds; whole numbers lose their ``.0`` and a value that is not set
+    (no ``-t``) leaves its tag as it is, as Locust does."""
+    for tag, value in (("{u}", users), ("{r}", spawn_rate), ("{t}", run_time)):
+        if value is not None:
+            number = float(value)
+            path = path.replace(tag, str(int(number)) if number.is_integer() else str(value))
+    return path
 
 
 def check_output_path(path: str, option: str) -> None:

@@ -15,14 +15,16 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypedDict
+from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypeAlias, TypedDict, cast
 
 from tswarm._version import __version__
 from tswarm.controller.formatting import percentile_column
 from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
+from tswarm.exceptions import UsageError
 from tswarm.shapes import Bounds, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
 from tswarm.stats.entries import ExceptionStats
+from tswarm.stats.histogram import MAX_BUCKET_KEY
 
 __all__ = [
     "EXCEPTIONS_CSV_COLUMNS",
@@ -34,6 +36,7 @@ __all__ = [
     "FailureReport",
     "HistoryPointReport",
     "JsonReport",
+    "ReportFileError",
     "RunInfo",
     "build_json_report",
     "entry_row",
@@ -41,13 +44,16 @@ __all__ = [
     "exception_rows",
     "failure_rows",
     "history_points",
+    "load_json_report",
     "sorted_exceptions",
     "sorted_failures",
+    "stats_from_report",
     "stats_csv_columns",
     "stats_history_csv_columns",
     "validate_json_report",
     "write_csv_stats",
     "write_json",
+    "write_text_file",
 ]
 
 JSON_SCHEMA_VERSION: Final = 1
@@ -284,6 +290,8 @@ def _entry_json(entry: StatsEntry, percentiles: Sequence[float]) -> dict[str, An
         "current_fail_per_sec": entry.current_fail_per_sec,
         "last_request_timestamp": entry.last_request_timestamp,
         "percentiles": {percentile_column(q): _r(v) for q, v in zip(percentiles, values, strict=True)},
+        # [bucket key, count] pairs, ascending: enough to recompute any percentile and merge runs exactly
+        "histogram": [[key, count] for key, count in entry.histogram.items()],
     }
 
 
@@ -346,6 +354,11 @@ def write_json(path_or_dash: str, report: dict[str, Any]) -> None:
     _write_atomically(path_or_dash, lambda f: f.write(text))
 
 
+def write_text_file(path: str, text: str) -> None:
+    """Write a rendered report (HTML, Markdown) atomically: a reader never sees half of it."""
+    _write_atomically(path, lambda f: f.write(text))
+
+
 # -- the report's shape ----------------------------------------------------------------------------
 # Declared once, here; docs/json-output.md describes the same fields (tests/test_outputs.py checks the two
 # against each other) and validate_json_report checks a document against it. A bool is never a number.
@@ -384,6 +397,12 @@ class MissingWorkerReport(TypedDict):
     duration: float
 
 
+#: one bucket of EntryReport.histogram: its key (the lower bound in 10 ns units) and how many responses
+HistogramBucket: TypeAlias = tuple[
+    Annotated[int, Bounds(min=0, max=MAX_BUCKET_KEY)], Annotated[int, Bounds(min=1)]
+]
+
+
 class EntryReport(TypedDict):
     """``total`` and each item of ``entries``."""
 
@@ -406,6 +425,9 @@ class EntryReport(TypedDict):
     last_request_timestamp: float | None
     #: percentile column name ("50%", ...) -> response time, one per top-level percentile
     percentiles: dict[str, float]
+    #: the response-time histogram as [bucket key, count] pairs in ascending key order (see
+    #: tswarm.stats.histogram); optional: reports of older tswarm versions lack it
+    histogram: NotRequired[list[HistogramBucket]]
 
 
 class FailureReport(TypedDict):
@@ -469,10 +491,115 @@ def validate_json_report(doc: Any) -> list[str]:
     if isinstance(doc.get("entries"), list):
         entries += [(f"entries[{i}]", e) for i, e in enumerate(doc["entries"])]
     for where, entry in entries:
-        values = entry.get("percentiles") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        values = entry.get("percentiles")
         if isinstance(values, dict) and sorted(values) != columns:
             problems.append(f"{where}.percentiles: keys {sorted(values, key=str)} do not match {columns}")
+        histogram = entry.get("histogram")
+        if isinstance(histogram, list) and not any(p.startswith(f"{where}.") for p in problems):
+            # the other rules: ascending keys, each once, and one count per request
+            keys = [key for key, _ in histogram]
+            if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+                problems.append(f"{where}.histogram: bucket keys are not in ascending order")
+            elif sum(count for _, count in histogram) != entry.get("num_requests"):
+                problems.append(f"{where}.histogram: counts do not add up to num_requests")
     return problems
+
+
+class ReportFileError(UsageError):
+    """A JSON report that cannot be read back: missing, not JSON, another tool's, or a newer schema."""
+
+
+def load_json_report(path: str) -> JsonReport:
+    """Read a JSON report written by ``--json`` and check it against :class:`JsonReport`.
+
+    Raises :class:`ReportFileError` with one line naming the file and what is wrong: it cannot be read,
+    it is no JSON, it is not a tswarm report (another tool's JSON), or its schema version is newer than
+    this tswarm knows (fields it does not know are ignored, as the schema allows).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ReportFileError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ReportFileError(f"{path} is not a JSON report (not UTF-8 text)") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ReportFileError(f"{path} is not JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(doc, dict) or "schema_version" not in doc or not isinstance(doc.get("run"), dict):
+        raise ReportFileError(f"{path} is not a tswarm JSON report (no schema_version and run)")
+    version = doc["schema_version"]
+    if type(version) is int and version > JSON_SCHEMA_VERSION:
+        raise ReportFileError(
+            f"{path} has schema version {version}, newer than this tswarm reads ({JSON_SCHEMA_VERSION});"
+            " render it with a newer tswarm"
+        )
+    problems = validate_json_report(doc)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ReportFileError(f"{path} is not a valid tswarm JSON report: {problems[0]}{more}")
+    return cast(JsonReport, doc)
+
+
+def _wire_entry(data: EntryReport) -> dict[str, Any]:
+    """A report's entry as a worker would send it: the per-second window is not in a report, so a
+    loaded entry has no current rates."""
+    return {
+        "method": data["method"],
+        "name": data["name"],
+        "num_requests": data["num_requests"],
+        "num_failures": data["num_failures"],
+        "total_response_time": data["total_response_time"],
+        "min_response_time": data["min_response_time"] or 0.0,
+        "max_response_time": data["max_response_time"],
+        "total_content_length": data["total_content_length"],
+        "last_request_timestamp": data["last_request_timestamp"] or 0.0,
+        "histogram": {key: count for key, count in data.get("histogram", [])},
+        "per_second": [],
+    }
+
+
+def stats_from_report(*reports: JsonReport) -> RequestStats:
+    """The whole-test statistics of one or more reports (valid ones: see :func:`load_json_report`),
+    added together through the one stats merge, the one the master uses for its workers' deltas: counts
+    and sums add and histograms add bucket by bucket, so percentiles recomputed from the result equal
+    those of one run that made all the requests.
+
+    Raises:
+        ReportFileError: a report has no histograms (written by a tswarm before them), so its
+            percentiles cannot be recomputed; or its numbers are beyond what the statistics take.
+    """
+    start = min((float(r["run"]["start_time"]) for r in reports), default=None)
+    stats = RequestStats(track_deltas=False, start_time=start)
+    for report in reports:
+        delta = {
+            "version": 1,
+            "entries": [_wire_entry(e) for e in report["entries"]],
+            "errors": list(report["failures"]),
+            "exceptions": [],
+            "interrupted": int(report["run"].get("interrupted_requests", 0)),
+        }
+        if any("histogram" not in e for e in report["entries"]):
+            raise ReportFileError(
+                "a report without histograms (written by an older tswarm) cannot be read back into statistics"
+            )
+        try:
+            stats.merge_delta(delta, node_id="report")
+        except ValueError as e:
+            raise ReportFileError(str(e).replace("malformed stats delta from report", "a report")) from None
+        # each group keeps the nodes it was seen on (a delta names one sender)
+        for group in report["exceptions"]:
+            known = stats.exceptions.get(group["traceback"])
+            if known is None:
+                known = stats.exceptions[group["traceback"]] = ExceptionStats(
+                    0, group["message"], group["traceback"]
+                )
+            known.count += group["count"]
+            known.nodes.update(group["nodes"])
+    return stats
 
 
 # -- snapshot rows for the front-ends ------------------------------------------------------------

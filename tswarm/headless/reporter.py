@@ -13,7 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tswarm._version import __version__
-from tswarm.controller.outputs import CsvHistoryWriter, build_json_report, write_csv_stats, write_json
+from tswarm.controller.html_report import render_html_report
+from tswarm.controller.markdown_report import render_markdown_report
+from tswarm.controller.outputs import (
+    CsvHistoryWriter,
+    build_json_report,
+    write_csv_stats,
+    write_json,
+    write_text_file,
+)
 from tswarm.controller.report import render_live_table, render_missing_workers, render_summary
 from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
@@ -66,6 +74,8 @@ class HeadlessReporter:
         self._last_table = 0.0
         self._csv_history = CsvHistoryWriter(options.csv, options.csv_full_history) if options.csv else None
         self._finished = False
+        #: the latest JSON report and the time it was built for (see json_report)
+        self._report: tuple[float, dict[str, Any]] | None = None
         #: output path -> why it could not be written (each reported once)
         self.output_errors: dict[str, str] = {}
         #: print the live table (not under the TUI, which owns the screen)
@@ -114,7 +124,7 @@ class HeadlessReporter:
                     raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--csv", self.options.csv, e)
         if self.options.json:
-            report = build_json_report(stats, self.history, run_meta=self.run_meta(now))
+            report = self.json_report(now)
             try:
                 write_json(self.options.json, report)
                 written.append(self.options.json)
@@ -122,11 +132,44 @@ class HeadlessReporter:
                 if not final:
                     raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--json", self.options.json, e)
+        written += self._write_rendered_reports(now, final=final)
         if final:
             self._print(render_summary(stats, color=self.color))
             missing = render_missing_workers(self._worker_outages(now))
             if missing:
                 self._print(missing)
+        return written
+
+    def json_report(self, now: float) -> dict[str, Any]:
+        """The JSON report of the run at ``now``: what --json writes and --html and --markdown render
+        (built once per ``now``, so that all three show the very same figures)."""
+        if self._report is None or self._report[0] != now:
+            self._report = (
+                now,
+                build_json_report(self.environment.stats, self.history, run_meta=self.run_meta(now)),
+            )
+        return self._report[1]
+
+    def _write_rendered_reports(self, now: float, *, final: bool) -> list[str]:
+        """Write --html and --markdown, each rendered from the JSON report (as `tswarm report` does)."""
+        renderers = [
+            ("--html", self.options.html, render_html_report),
+            ("--markdown", self.options.markdown, render_markdown_report),
+        ]
+        wanted = [(option, path, render) for option, path, render in renderers if path]
+        if not wanted:
+            return []
+        report = self.json_report(now)
+        written: list[str] = []
+        for option, path, render in wanted:
+            assert path is not None
+            try:
+                write_text_file(path, render(report))
+                written.append(path)
+            except OSError as e:
+                if not final:
+                    raise  # written on demand (the TUI's write key): the caller tells the user
+                self._output_failed(option, path, e)
         return written
 
     def run_meta(self, now: float) -> dict[str, Any]:
