@@ -3,12 +3,15 @@
 A master on one host, workers on others and the built-in target on one more, all real processes that
 reach each other over the namespaces' bridge: with and without the shared secret, a rogue host without
 it, and a worker host cut off from the network and reconnected. Skipped where namespaces cannot be made.
+Last, the master's logging of refusals whose address it could not read (found here, under load).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -16,9 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 from conftest import repo_env
 from netns import Host, HostProcess, Network, namespaces_unavailable
 from test_distributed import write
+
+from tswarm.controller.link import MasterLink, _peer_address
+from tswarm.secret import CurveKeys
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -95,15 +102,17 @@ class NetTarget:
 Start = Callable[..., HostProcess]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _namespaces_can_be_made() -> None:
+@pytest.fixture(scope="module")
+def namespaces_can_be_made() -> None:
+    """Probed once per module: the tests that need hosts are skipped, with the reason, where they
+    cannot be made."""
     reason = namespaces_unavailable()
     if reason is not None:
         pytest.skip(f"no hosts of their own: {reason}")
 
 
 @pytest.fixture
-def network() -> Iterator[Network]:
+def network(namespaces_can_be_made: None) -> Iterator[Network]:
     with Network(["master", "worker1", "worker2", "rogue", "target"]) as made:
         yield made
 
@@ -197,6 +206,10 @@ def test_master_and_two_worker_hosts_count_what_the_target_counts(
     assert ("without a secret: anyone who can reach port" in master.output) is not with_secret
 
 
+#: how long the rogue host tries to join
+ROGUE_SECONDS = 3
+
+
 def test_a_rogue_host_without_the_secret_is_refused(
     tmp_path: Path, network: Network, start: Start, target: NetTarget
 ) -> None:
@@ -205,12 +218,11 @@ def test_a_rogue_host_without_the_secret_is_refused(
     master = start(
         "master",
         *master_command(target, "--secret-file", str(key), "--expect-workers", "1", "-u", "2", "-r", "100"),
-        *("-t", "4s", "--stop-timeout", "3", "--json", "out.json"),
+        *("-t", f"{ROGUE_SECONDS}s", "--stop-timeout", "3", "--json", "out.json"),
     )
     master.wait_for(lambda line: "Waiting for workers" in line)
-    rogue = start("rogue", *worker_command(network, "--master-timeout", "3"))
-    refused = f"Refused a connection from {network['rogue'].address}: authentication failed"
-    master.wait_for(lambda line: refused in line)
+    rogue = start("rogue", *worker_command(network, "--master-timeout", str(ROGUE_SECONDS)))
+    rogue.wait_for(lambda line: "refused the connection: authentication failed" in line)
     # the rogue keeps trying while a worker with the secret joins and runs the test
     start("worker1", *worker_command(network, "--secret-file", str(key)))
 
@@ -220,12 +232,17 @@ def test_a_rogue_host_without_the_secret_is_refused(
     assert (
         rogue.lines[-1]
         .rstrip()
-        .endswith("Gave up after 3s (--master-timeout): the master refused this worker")
+        .endswith(f"Gave up after {ROGUE_SECONDS}s (--master-timeout): the master refused this worker")
     )
     assert "Traceback" not in rogue.output
     assert master.wait(timeout=45) == 0, master.output
-    # the master named the rogue's address, once, and let in only the worker with the secret
-    assert master.output.count("Refused a connection from") == 1, master.output
+    # The master names a refused host at most once, and never another one. It cannot always name it:
+    # it reads the address as ZeroMQ reports the connection, racing ZeroMQ's own thread, which closes
+    # the connection at once (about one try in two is named here); the others are only counted.
+    named = [line for line in master.lines if "Refused a connection from" in line]
+    assert len(named) <= 1, master.output
+    assert all(f"from {network['rogue'].address}: authentication failed" in line for line in named), named
+    assert named or "connection(s) that sent no valid message" in master.output, master.output
     assert sorted(workers_connected(master)) == ["worker1"], master.output
     served = target.counts()
     assert measured(tmp_path / "out.json") == served and sum(served.values()) > 0, served
@@ -350,3 +367,26 @@ def test_a_worker_host_cut_off_loses_its_users_and_gets_them_back_when_its_link_
     [outage] = report["run"]["missing_workers"]
     assert outage["node_id"].startswith("worker1_") and outage["back_at"] is not None, outage
     assert master.output.count("is back (was missing)") == 1, master.output
+
+
+def test_a_refused_connection_whose_address_is_gone_is_only_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """On a busy machine ZeroMQ can close a refused connection before the master's monitor reads its
+    peer's address. Such a refusal is counted, never logged on its own: it used to be logged as from
+    "an unknown address", beside the line of the same rogue's other tries under its real address."""
+    with socket.socket() as unconnected:
+        assert _peer_address(unconnected.fileno()) is None
+    caplog.set_level(logging.WARNING, logger="tswarm.master")
+    link = MasterLink("127.0.0.1", 0, CurveKeys.from_secret("s" * 40))
+    try:
+        for fd, address in ((7, None), (8, "10.231.0.4"), (9, None), (10, "10.231.0.4")):
+            link._handle_monitor_event(zmq.EVENT_ACCEPTED, fd, address)
+            link._handle_monitor_event(zmq.EVENT_HANDSHAKE_FAILED_AUTH, 0, None)
+            link._handle_monitor_event(zmq.EVENT_DISCONNECTED, fd, None)
+    finally:
+        link.close()
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused")]
+    assert refusals == [
+        "Refused a connection from 10.231.0.4: authentication failed (it has another secret, or none) "
+        "(further ones from it are only counted)"
+    ]
+    assert link.refused_connections == 4

@@ -214,7 +214,7 @@ class MasterLink:
             failure, self._handshake_failure = self._handshake_failure, None
             address = self._fd_addresses.pop(value, None)
             if failure is not None:
-                self._refused(address or "an address that was gone before it could be read", failure)
+                self._refused(address, failure)
             identity = self._fd_peers.pop(value, None)
             if identity is None:
                 # a connection that never carried a valid message: junk (a failed handshake), an
@@ -228,11 +228,17 @@ class MasterLink:
             else:
                 self._count_closed()
 
-    def _refused(self, address: str, reason: str) -> None:
-        """A connection failed to authenticate: logged once per host."""
+    def _refused(self, address: str | None, reason: str) -> None:
+        """A connection failed to authenticate: logged once per host.
+
+        Without its address (ZeroMQ closed the connection before the monitor could read it, as on a
+        busy machine) it is only counted, and summed up with the connections that sent nothing valid:
+        a line per such connection would name no one, and repeat for a peer whose other tries are
+        logged under its address.
+        """
         self.refused_connections += 1
         host = address
-        if host in self._refused_hosts or len(self._refused_hosts) >= MAX_TRACKED_PEERS:
+        if host is None or host in self._refused_hosts or len(self._refused_hosts) >= MAX_TRACKED_PEERS:
             return
         self._refused_hosts.add(host)
         log.warning("Refused a connection from %s: %s (further ones from it are only counted)", host, reason)
@@ -406,13 +412,14 @@ class MasterLink:
             self._context.term()
 
 
-def _peer_address(fd: int) -> str:
-    """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd)."""
+def _peer_address(fd: int) -> str | None:
+    """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd);
+    None when the connection is gone already."""
     try:
         with socket.socket(fileno=os.dup(fd)) as dup:
             peer = dup.getpeername()
     except OSError:
-        return "an unknown address"
+        return None
     return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
