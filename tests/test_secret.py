@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -117,10 +118,13 @@ def test_a_worker_without_the_secret_is_refused_in_one_line(
         .endswith("Gave up after 3s (--master-timeout): the master refused this worker")
     )
     assert "Traceback" not in worker.output
-    # the worker tried again and again; the master says it once (a refusal whose peer hung up before
-    # its address could be read, on a busy machine, is only counted in a summary line)
-    master.wait_for(lambda line: REFUSED_BY_MASTER in line or "Refused a connection (its address" in line)
+    # the worker tried again and again; the master names it once. On a busy machine ZeroMQ may close a
+    # refused connection before the master reads its peer's address: that try is only counted, in the
+    # summary of closed connections the master logs at the latest when it ends
+    master.proc.send_signal(signal.SIGINT)
+    master.wait()
     assert master.output.count("Refused a connection from") <= 1, master.output
+    assert REFUSED_BY_MASTER in master.output or "connection(s) that sent no valid message" in master.output
     assert "connected;" not in master.output
 
 

@@ -111,9 +111,6 @@ class MasterLink:
         self._unsummed_closed = 0
         self._peer_warnings = 0
         self._unlogged_bad_frames = 0
-        #: refused connections whose peer's address was gone before it could be read (summarised)
-        self._unaddressed_refusals = 0
-        self._said_unaddressed = False
         self._summary_due = time.monotonic() + SUMMARY_INTERVAL
         self._fd_warned_at = float("-inf")
         #: file descriptor -> the peer's address, from its connection's acceptance to its end
@@ -217,20 +214,7 @@ class MasterLink:
             failure, self._handshake_failure = self._handshake_failure, None
             address = self._fd_addresses.pop(value, None)
             if failure is not None:
-                if address is not None:
-                    self._refused(address, failure)
-                else:
-                    # the peer hung up before its address was read (a busy machine): the first one is
-                    # said at once, the others summarised
-                    self.refused_connections += 1
-                    if not self._said_unaddressed:
-                        self._said_unaddressed = True
-                        log.warning(
-                            "Refused a connection (its address was gone before it could be read): %s", failure
-                        )
-                    else:
-                        self._unaddressed_refusals += 1
-                        self.log_summaries()
+                self._refused(address, failure)
             identity = self._fd_peers.pop(value, None)
             if identity is None:
                 # a connection that never carried a valid message: junk (a failed handshake), an
@@ -244,11 +228,17 @@ class MasterLink:
             else:
                 self._count_closed()
 
-    def _refused(self, address: str, reason: str) -> None:
-        """A connection failed to authenticate: logged once per host."""
+    def _refused(self, address: str | None, reason: str) -> None:
+        """A connection failed to authenticate: logged once per host.
+
+        Without its address (ZeroMQ closed the connection before the monitor could read it, as on a
+        busy machine) it is only counted, and summed up with the connections that sent nothing valid:
+        a line per such connection would name no one, and repeat for a peer whose other tries are
+        logged under its address.
+        """
         self.refused_connections += 1
         host = address
-        if host in self._refused_hosts or len(self._refused_hosts) >= MAX_TRACKED_PEERS:
+        if host is None or host in self._refused_hosts or len(self._refused_hosts) >= MAX_TRACKED_PEERS:
             return
         self._refused_hosts.add(host)
         log.warning("Refused a connection from %s: %s (further ones from it are only counted)", host, reason)
@@ -296,14 +286,6 @@ class MasterLink:
                 MAX_FRAME_BYTES,
             )
             self._unsummed_closed = 0
-        if self._unaddressed_refusals:
-            log.warning(
-                "Refused %d more connection(s) without the secret in the last %.0fs (their address was "
-                "gone before it could be read)",
-                self._unaddressed_refusals,
-                SUMMARY_INTERVAL,
-            )
-            self._unaddressed_refusals = 0
         if self._unlogged_bad_frames:
             log.warning(
                 "%d more bad frame(s) from new peers in the last %.0fs (only counted)",
@@ -311,8 +293,6 @@ class MasterLink:
                 SUMMARY_INTERVAL,
             )
             self._unlogged_bad_frames = 0
-        #: refused connections whose peer's address was gone before it could be read (summarised)
-        self._unaddressed_refusals = 0
 
     def _note_source(self, frame: Any) -> None:
         # which connection (fd) a peer's frames come in on, so that its closing can be told to be its
@@ -433,7 +413,8 @@ class MasterLink:
 
 
 def _peer_address(fd: int) -> str | None:
-    """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd)."""
+    """The IP address of the peer of ZeroMQ's connection ``fd`` (read through a duplicate of the fd);
+    None when the connection is gone already."""
     try:
         with socket.socket(fileno=os.dup(fd)) as dup:
             peer = dup.getpeername()

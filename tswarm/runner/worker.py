@@ -57,6 +57,11 @@ CPU_WARNING_WINDOW = 3.0
 LOG_LINES_KEPT = 1000
 #: custom messages a worker keeps while its master has not acknowledged it yet (beyond: dropped, logged)
 CUSTOM_MESSAGES_HELD = 1000
+#: a connection to the master not made within this long is dropped and tried again (at most every 2 s,
+#: RECONNECT_IVL_MAX): without it, a connect begun while the network was cut waits out TCP's SYN backoff
+#: after the network is back (its next try up to half a minute later), and the worker can reach
+#: --master-timeout and exit with its master in reach again
+CONNECT_TIMEOUT_MS = 2000
 #: options a worker keeps its own values of when the master sends its parsed options
 _WORKER_OWN_OPTIONS = frozenset(
     {
@@ -159,6 +164,7 @@ class MasterLinkedRunner(UserRunner):
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         _zmtp_heartbeats(self._socket)
+        _retry_slow_connects(self._socket)
         if keys is not None:
             keys.secure_worker(self._socket)
         self._handshakes = self._socket.get_monitor_socket(_HANDSHAKE_EVENTS)
@@ -556,6 +562,7 @@ class MasterLinkedRunner(UserRunner):
         hb.setsockopt(zmq.IDENTITY, heartbeat_identity(self.node_id))
         hb.setsockopt(zmq.LINGER, 0)
         _zmtp_heartbeats(hb)
+        _retry_slow_connects(hb)
         if self.keys is not None:
             self.keys.secure_worker(hb)
         hb.connect(self.endpoint)
@@ -616,6 +623,11 @@ def _zmtp_heartbeats(sock: Any) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
 
 
+def _retry_slow_connects(sock: Any) -> None:
+    """A new connection that TCP has not made within CONNECT_TIMEOUT_MS starts over (see there)."""
+    sock.setsockopt(zmq.CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS)
+
+
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
@@ -628,6 +640,7 @@ def fetch_testfiles(
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, fetch_identity(node_id))
     sock.setsockopt(zmq.LINGER, 0)
+    _retry_slow_connects(sock)
     if keys is not None:
         keys.secure_worker(sock)
     endpoint = f"tcp://{_bracket(master_host)}:{master_port}"
