@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_busy_worker_is_not_marked_missing(tmp_path: Path, target, procs, burn: 
             "--heartbeat-timeout",
             "2",
             "--stop-timeout",
-            str(2 + burn),
+            str(4 + 2 * burn),  # a loaded machine stretches every 3 s burn: room to finish and report
             "--json",
             "out.json",
         ),
@@ -393,3 +394,45 @@ def test_events_fire_on_the_right_nodes(tmp_path: Path, target, procs) -> None:
         (index,) = [line.split()[3] for line in on_worker if line.startswith("EV worker index ")]
         indexes.add(index)
     assert indexes == {"0/2", "1/2"}, indexes
+
+
+def test_an_idle_workers_heartbeats_report_a_sane_cpu(tmp_path: Path, procs) -> None:
+    """The first heartbeat used to carry a CPU reading over a few microseconds (7588% was seen), which
+    made an idle worker send a CPU warning; a raw ROUTER plays the master and reads the beats."""
+    import zmq
+
+    from tswarm.protocol import PROTOCOL_VERSION, decode, encode
+
+    write(tmp_path / "locustfile.py", BUSY)
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    worker = procs(*worker_args(port, "--master-timeout", "20"), cwd=tmp_path)
+    beats: list[float] = []
+    warnings: list[object] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(beats) < 5 and time.monotonic() < deadline:
+            if not router.poll(1000):
+                continue
+            identity, frame = router.recv_multipart()
+            msg = decode(frame)
+            if msg.type == "hello":
+                ack = {
+                    "index": 0, "protocol": PROTOCOL_VERSION, "heartbeat_interval": 1.0,
+                    "heartbeat_timeout": 3.0, "worker_count": 1, "master_id": "raw",
+                }  # fmt: skip
+                router.send_multipart([identity, encode("ack", ack, "master")])
+            elif msg.type == "heartbeat":
+                beats.append(float(msg.data["cpu"]))
+                router.send_multipart([identity, encode("heartbeat", {}, "master")])
+            elif msg.type == "cpu_warning":
+                warnings.append(msg.data)
+    finally:
+        worker.stop()
+        router.close(linger=0)
+        context.term()
+    assert len(beats) == 5, worker.output
+    assert all(0 <= cpu <= 100 * (os.cpu_count() or 1) for cpu in beats), beats
+    assert warnings == [], (beats, warnings)

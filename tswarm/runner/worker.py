@@ -53,6 +53,8 @@ log = logging.getLogger("tswarm.worker")
 STATS_INTERVAL = 1.0
 #: the heartbeat thread starts a CPU warning when the average of its readings over this long is too high
 CPU_WARNING_WINDOW = 3.0
+#: the shortest span a CPU reading may cover: over less, the percentage is noise (or thousands)
+MIN_CPU_SPAN = 0.2
 #: log lines a worker keeps for its master between two reports (the oldest go first)
 LOG_LINES_KEPT = 1000
 #: custom messages a worker keeps while its master has not acknowledged it yet (beyond: dropped, logged)
@@ -570,6 +572,7 @@ class MasterLinkedRunner(UserRunner):
         poller.register(hb, zmq.POLLIN)
         process = psutil.Process()  # its own, so that its CPU readings do not disturb the monitor's
         process.cpu_percent()
+        measured_since = time.monotonic()
         readings: deque[float] = deque(maxlen=max(1, round(CPU_WARNING_WINDOW / self.heartbeat_interval)))
         next_beat = time.monotonic()
         try:
@@ -578,7 +581,13 @@ class MasterLinkedRunner(UserRunner):
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_interval
                     timestamp = time.time()
-                    cpu = process.cpu_percent()
+                    cpu = self.cpu_usage
+                    if now - measured_since >= MIN_CPU_SPAN:
+                        # a reading over a few microseconds (the first beat, right after the priming
+                        # call) divides by almost nothing: thousands of percent
+                        cpu = process.cpu_percent()
+                        measured_since = now
+                        readings.append(cpu)
                     memory = process.memory_info().rss
                     self.cpu_usage, self.memory_usage = cpu, memory
                     data = {
@@ -590,8 +599,7 @@ class MasterLinkedRunner(UserRunner):
                     }
                     hb.send(encode("heartbeat", data, self.node_id))
                     self.heartbeats_sent.append(timestamp)
-                    readings.append(cpu)
-                    average = sum(readings) / len(readings)
+                    average = sum(readings) / len(readings) if readings else 0.0
                     if len(readings) == readings.maxlen and self.cpu_episode_starts(average):
                         # told from here, so that the master hears it even while the gevent loop is blocked
                         hb.send(encode("cpu_warning", {"cpu": average}, self.node_id))
