@@ -385,3 +385,17 @@ def test_a_bool_is_never_a_number_in_the_report(stats: RequestStats) -> None:
         target[path[-1]] = value
         problems = validate_json_report(doc)
         assert problems and "got bool" in problems[0], (path, problems)
+
+
+def test_outputs_get_the_mode_any_new_file_gets(tmp_path: Path, stats: RequestStats) -> None:
+    """Written through a private temporary file, the outputs used to stay mode 0600 whatever the umask:
+    a CI artifact or a report served by a web server could not be read by anyone else."""
+    from tswarm.controller import outputs
+
+    write_csv_stats(str(tmp_path / "run"), stats)
+    write_json(str(tmp_path / "run.json"), build_json_report(stats, None, run_meta={}))
+    written = sorted(tmp_path.iterdir())
+    assert len(written) == 4
+    # what open() would give a new file under the process's umask
+    expected = 0o666 & ~outputs._UMASK
+    assert {p.name: p.stat().st_mode & 0o777 for p in written} == {p.name: expected for p in written}

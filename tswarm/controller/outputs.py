@@ -148,6 +148,16 @@ def _stats_row(entry: StatsEntry, percentiles: Sequence[float]) -> list[Any]:
     ]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: read once, while the process has one thread: os.umask can only be read by setting it
+_UMASK = _current_umask()
+
+
 def _write_atomically(path: str, write: Any) -> None:
     """Write through ``write(file)`` into a temporary file beside ``path``, then rename it over ``path``.
 
@@ -158,6 +168,8 @@ def _write_atomically(path: str, write: Any) -> None:
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             write(f)
+        # mkstemp makes the file private (0600); an output is a file like any other the user makes
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
