@@ -125,6 +125,29 @@ Json = Annotated[
         "--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout)."
     ),
 ]
+Check = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--check",
+        help="A pass/fail check like p95<300ms or 'GET /cart: fail_ratio<1%' (repeat; also TSWARM_CHECK).",
+    ),
+]
+CheckAbort = Annotated[
+    bool,
+    typer.Option(
+        "--check-abort", envvar=_env("check_abort"), help="Stop the test at the first breached check."
+    ),
+]
+CheckGrace = Annotated[
+    str,
+    typer.Option(
+        "--check-grace", envvar=_env("check_grace"), help="--check-abort waits this long first: 10s, 1m."
+    ),
+]
+Junit = Annotated[
+    str | None,
+    typer.Option("--junit", envvar=_env("junit"), help="Write the checks and failures as JUnit XML to FILE."),
+]
 ResetStats = Annotated[
     bool,
     typer.Option(
@@ -292,6 +315,10 @@ def run(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -329,6 +356,10 @@ def master(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -386,6 +417,10 @@ def demo(
     headless: Headless = False,
     csv: Csv = None,
     json: Json = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     only_summary: OnlySummary = False,
     loglevel: LogLevel = "INFO",
     exit_code_on_error: ExitCodeOnError = 0,
