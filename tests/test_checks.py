@@ -56,6 +56,10 @@ def test_scoped_checks_take_an_optional_method_and_the_last_colon() -> None:
     assert parse_check("/api/*: fail_ratio<1%").matches("POST", "/api/cart")
     assert not parse_check("GET /api/*: p95<1s").matches("POST", "/api/cart")
     assert not parse_check("/api/cart: p95<1s").matches("GET", "/api/cart/2")
+    # Locust's names hold brackets: literal, never a character class
+    assert parse_check("/items/[id]: p95<1s").matches("GET", "/items/[id]")
+    assert not parse_check("/items/[id]: p95<1s").matches("GET", "/items/i")
+    assert parse_check("/items/[id]?x=*: p95<1s").matches("GET", "/items/[id]?x=2")
 
 
 @pytest.mark.parametrize(
@@ -283,3 +287,46 @@ def test_a_bad_check_is_one_line_and_exit_1_before_the_test(testfile: Path, sour
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "p95<fast" in lines[0] and ("--check" in lines[0] or "TSWARM_CHECK" in lines[0])
+
+
+def test_check_abort_stops_a_distributed_run(testfile: Path, target: TargetServer) -> None:
+    config = testfile.parent / "tswarm.toml"
+    # the config file goes to the local worker too: its checks must not trouble it
+    config.write_text('check = ["GET /status/500: failures==0"]\ncheck-abort = true\ncheck-grace = "0s"\n')
+    result = tswarm(
+        "run", "-f", str(testfile), "--host", target.url, "--headless", "-u", "2", "-r", "10",
+        "-t", "60s", "--only-summary", "--processes", "1", "--config", str(config),
+        cwd=testfile.parent,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert "stopping the test (--check-abort): GET /status/500: failures==0" in result.stderr
+    assert "BREACHED" in result.stderr
+
+
+def test_a_junit_path_that_cannot_be_written_is_refused_before_the_test(testfile: Path) -> None:
+    result = tswarm(
+        "run", "-f", str(testfile), "--host", "http://127.0.0.1:9", "--headless", "-t", "1s",
+        "--check", "failures==0", "--junit", str(testfile.parent / "missing" / "j.xml"),
+        cwd=testfile.parent,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--junit" in lines[0] and "does not exist" in lines[0], result.stderr
+
+
+def test_the_test_files_own_exit_code_outranks_the_checks(testfile: Path, target: TargetServer) -> None:
+    testfile.write_text(
+        testfile.read_text()
+        + textwrap.dedent(
+            """
+            from tswarm import events
+
+            @events.quitting.add_listener
+            def _(environment, **kwargs):
+                environment.process_exit_code = 7
+            """
+        )
+    )
+    result = _run(testfile, target.url, "--check", "requests>=1")
+    assert result.returncode == 7, result.stderr
+    assert "Checks (1 of 1 held)" in result.stderr

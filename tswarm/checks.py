@@ -10,7 +10,8 @@ Grammar: ``[[METHOD] NAME:] METRIC OP VALUE``.
   ``rps`` (whole-test requests per second).
 - OP: ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``.
 - The scope, before the last ``:``, names endpoints: an optional upper-case METHOD, then the request
-  name, matched exactly, or as a glob when it holds ``*``, ``?`` or ``[`` (``/api/*``). Every matching
+  name, matched exactly, or as a glob when it holds ``*`` or ``?`` (``/api/*``; ``[`` is literal, as in
+  Locust's ``/items/[id]``). Every matching
   endpoint is merged into one before the metric is taken. A scope that matched no request at the end
   breaches its check: nothing was measured, so nothing can hold.
 """
@@ -98,9 +99,12 @@ class Check:
             return False
         if self.method is not None and method != self.method:
             return False
-        if any(c in self.name for c in "*?["):
-            return fnmatch.fnmatchcase(name, self.name)
-        return name == self.name
+        if name == self.name:
+            return True
+        if "*" in self.name or "?" in self.name:
+            # brackets stay literal: Locust's names say /items/[id], never a character class
+            return fnmatch.fnmatchcase(name, self.name.replace("[", "[[]"))
+        return False
 
 
 @dataclass(frozen=True)
