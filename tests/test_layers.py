@@ -33,6 +33,7 @@ FORBIDDEN = {
     "env.py": {"gevent", "textual", "zmq"},
     "ramp.py": {"gevent", "textual", "zmq", "asyncio", "tswarm.runner", "tswarm.controller"},
     "roles.py": {"gevent", "textual", "zmq", "tswarm.runner", "tswarm.controller", "tswarm.env"},
+    "checks.py": {"gevent", "textual", "zmq", "asyncio", "tswarm.runner", "tswarm.controller", "tswarm.cli"},
 }
 
 
@@ -108,6 +109,9 @@ REACHES_NEVER = {
         "tswarm.tui",
         "tswarm.cli",
     },
+    # pass/fail checks: plain logic on the stats, read by the command line, the controller and front-ends
+    "checks": {"gevent", "asyncio", "textual", "zmq", "msgpack", "tswarm.protocol", "tswarm.runner"}
+    | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
     # the shared secret and its keys: zmq and the standard library, used by master and worker alike
     "secret": {"gevent", "textual", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
     | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},

@@ -22,6 +22,7 @@ from tswarm.controller.formatting import (
 )
 from tswarm.controller.outputs import (
     JSON_SCHEMA_VERSION,
+    CheckReport,
     CsvHistoryWriter,
     EntryReport,
     ExceptionReport,
@@ -306,6 +307,7 @@ DOC_TABLES: dict[str, Any] = {
     "`failures` items": FailureReport,
     "`exceptions` items": ExceptionReport,
     "`history` items": HistoryPointReport,
+    "`checks` items": CheckReport,
 }
 _PLURALS = {"entry": "entries", "pair of ints": "pairs of ints"}
 

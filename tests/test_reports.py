@@ -181,8 +181,24 @@ def test_checks_are_rendered_when_the_report_has_them() -> None:
     log_requests(stats, seed=7, count=100, start=1_700_000_000.0)
     report = report_of(stats)
     report["checks"] = [
-        {"expression": "p95<300ms", "passed": True, "observed": 12.5},
-        {"expression": "GET <x>: fail_ratio<1%", "passed": False, "observed": 0.05},
+        {
+            "check": "p95<300ms",
+            "scope": "",
+            "metric": "p95",
+            "op": "<",
+            "limit": 300.0,
+            "observed": 12.5,
+            "passed": True,
+        },
+        {
+            "check": "GET <x>: fail_ratio<1%",
+            "scope": "GET <x>",
+            "metric": "fail_ratio",
+            "op": "<",
+            "limit": 0.01,
+            "observed": 0.05,
+            "passed": False,
+        },
     ]
     page = render_html_report(report)
     assert 'id="checks"' in page and "1 of 2 checks breached" in page
@@ -392,7 +408,17 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_page_in_a_headless_browser(run_with_reports: tuple[Path, Any, Any]) -> None:
     work, result, _ = run_with_reports
     report = json.loads((work / "out" / "result.json").read_text())
-    report["checks"] = [{"expression": "failures==0", "passed": False, "observed": 10}]
+    report["checks"] = [
+        {
+            "check": "failures==0",
+            "scope": "",
+            "metric": "failures",
+            "op": "==",
+            "limit": 0,
+            "observed": 10,
+            "passed": False,
+        }
+    ]
     (work / "out" / "checked.json").write_text(json.dumps(report))
     rendered = tswarm("report", "out/checked.json", "--html", "out/checked.html", cwd=work)
     assert rendered.returncode == 0, rendered.stderr

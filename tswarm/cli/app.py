@@ -141,6 +141,29 @@ Markdown = Annotated[
         help="Write a short Markdown summary to FILE at the end (e.g. $GITHUB_STEP_SUMMARY).",
     ),
 ]
+Check = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--check",
+        help="A pass/fail check like p95<300ms or 'GET /cart: fail_ratio<1%' (repeat; also TSWARM_CHECK).",
+    ),
+]
+CheckAbort = Annotated[
+    bool,
+    typer.Option(
+        "--check-abort", envvar=_env("check_abort"), help="Stop the test at the first breached check."
+    ),
+]
+CheckGrace = Annotated[
+    str,
+    typer.Option(
+        "--check-grace", envvar=_env("check_grace"), help="--check-abort waits this long first: 10s, 1m."
+    ),
+]
+Junit = Annotated[
+    str | None,
+    typer.Option("--junit", envvar=_env("junit"), help="Write the checks and failures as JUnit XML to FILE."),
+]
 ResetStats = Annotated[
     bool,
     typer.Option(
@@ -310,6 +333,10 @@ def run(
     json: Json = None,
     html: Html = None,
     markdown: Markdown = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -349,6 +376,10 @@ def master(
     json: Json = None,
     html: Html = None,
     markdown: Markdown = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -408,6 +439,10 @@ def demo(
     json: Json = None,
     html: Html = None,
     markdown: Markdown = None,
+    check: Check = None,
+    check_abort: CheckAbort = False,
+    check_grace: CheckGrace = "10s",
+    junit: Junit = None,
     only_summary: OnlySummary = False,
     loglevel: LogLevel = "INFO",
     exit_code_on_error: ExitCodeOnError = 0,

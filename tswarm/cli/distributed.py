@@ -56,7 +56,9 @@ def run_master_headless(options: RunOptions, master: Any) -> int:
     from tswarm.headless.reporter import HeadlessReporter
 
     environment = master.environment
-    reporter = HeadlessReporter(environment, options, user_count=lambda: master.user_count)
+    reporter = HeadlessReporter(
+        environment, options, user_count=lambda: master.user_count, stop_test=master.request_stop
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -76,7 +78,7 @@ def run_master_headless(options: RunOptions, master: Any) -> int:
     if code:
         return code
     environment.events.quitting.fire(environment=environment)
-    code = exit_code_of(environment, options, reporter.output_errors)
+    code = exit_code_of(environment, options, reporter.output_errors, reporter.check_verdicts)
     environment.events.quit.fire(exit_code=code)
     return code
 

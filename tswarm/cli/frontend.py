@@ -49,7 +49,9 @@ class MasterTui:
         environment = self.master.environment
         self.reporter.final()
         environment.events.quitting.fire(environment=environment)
-        code = exit_code_of(environment, self.options, self.reporter.output_errors)
+        code = exit_code_of(
+            environment, self.options, self.reporter.output_errors, self.reporter.check_verdicts
+        )
         environment.events.quit.fire(exit_code=code)
         return code
 

@@ -32,7 +32,12 @@ def run_local_headless(options: RunOptions) -> int:
     runner = environment.create_local_runner()
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
 
-    reporter = HeadlessReporter(environment, options, user_count=lambda: runner.user_count)
+    reporter = HeadlessReporter(
+        environment,
+        options,
+        user_count=lambda: runner.user_count,
+        stop_test=lambda: gevent.spawn(runner.stop),
+    )
 
     def on_signal() -> None:
         log.info("Got a stop signal, stopping the test")
@@ -55,7 +60,7 @@ def run_local_headless(options: RunOptions) -> int:
     ticker.kill()
     reporter.final()
     environment.events.quitting.fire(environment=environment)
-    code = exit_code_of(environment, options, reporter.output_errors)
+    code = exit_code_of(environment, options, reporter.output_errors, reporter.check_verdicts)
     environment.events.quit.fire(exit_code=code)
     runner.close()
     return code

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from tswarm.checks import Check, CheckError, parse_checks, split_check_list
 from tswarm.cli.config import suggest
 from tswarm.cli.locust_config import LOCUST_OPTION_NAMES
 from tswarm.exceptions import ConfigError, UsageError
@@ -61,6 +62,13 @@ class RunOptions:
     #: the HTML report's path, Locust's tags ({u}, {r}, {t}) already expanded
     html: str | None = None
     markdown: str | None = None
+    #: pass/fail checks (--check, ``check = [...]`` in the config file, TSWARM_CHECK), parsed
+    checks: list[Check] = field(default_factory=list)
+    #: stop the test at the first breached check after ``check_grace`` seconds
+    check_abort: bool = False
+    check_grace: float = 10.0
+    #: write the checks and the failing endpoints as JUnit XML to this file
+    junit: str | None = None
     reset_stats: bool = False
     only_summary: bool = False
     #: accepted for Locust command lines, with nothing to do here (see its help); test files may read it
@@ -125,6 +133,9 @@ class RunOptions:
                 )
         if "stop_timeout" in params:
             values["stop_timeout"] = parse_timespan(params["stop_timeout"], where("stop_timeout"))
+        values["checks"] = _checks(params.get("check"), sources.get("check"), where("check"))
+        if "check_grace" in params:
+            values["check_grace"] = parse_timespan(params["check_grace"], where("check_grace"))
         values["tags"] = _split(params.get("tags"))
         values["exclude_tags"] = _split(params.get("exclude_tags"))
         values["processes"] = _processes(params.get("processes"), where("processes"))
@@ -200,6 +211,10 @@ class RunOptions:
             check_output_path(self.markdown, where("markdown"))
         if self.logfile:
             check_output_path(self.logfile, where("logfile"))
+        if self.junit:
+            check_output_path(self.junit, where("junit"))
+        if not math.isfinite(self.check_grace) or self.check_grace < 0:
+            raise ConfigError(f"{where('check_grace')} must be 0 or more seconds, not {self.check_grace:g}")
 
 
 #: more users than any test could run: a bigger number is a typo (and no longer fits the protocol)
@@ -309,6 +324,26 @@ def _split(values: list[str] | str | None) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
+def _checks(value: list[str] | str | None, source: str | None, option: str) -> list[Check]:
+    """The checks of a run: the command line's ``--check``s, else TSWARM_CHECK (comma- or
+    newline-separated), else the config file's ``check`` (a list, or one string like the variable)."""
+    expressions: list[str]
+    if (
+        source in (None, "config", "locust")
+        and os.environ.get("TSWARM_CHECK", "").strip()
+        and not (value and source is None)
+    ):
+        expressions, option = split_check_list(os.environ["TSWARM_CHECK"]), "TSWARM_CHECK"
+    elif isinstance(value, str):
+        expressions = split_check_list(value)
+    else:
+        expressions = [e for v in value or [] for e in ([v] if source is None else split_check_list(str(v)))]
+    try:
+        return parse_checks(expressions)
+    except CheckError as e:
+        raise ConfigError(f"invalid {option}: {e}") from None
 
 
 def _percentiles(value: str) -> tuple[float, ...]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import typer
 
+from tswarm.checks import CheckVerdict
 from tswarm.cli.options import RunOptions, parse_test_options
 from tswarm.env import Environment
 from tswarm.loader import LoadedTest, load_testfiles
@@ -105,13 +106,20 @@ def check_user_classes(environment: Environment, *, need_host: bool) -> None:
 #: (not 3: that code is kept for breached pass/fail checks, as planned in the pipelines issue)
 NOTHING_MEASURED_EXIT_CODE = 4
 
+#: the exit code of a run with --check whose checks did not all hold (with checks, they alone decide
+#: between this and 0)
+CHECKS_BREACHED_EXIT_CODE = 3
+
 #: the exit code of a run whose results could not all be written at the end (a full disk, a folder
 #: removed during the test): a pipeline must not read a pass from a run whose results are lost
 OUTPUT_FAILED_EXIT_CODE = 5
 
 
 def exit_code_of(
-    environment: Environment, options: RunOptions, output_errors: Mapping[str, str] | None = None
+    environment: Environment,
+    options: RunOptions,
+    output_errors: Mapping[str, str] | None = None,
+    check_verdicts: Sequence[CheckVerdict] | None = None,
 ) -> int:
     """The exit code of a finished run, with one line on stderr when it is not a plain pass or fail.
 
@@ -131,6 +139,8 @@ def exit_code_of(
             file=sys.stderr,
         )
         return OUTPUT_FAILED_EXIT_CODE
+    if options.checks:
+        return _checks_exit_code(check_verdicts or [])
     stats = environment.stats
     exceptions = sum(group.count for group in stats.exceptions.values())
     if stats.num_failures or exceptions or environment.events.listener_errors():
@@ -142,6 +152,24 @@ def exit_code_of(
             file=sys.stderr,
         )
         return NOTHING_MEASURED_EXIT_CODE
+    return 0
+
+
+def _checks_exit_code(verdicts: Sequence[CheckVerdict]) -> int:
+    """3 when a check was breached (one line each for a scope no request matched), else 0."""
+    for verdict in verdicts:
+        if verdict.observed is None:
+            print(
+                f"tswarm: check {verdict.check.text()!r}: no request matched {verdict.check.scope!r}",
+                file=sys.stderr,
+            )
+    breached = [v for v in verdicts if not v.passed]
+    if breached:
+        print(
+            f"tswarm: {len(breached)} of {len(verdicts)} check(s) breached: exit code {CHECKS_BREACHED_EXIT_CODE}",
+            file=sys.stderr,
+        )
+        return CHECKS_BREACHED_EXIT_CODE
     return 0
 
 

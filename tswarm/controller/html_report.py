@@ -185,7 +185,7 @@ def _checks(checks: Sequence[Any]) -> str:
         passed = bool(check.get("passed"))
         failed += not passed
         badge = '<span class="badge pass">pass</span>' if passed else '<span class="badge fail">FAIL</span>'
-        rows.append([badge, escape(str(check.get("expression", ""))), escape(_plain(check.get("observed")))])
+        rows.append([badge, escape(str(check.get("check", ""))), escape(_plain(check.get("observed")))])
     summary = (
         f'<p class="bad">{failed} of {len(rows)} checks breached</p>'
         if failed

@@ -74,7 +74,7 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
             shown = (
                 "-" if observed is None else f"{observed:.6g}" if isinstance(observed, float) else observed
             )
-            lines.append(_row([mark, _cell(check.get("expression", "")), _cell(shown)]))
+            lines.append(_row([mark, _cell(check.get("check", "")), _cell(shown)]))
     entries: Sequence[EntryReport] = report["entries"]
     if entries:
         busiest = sorted(entries, key=lambda e: (-e["num_requests"], e["name"], e["method"]))[:TOP_ROWS]

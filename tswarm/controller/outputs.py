@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypeAlias, TypedDict, cast
 
 from tswarm._version import __version__
+from tswarm.checks import CheckVerdict
 from tswarm.controller.formatting import percentile_column
 from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
 from tswarm.exceptions import UsageError
@@ -367,7 +368,7 @@ def write_json(path_or_dash: str, report: dict[str, Any]) -> None:
 
 
 def write_text_file(path: str, text: str) -> None:
-    """Write a rendered report (HTML, Markdown) atomically: a reader never sees half of it."""
+    """Write a rendered report (HTML, Markdown, JUnit XML) atomically: a reader never sees half of it."""
     _write_atomically(path, lambda f: f.write(text))
 
 
@@ -469,6 +470,32 @@ class HistoryPointReport(TypedDict):
     total_failures: int
 
 
+class CheckReport(TypedDict):
+    """Each item of ``checks``: one pass/fail check and its verdict (see :mod:`tswarm.checks`)."""
+
+    check: str
+    scope: str
+    metric: str
+    op: str
+    limit: float
+    observed: float | None
+    passed: bool
+
+
+def check_record(verdict: CheckVerdict) -> CheckReport:
+    """A check's verdict as the JSON report carries it."""
+    check = verdict.check
+    return {
+        "check": check.text(),
+        "scope": check.scope,
+        "metric": check.metric,
+        "op": check.op,
+        "limit": check.limit,
+        "observed": verdict.observed,
+        "passed": verdict.passed,
+    }
+
+
 class JsonReport(TypedDict):
     """The whole report (schema version 1)."""
 
@@ -481,6 +508,7 @@ class JsonReport(TypedDict):
     failures: list[FailureReport]
     exceptions: list[ExceptionReport]
     history: list[HistoryPointReport]
+    checks: NotRequired[list[CheckReport]]
 
 
 _REPORT_SHAPE = shape_checker(JsonReport, "report")

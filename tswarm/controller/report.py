@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tswarm.checks import CheckVerdict
 from tswarm.controller.formatting import (
     format_age,
     format_clock,
@@ -23,7 +24,7 @@ from tswarm.controller.formatting import (
 from tswarm.controller.outputs import sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
-__all__ = ["render_live_table", "render_summary"]
+__all__ = ["render_check_table", "render_live_table", "render_summary"]
 
 #: longest request name shown before it is cut
 NAME_WIDTH = 50
@@ -171,6 +172,24 @@ def _percentile_table(stats: RequestStats, percentiles: Sequence[float], *, colo
     rows = [cells(e) for e in stats.sorted_entries() if e.num_requests]
     footer = [cells(stats.total)] if stats.total.num_requests else []
     return _table("Response time percentiles (approximated, ms)", headers, rows, footer, left=2, color=color)
+
+
+def render_check_table(verdicts: Sequence[CheckVerdict], *, color: bool) -> str:
+    """The "Checks" table of the summary: each check, its scope, the limit, what was observed, and
+    whether it held."""
+    rows = [
+        [
+            _cell(v.check.scope),
+            v.check.metric,
+            v.limit_text,
+            v.observed_text,
+            "pass" if v.passed else "BREACHED",
+        ]
+        for v in verdicts
+    ]
+    held = sum(v.passed for v in verdicts)
+    title = f"Checks ({held} of {len(verdicts)} held)"
+    return _table(title, ("Scope", "Metric", "Limit", "Observed", "Verdict"), rows, [], left=2, color=color)
 
 
 def render_summary(

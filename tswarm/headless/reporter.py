@@ -13,16 +13,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tswarm._version import __version__
+from tswarm.checks import CheckVerdict, evaluate_checks
 from tswarm.controller.html_report import render_html_report
+from tswarm.controller.junit import render_junit
 from tswarm.controller.markdown_report import render_markdown_report
 from tswarm.controller.outputs import (
     CsvHistoryWriter,
     build_json_report,
+    check_record,
     write_csv_stats,
     write_json,
     write_text_file,
 )
-from tswarm.controller.report import render_live_table, render_missing_workers, render_summary
+from tswarm.controller.report import (
+    render_check_table,
+    render_live_table,
+    render_missing_workers,
+    render_summary,
+)
 from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
 
@@ -63,6 +71,7 @@ class HeadlessReporter:
         user_count: Callable[[], int],
         stream: Any = None,
         live_table: bool = True,
+        stop_test: Callable[[], None] | None = None,
     ) -> None:
         self.environment = environment
         self.options = options
@@ -80,6 +89,14 @@ class HeadlessReporter:
         self.output_errors: dict[str, str] = {}
         #: print the live table (not under the TUI, which owns the screen)
         self.live_table = live_table and not options.only_summary
+        #: stops the test (--check-abort): the runner's stop, called on the loop that calls periodic()
+        self.stop_test = stop_test
+        #: the checks' verdicts at the end of the test (empty without checks or before the end): what a
+        #: front-end shows and what decides the exit code
+        self.check_verdicts: list[CheckVerdict] = []
+        self._verdicts: list[CheckVerdict] = []
+        #: the verdicts that stopped the test under --check-abort, or None
+        self.abort_verdicts: list[CheckVerdict] | None = None
 
     def periodic(self) -> None:
         """Sample the history, rewrite the CSV files, and print the live table when it is due."""
@@ -97,6 +114,37 @@ class HeadlessReporter:
             self._last_table = now
             rows = live_table_rows(self.stream)
             self._print(render_live_table(stats, users, color=self.color, max_rows=rows))
+        self._abort_on_breach(now)
+
+    def _abort_on_breach(self, now: float) -> None:
+        """--check-abort: once the grace is over, the first breach (on the whole-test numbers so far)
+        stops the test. A scope that matched nothing yet is no breach before the end."""
+        if not (self.options.check_abort and self.options.checks) or self.abort_verdicts is not None:
+            return
+        if now - self.started_at < self.options.check_grace:
+            return
+        verdicts = evaluate_checks(self.environment.stats, self.options.checks)
+        breached = [v for v in verdicts if not v.passed and v.observed is not None]
+        if not breached:
+            return
+        self.abort_verdicts = verdicts
+        first = breached[0]
+        self._print(
+            f"tswarm: check breached, stopping the test (--check-abort): {first.check.text()} "
+            f"(observed {first.observed_text})"
+        )
+        if self.stop_test is not None:
+            self.stop_test()
+
+    def evaluate_final_checks(self) -> list[CheckVerdict]:
+        """The verdicts on the final numbers; a check that stopped the test stays breached."""
+        verdicts = evaluate_checks(self.environment.stats, self.options.checks)
+        if self.abort_verdicts is not None:
+            verdicts = [
+                early if (final.passed and not early.passed) else final
+                for final, early in zip(verdicts, self.abort_verdicts, strict=True)
+            ]
+        return verdicts
 
     def final(self) -> list[str]:
         """Write the final CSV and JSON and print the summary; returns the paths written."""
@@ -111,6 +159,11 @@ class HeadlessReporter:
         now = time.time()
         self.history.record(stats, users, now, force=True)
         written: list[str] = []
+        verdicts = self.evaluate_final_checks() if self.options.checks else []
+        # what json_report puts in the report's ``checks`` (and so --json, --html and --markdown show)
+        self._verdicts = verdicts
+        if final:
+            self.check_verdicts = verdicts
         if self.options.csv:
             try:
                 write_csv_stats(self.options.csv, stats)
@@ -133,8 +186,18 @@ class HeadlessReporter:
                     raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--json", self.options.json, e)
         written += self._write_rendered_reports(now, final=final)
+        if self.options.junit:
+            try:
+                write_text_file(self.options.junit, render_junit(stats, verdicts, self.run_meta(now)))
+                written.append(self.options.junit)
+            except OSError as e:
+                if not final:
+                    raise
+                self._output_failed("--junit", self.options.junit, e)
         if final:
             self._print(render_summary(stats, color=self.color))
+            if verdicts:
+                self._print(render_check_table(verdicts, color=self.color))
             missing = render_missing_workers(self._worker_outages(now))
             if missing:
                 self._print(missing)
@@ -144,10 +207,10 @@ class HeadlessReporter:
         """The JSON report of the run at ``now``: what --json writes and --html and --markdown render
         (built once per ``now``, so that all three show the very same figures)."""
         if self._report is None or self._report[0] != now:
-            self._report = (
-                now,
-                build_json_report(self.environment.stats, self.history, run_meta=self.run_meta(now)),
-            )
+            report = build_json_report(self.environment.stats, self.history, run_meta=self.run_meta(now))
+            if self.options.checks:
+                report["checks"] = [check_record(v) for v in self._verdicts]
+            self._report = (now, report)
         return self._report[1]
 
     def _write_rendered_reports(self, now: float, *, final: bool) -> list[str]:
