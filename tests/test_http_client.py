@@ -5,20 +5,20 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 import pytest
 from conftest import TargetServer, free_port
+from http_helpers import Recorder, in_greenlet, recorder, session
 
 from tswarm.clients import FastHttpSession, HTTPError, HttpSession, ResponseContextManager, TooManyRedirects
 from tswarm.clients.http import Headers
 from tswarm.events import EventHook
 from tswarm.exceptions import CatchResponseError, RescheduleTask
 
-T = TypeVar("T")
 EVENT_ARGS = {
     "request_type",
     "name",
@@ -31,38 +31,7 @@ EVENT_ARGS = {
     "url",
 }
 
-
-def in_greenlet(fn: Callable[[], T], timeout: float = 30.0) -> T:
-    """Run ``fn`` in a greenlet and return its result (errors re-raised)."""
-    greenlet = gevent.spawn(fn)
-    greenlet.join(timeout)
-    assert greenlet.ready(), "greenlet did not finish"
-    return greenlet.get()
-
-
-class Recorder:
-    """A request event with a listener that keeps every call."""
-
-    def __init__(self) -> None:
-        self.event = EventHook("request")
-        self.calls: list[dict[str, Any]] = []
-        self.event.add_listener(lambda **kwargs: self.calls.append(kwargs))
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.calls[-1]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def session(target: TargetServer, recorder: Recorder) -> Iterator[HttpSession]:
-    s = HttpSession(base_url=target.url, request_event=recorder.event)
-    yield s
-    s.close()
+__all__ = ["recorder", "session"]  # the fixtures, imported for the tests of this module
 
 
 def test_fast_session_is_the_same_client() -> None:
@@ -396,8 +365,8 @@ def test_event_count_equals_server_count_under_load(target: TargetServer, record
     assert by_event == counts["by_endpoint"]
     failures = sum(1 for c in recorder.calls if c["exception"] is not None)
     assert failures == counts["by_endpoint"]["GET /status/404"] + counts["by_endpoint"]["GET /flaky"] // 10
-    for session in sessions:
-        session.close()
+    for each in sessions:
+        each.close()
 
 
 @pytest.fixture
@@ -622,5 +591,5 @@ def test_an_idle_session_keeps_little_and_no_queue_of_its_own(target: TargetServ
     assert all(s._base_pool is not None and len(s._base_pool.connections._socket_queue) == 1 for s in kept)
     assert per_session < 3000, f"{per_session:.0f} B kept per idle session"
     assert largest_site < 1000, f"one allocation site keeps {largest_site:.0f} B per idle session"
-    for session in kept:
-        session.close()
+    for each in kept:
+        each.close()

@@ -13,9 +13,8 @@ import ssl
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 import gevent.event
@@ -25,49 +24,16 @@ import requests
 import requests.auth
 import requests.exceptions
 from conftest import TargetServer, free_port, repo_env
+from http_helpers import Recorder, in_greenlet, recorder, session
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from tswarm.clients import HTTPError, HttpSession, TooManyRedirects
 from tswarm.clients._exceptions import as_requests_error
 from tswarm.clients._models import Response
-from tswarm.events import EventHook
 from tswarm.exceptions import ResponseError
 
-T = TypeVar("T")
-
-
-def in_greenlet(fn: Callable[[], T], timeout: float = 30.0) -> T:
-    """Run ``fn`` in a greenlet and return its result (errors re-raised)."""
-    greenlet = gevent.spawn(fn)
-    greenlet.join(timeout)
-    assert greenlet.ready(), "greenlet did not finish"
-    return greenlet.get()
-
-
-class Recorder:
-    """A request event with a listener that keeps every call."""
-
-    def __init__(self) -> None:
-        self.event = EventHook("request")
-        self.calls: list[dict[str, Any]] = []
-        self.event.add_listener(lambda **kwargs: self.calls.append(kwargs))
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.calls[-1]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def session(target: TargetServer, recorder: Recorder) -> Iterator[HttpSession]:
-    s = HttpSession(base_url=target.url, request_event=recorder.event)
-    yield s
-    s.close()
+__all__ = ["recorder", "session"]  # the fixtures, imported for the tests of this module
 
 
 class CountingServer:

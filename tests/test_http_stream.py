@@ -9,13 +9,13 @@ import socket
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-import gevent
 import pytest
 import requests
 from conftest import TargetServer
+from http_helpers import Recorder, in_greenlet, recorder, session
 
 from tswarm.clients import HttpSession
 from tswarm.clients._streaming import iter_lines
@@ -25,34 +25,7 @@ T = TypeVar("T")
 MB = 1024 * 1024
 BIG = 50 * MB
 
-
-def in_greenlet(fn: Callable[[], T], timeout: float = 120.0) -> T:
-    """Run ``fn`` in a greenlet and return its result (errors re-raised)."""
-    greenlet = gevent.spawn(fn)
-    greenlet.join(timeout)
-    assert greenlet.ready(), "greenlet did not finish"
-    return greenlet.get()
-
-
-class Recorder:
-    """A request event with a listener that keeps every call."""
-
-    def __init__(self) -> None:
-        self.event = EventHook("request")
-        self.calls: list[dict[str, Any]] = []
-        self.event.add_listener(lambda **kwargs: self.calls.append(kwargs))
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def session(target: TargetServer, recorder: Recorder) -> Iterator[HttpSession]:
-    s = HttpSession(base_url=target.url, request_event=recorder.event)
-    yield s
-    s.close()
+__all__ = ["recorder", "session"]  # the fixtures, imported for the tests of this module
 
 
 def connections(session: HttpSession) -> dict[str, int]:

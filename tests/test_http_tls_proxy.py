@@ -8,16 +8,16 @@ Servers run in threads of this process on free ports of 127.0.0.1; the client ru
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
-import gevent
 import pytest
 import requests
 from conftest import TargetServer, free_port
 from geventhttpclient.client import HTTPClientPool
+from http_helpers import Recorder, in_greenlet
 from tls_proxy_servers import (
     Certificates,
     EchoServer,
@@ -29,10 +29,8 @@ from tls_proxy_servers import (
 )
 
 from tswarm.clients import HttpSession
-from tswarm.events import EventHook
 from tswarm.runner.users import FastHttpUser, HttpUser
 
-T = TypeVar("T")
 PROXY_VARIABLES = (
     "http_proxy",
     "https_proxy",
@@ -41,27 +39,6 @@ PROXY_VARIABLES = (
     "requests_ca_bundle",
     "curl_ca_bundle",
 )
-
-
-def in_greenlet(fn: Callable[[], T], timeout: float = 30.0) -> T:
-    """Run ``fn`` in a greenlet and return its result (errors re-raised); bounded by ``timeout``."""
-    greenlet = gevent.spawn(fn)
-    greenlet.join(timeout)
-    assert greenlet.ready(), "greenlet did not finish"
-    return greenlet.get()
-
-
-class Recorder:
-    """A request event with a listener that keeps every call."""
-
-    def __init__(self) -> None:
-        self.event = EventHook("request")
-        self.calls: list[dict[str, Any]] = []
-        self.event.add_listener(lambda **kwargs: self.calls.append(kwargs))
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.calls[-1]
 
 
 @pytest.fixture(autouse=True)
