@@ -120,6 +120,9 @@ class MasterRunner:
         self.state: RunState = RunState.READY
         self.workers = WorkerNodes()
         self.target_user_count = 0
+        #: the most users the workers ran at once, as sampled each second (not per message: summing
+        #: every worker's count on each of their messages would cost O(workers^2) a second)
+        self.peak_user_count = 0
         self.started_at: float | None = None
         self.run_time: float | None = None
         self.history = StatsHistory()
@@ -177,11 +180,6 @@ class MasterRunner:
     def worker_count(self) -> int:
         """Workers connected and not missing."""
         return self.workers.live_count
-
-    @property
-    def peak_user_count(self) -> int:
-        """The most users the workers ran at once during this master's life."""
-        return self.workers.peak_user_count
 
     @property
     def clients(self) -> WorkerNodes:
@@ -479,7 +477,9 @@ class MasterRunner:
         while True:
             await asyncio.sleep(SNAPSHOT_INTERVAL)
             if self.state in _ACTIVE:
-                self.history.record(self.environment.stats, self.user_count)
+                user_count = self.user_count
+                self.peak_user_count = max(self.peak_user_count, user_count)
+                self.history.record(self.environment.stats, user_count)
             self._refresh_snapshot()
 
     # -- sending -----------------------------------------------------------------------------------------

@@ -259,7 +259,6 @@ class WorkerMessages:
 
     def _on_heartbeat(self, worker: WorkerNode, data: dict[str, Any]) -> None:
         worker.heartbeat(data)
-        self.workers.note_users()
         self.environment.events.heartbeat_received.fire(client_id=worker.node_id, timestamp=data["timestamp"])
 
     def _on_spawning(self, worker: WorkerNode, data: dict[str, Any]) -> None:
@@ -267,7 +266,6 @@ class WorkerMessages:
 
     def _on_spawning_complete(self, worker: WorkerNode, data: dict[str, Any]) -> None:
         worker.spawning_complete(data)
-        self.workers.note_users()
         self.hooks.worker_spawned()
 
     def _on_stats(self, worker: WorkerNode, data: dict[str, Any]) -> None:
@@ -280,7 +278,6 @@ class WorkerMessages:
             self.link.bad_frame(worker.node_id, f"a stats report that cannot be merged ({e})")
             return
         worker.reported(data, stats.total.num_requests - before)
-        self.workers.note_users()
         self.environment.events.worker_report.fire(client_id=worker.node_id, data=data)
 
     def _on_stopped(self, worker: WorkerNode, data: dict[str, Any]) -> None:

@@ -178,8 +178,6 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         self._departed: dict[str, None] = {}
         #: workers that said hello during this master's life (a worker that came back counts once)
         self.joined = 0
-        #: the most users the workers reported running at once (see :meth:`note_users`)
-        self.peak_user_count = 0
         #: the times workers went missing, oldest first (at most MAX_OUTAGES)
         self.outages: list[WorkerOutage] = []
         self._open_outages: dict[str, WorkerOutage] = {}
@@ -281,10 +279,6 @@ class WorkerNodes(Mapping[str, WorkerNode]):
     def user_count(self) -> int:
         """Users on the workers that are not missing, as they last reported."""
         return sum(w.user_count for w in self._nodes.values() if not w.missing)
-
-    def note_users(self) -> None:
-        """A worker reported its user count: keep :attr:`peak_user_count` up to date."""
-        self.peak_user_count = max(self.peak_user_count, self.user_count)
 
 
 def _worker_state(value: Any, default: WorkerState) -> WorkerState:
