@@ -57,15 +57,25 @@ def http_error(status: int, reason: str, url: str, response: Any = None) -> HTTP
     return HTTPError(f"{status} {kind} Error: {reason} for url: {url}", response=response)
 
 
-_twins: dict[tuple[type[BaseException], type[BaseException]], type[BaseException]] = {}
+#: (error class, requests' type) -> the class that is both; bounded, as error classes come from anywhere
+_twins: dict[tuple[type[BaseException], type[BaseException]], type[requests_errors.RequestException]] = {}
+MAX_TWINS = 256
 
 
-def _twin(kind: type[BaseException], base: type[requests_errors.RequestException]) -> type[BaseException]:
-    """A class that is both ``kind`` and requests' ``base``, named as ``kind`` (so its repr is unchanged)."""
+def requests_twin(
+    kind: type[BaseException], base: type[requests_errors.RequestException]
+) -> type[requests_errors.RequestException]:
+    """A class that is both ``kind`` and requests' ``base``, named as ``kind`` (so its repr is unchanged);
+    ``base`` itself when the two cannot share an instance layout."""
     twin = _twins.get((kind, base))
     if twin is None:
         namespace = {"__module__": kind.__module__, "__qualname__": kind.__qualname__}
-        twin = _twins[kind, base] = type(kind.__name__, (base, kind), namespace)
+        try:
+            twin = type(kind.__name__, (base, kind), namespace)
+        except TypeError:
+            twin = base
+        if len(_twins) < MAX_TWINS:
+            _twins[kind, base] = twin
     return twin
 
 
@@ -96,7 +106,7 @@ def as_requests_error(error: BaseException) -> BaseException:
     if base is None:
         return error
     try:
-        twin = _twin(type(error), base)(*error.args)
+        twin = requests_twin(type(error), base)(*error.args)
     except Exception:  # an exception class whose constructor wants other arguments
         twin = base(str(error))
     if isinstance(error, OSError) and isinstance(twin, OSError) and error.filename is not None:

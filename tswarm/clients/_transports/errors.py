@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from requests import exceptions as requests_errors
 
+from tswarm.clients._exceptions import requests_twin
+
 
 class ConnectTimeout(requests_errors.ConnectTimeout, TimeoutError):
     """No connection (TCP, the proxy's tunnel and TLS) within the connect timeout."""
@@ -20,22 +22,6 @@ class ConnectTimeout(requests_errors.ConnectTimeout, TimeoutError):
 
 class ReadTimeout(requests_errors.ReadTimeout, TimeoutError):
     """The server sent nothing for longer than the read timeout."""
-
-
-_flavoured: dict[tuple[type, type], type] = {}
-
-
-def _requests_flavoured(kind: type[requests_errors.RequestException], cause: type[BaseException]) -> type:
-    """A class that is both ``kind`` and ``cause``, named as ``cause`` is (``kind`` when they cannot mix)."""
-    flavoured = _flavoured.get((kind, cause))
-    if flavoured is None:
-        try:
-            flavoured = type(cause.__name__, (kind, cause), {"__module__": cause.__module__})
-        except TypeError:  # the two cannot share an instance layout
-            flavoured = kind
-        if len(_flavoured) < 256:
-            _flavoured[(kind, cause)] = flavoured
-    return flavoured
 
 
 def as_requests_error(
@@ -49,7 +35,7 @@ def as_requests_error(
     """
     if isinstance(error, kind):
         return error
-    flavoured = _requests_flavoured(kind, type(error))
+    flavoured = requests_twin(type(error), kind)
     if flavoured is kind:
         mapped = kind(f"{type(error).__name__}: {error}")
     else:
