@@ -41,6 +41,8 @@ PER_WORKER = """
     @events.worker_report.add_listener
     def report(client_id, data, **kw):
         print(f"REPORT {client_id} {data['user_count']}", flush=True)
+        if any(entry["num_requests"] for entry in data["stats"]["entries"]):
+            print(f"MEASURED {client_id}", flush=True)
 
     @events.init.add_listener
     def on_init(environment, **kw):
@@ -79,6 +81,9 @@ def test_killed_worker_of_three_is_missing_in_seconds_and_its_users_move(
     )
     workers = [procs(*worker_args(port), cwd=tmp_path) for _ in range(3)]
     master.wait_for(lambda _: sorted(test_distributed.reports(master).values()) == [2, 2, 2])
+    # its requests have reached the master before it is killed (on a busy machine the first reports with
+    # its users can come before their first requests)
+    master.wait_for(lambda _: len({line for line in master.lines if line.startswith("MEASURED ")}) == 3)
     victim = workers[0]
     victim_pid = int(victim.wait_for(lambda line: line.startswith("PID ")).split()[1])
     os.kill(victim.proc.pid, signal.SIGKILL)

@@ -61,8 +61,10 @@ PER_HOST = """
 
     @events.worker_report.add_listener
     def report(client_id, data, **kw):
-        requests = sum(entry["num_requests"] for entry in data["stats"]["entries"])
-        print(f"REPORT {client_id} {data['user_count']} {requests}", flush=True)
+        entries = [e for e in data["stats"]["entries"] if e["num_requests"]]
+        requests = sum(entry["num_requests"] for entry in entries)
+        epochs = ",".join(sorted({entry["name"].rsplit("-", 1)[1] for entry in entries})) or "-"
+        print(f"REPORT {client_id} {data['user_count']} {requests} {epochs}", flush=True)
 
     @events.test_stop.add_listener
     def counted(environment, **kw):
@@ -260,18 +262,21 @@ FAILOVER_BOUND = 10.0
 REJOIN_BOUND = 8.0
 
 
-def report_from(host: str, users: int, *, some_requests: bool = True) -> Callable[[str], bool]:
+def report_from(
+    host: str, users: int, *, some_requests: bool = True, epoch: int | None = None
+) -> Callable[[str], bool]:
     """Matches the master's line for a report of ``host``'s worker running ``users`` users (and that
-    made requests since its last report)."""
+    made requests since its last report, in its test number ``epoch`` if given)."""
 
     def matches(line: str) -> bool:
         parts = line.split()
         return (
-            len(parts) == 4
+            len(parts) == 5
             and parts[0] == "REPORT"
             and parts[1].startswith(f"{host}_")
             and int(parts[2]) == users
             and (int(parts[3]) > 0 or not some_requests)
+            and (epoch is None or str(epoch) in parts[4].split(","))
         )
 
     return matches
@@ -300,10 +305,11 @@ def test_a_worker_host_cut_off_loses_its_users_and_gets_them_back_when_its_link_
     over) and worker1's after it rejoined. Worker1's epoch 1 is where the cut falls, and there no
     count can be exact: a request it had sent when the link went down may have reached the target
     (or reaches it from the kernel's retransmissions once the link is back) without its answer ever
-    reaching the worker, which then stops that user and counts the request as interrupted; and a
-    report sent into the connection the cut killed is lost with it. So there the test checks the
-    chain: what the master merged <= the requests worker1 got an answer to <= what the target served
-    <= the requests worker1 began, which are at most one per user (2) more than it got answers to.
+    reaching the worker, which then stops that user and counts the request as interrupted. So there
+    the test checks the chain: what the master merged == the requests worker1 got an answer to (the
+    reports written into the connection the cut killed are sent again once the master is back, and
+    merged once) <= what the target served <= the requests worker1 began, which are at most one per
+    user (2) more than it got answers to.
     """
     write(tmp_path / "locustfile.py", PER_HOST)
     master = start(
@@ -332,7 +338,8 @@ def test_a_worker_host_cut_off_loses_its_users_and_gets_them_back_when_its_link_
     master.wait_for(lambda line: "Worker worker1_" in line and "is back" in line, after=after_cut, timeout=40)
     rejoined_after = time.monotonic() - reconnected_at
     # its users come back to it, and it makes requests again
-    master.wait_for(report_from("worker1", 2), after=after_cut, timeout=15)
+    master.wait_for(report_from("worker1", 2, epoch=2), after=after_cut, timeout=15)
+
     master.interrupt()
     assert master.wait(timeout=30) == 0, master.output
     assert noticed_after < FAILOVER_BOUND, noticed_after
@@ -356,12 +363,13 @@ def test_a_worker_host_cut_off_loses_its_users_and_gets_them_back_when_its_link_
     begun, answered, failed = counted_by(victim, cut_off)
     chain = (merged[f"GET {cut_off}"], answered, served[f"GET {cut_off}"], begun)
     print(
-        "worker1 before the cut: merged by the master {} <= answered {} <= served {} <= begun {}".format(
+        "worker1 before the cut: merged by the master {} == answered {} <= served {} <= begun {}".format(
             *chain
         )
     )
     assert failed == 0, victim.output
     assert chain == tuple(sorted(chain)) and begun - answered <= 2, chain
+    assert chain[0] == answered, chain
 
     report = json.loads((tmp_path / "out.json").read_text())
     [outage] = report["run"]["missing_workers"]

@@ -114,6 +114,8 @@ class WorkerMessages:
         self.testfiles = testfiles
         #: stats reports dropped because their delta was malformed
         self.malformed_reports = 0
+        #: stats reports a worker sent again that had been merged already (dropped)
+        self.reports_sent_again = 0
         link.on_disconnect = self.connection_closed
 
     def on_message(self, incoming: Incoming) -> None:
@@ -159,7 +161,13 @@ class WorkerMessages:
         fire = self.environment.events.heartbeat_sent.fire
         for worker in list(self.workers.values()):
             self.link.send(
-                worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id}
+                worker.heartbeat_identity,
+                "heartbeat",
+                {
+                    "timestamp": timestamp,
+                    "master_id": self.master_id,
+                    "stats_acked": worker.report_numbers.acked,
+                },
             )
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
@@ -269,6 +277,10 @@ class WorkerMessages:
         self.hooks.worker_spawned()
 
     def _on_stats(self, worker: WorkerNode, data: dict[str, Any]) -> None:
+        number = data.get("seq")
+        if number is not None and not worker.report_numbers.accept(number, data.get("kept_from", number)):
+            self.reports_sent_again += 1  # merged when it first came
+            return
         stats = self.environment.stats
         before = stats.total.num_requests
         try:

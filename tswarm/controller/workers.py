@@ -15,7 +15,7 @@ from typing import Any
 from tswarm.controller.snapshot import WorkerRow
 from tswarm.protocol import HEARTBEAT_SUFFIX, WorkerState
 
-__all__ = ["RPS_WINDOW", "WorkerNode", "WorkerNodes", "WorkerOutage"]
+__all__ = ["RPS_WINDOW", "ReportNumbers", "WorkerNode", "WorkerNodes", "WorkerOutage"]
 
 #: seconds of stats reports a worker's requests/s is averaged over
 RPS_WINDOW = 4.0
@@ -23,6 +23,47 @@ RPS_WINDOW = 4.0
 MAX_DEPARTED = 10_000
 #: times a worker went missing that are kept for the summary and the JSON (the first ones)
 MAX_OUTAGES = 1000
+#: report numbers merged past a gap that a worker has not filled yet, at most; past it the gap is given up
+MAX_REPORTS_AHEAD = 1000
+
+
+class ReportNumbers:
+    """Which of a worker's numbered stats reports were merged, so that one sent again is merged once.
+
+    ``acked`` is the number up to which every report was merged (what the master acknowledges);
+    numbers merged past a gap wait in a set until the gap is filled or the worker says, with its
+    report's ``kept_from``, that it gave the missing ones up.
+    """
+
+    __slots__ = ("acked", "latest", "_ahead")
+
+    def __init__(self) -> None:
+        self.acked = 0
+        #: the highest number merged: a report below it is an old one sent again
+        self.latest = 0
+        self._ahead: set[int] = set()
+
+    def accept(self, number: int, kept_from: int) -> bool:
+        """Whether report ``number`` is new (and so to be merged); notes it as merged."""
+        if kept_from - 1 > self.acked:
+            self._advance_to(min(kept_from, number + 1) - 1)
+        if number <= self.acked or number in self._ahead:
+            return False
+        if number == self.acked + 1:
+            self._advance_to(number)
+        else:
+            self._ahead.add(number)
+            if len(self._ahead) > MAX_REPORTS_AHEAD:
+                self._advance_to(min(self._ahead))
+        self.latest = max(self.latest, number)
+        return True
+
+    def _advance_to(self, number: int) -> None:
+        self.acked = max(self.acked, number)
+        self._ahead = {n for n in self._ahead if n > self.acked}
+        while self.acked + 1 in self._ahead:
+            self.acked += 1
+            self._ahead.discard(self.acked)
 
 
 @dataclass(slots=True)
@@ -70,6 +111,8 @@ class WorkerNode:
     cpu_warning: bool = False
     #: ZeroMQ identity of its main socket
     identity: bytes = b""
+    #: the numbers of its stats reports merged so far (a new process starts from 1 again)
+    report_numbers: ReportNumbers = field(default_factory=ReportNumbers)
     _reports: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64), repr=False)
 
     @property
@@ -95,7 +138,10 @@ class WorkerNode:
     # -- what it reports -------------------------------------------------------------------------------
 
     def restarted(self, pid: int, identity: bytes) -> None:
-        """The same node id said hello from a new process: it runs nothing yet."""
+        """The same node id said hello from a new process (or, with the same pid, one that stopped its
+        users when it lost the master): it runs nothing yet."""
+        if pid != self.pid:
+            self.report_numbers = ReportNumbers()
         self.pid = pid
         self.identity = identity
         self.state = WorkerState.READY
@@ -134,6 +180,8 @@ class WorkerNode:
     def reported(self, data: dict[str, Any], requests: int) -> None:
         """A stats report of ``requests`` requests was merged."""
         self.add_requests(requests)
+        if data.get("seq", self.report_numbers.latest) < self.report_numbers.latest:
+            return  # an old report sent again: its user counts are out of date
         self.user_count = data["user_count"]
         if "user_classes_count" in data:
             self.user_classes_count = dict(data["user_classes_count"])

@@ -49,6 +49,8 @@ class Heartbeat(TypedDict):
     cpu: NotRequired[Amount]
     memory: NotRequired[Count]
     master_id: NotRequired[str]
+    #: the master's: every stats report of this worker numbered up to this one has been merged
+    stats_acked: NotRequired[Count]
 
 
 class Spawn(TypedDict):
@@ -75,6 +77,10 @@ class Stats(TypedDict):
     user_count: Count
     user_classes_count: NotRequired[UserClassCounts]
     extra: NotRequired[dict[str, Any]]
+    #: the report's number, from 1 in each worker process; the master merges each number once
+    seq: NotRequired[Count]
+    #: the lowest number the worker still holds to send again: those below it will not come
+    kept_from: NotRequired[Count]
 
 
 class Empty(TypedDict):

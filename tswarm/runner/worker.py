@@ -59,6 +59,11 @@ MIN_CPU_SPAN = 0.2
 LOG_LINES_KEPT = 1000
 #: custom messages a worker keeps while its master has not acknowledged it yet (beyond: dropped, logged)
 CUSTOM_MESSAGES_HELD = 1000
+#: a stats report the master has not acknowledged (in its heartbeats) this long after it was sent is
+#: sent again: one written into a connection that a network cut killed is otherwise lost with it
+STATS_RESEND_AFTER = 5.0
+#: stats reports kept for sending again at most (several minutes' worth); past it the oldest is given up
+STATS_REPORTS_KEPT = 300
 #: a connection to the master not made within this long is dropped and tried again (at most every 2 s,
 #: RECONNECT_IVL_MAX): without it, a connect begun while the network was cut waits out TCP's SYN backoff
 #: after the network is back (its next try up to half a minute later), and the worker can reach
@@ -179,6 +184,8 @@ class MasterLinkedRunner(UserRunner):
         self.cpu_warnings: deque[float] = deque(maxlen=100)
         #: this worker's share of the users
         self.target_user_count: int = 0
+        #: stats reports sent and not yet acknowledged, to send again after a cut (see UnackedReports)
+        self._reports = UnackedReports(STATS_REPORTS_KEPT)
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -334,6 +341,7 @@ class MasterLinkedRunner(UserRunner):
         master_id = data.get("master_id")
         if self._master_id is not None and master_id != self._master_id:
             log.info("Connected to a new master process at %s", self.endpoint)
+            self._reports.clear()  # numbers of the old master's test
         self._master_id = master_id
         self._rejoining = False
         self.worker_index = data["index"]
@@ -370,6 +378,7 @@ class MasterLinkedRunner(UserRunner):
     def _on_reset_stats(self, data: dict[str, Any]) -> None:
         self.environment.stats.reset_all()
         self.environment.stats.take_delta()
+        self._reports.clear()  # sent before the reset: not to be merged after it
         self.environment.events.reset_stats.fire()
 
     _handlers: dict[str, Callable[[MasterLinkedRunner, Any], None]] = {
@@ -430,6 +439,7 @@ class MasterLinkedRunner(UserRunner):
             self.state = RunState.STOPPING
             self.stop_all_users()
             self.environment.stats.take_delta()  # numbers of the old master's test
+            self._reports.clear()
             self.state = RunState.READY
             self.environment.events.test_stop.fire(environment=self.environment)
         while self._rejoining and not self._quitting:
@@ -444,6 +454,9 @@ class MasterLinkedRunner(UserRunner):
         if was_running:
             self.environment.events.test_stopping.fire(environment=self.environment)
         self.stop_all_users()
+        # every report the master has not acknowledged yet goes again before the final one, so that
+        # its numbers are whole when it hears "stopped" (it merges each report once)
+        self._send_reports_again(after=0.0)
         self._flush_stats()
         self.state = RunState.STOPPED
         self._send("stopped", {})
@@ -480,7 +493,19 @@ class MasterLinkedRunner(UserRunner):
         return data
 
     def _flush_stats(self) -> None:
-        self._send("stats", self._stats_message())
+        data = self._stats_message()
+        data["seq"], data["kept_from"] = self._reports.number_next()
+        frame = encode("stats", data, self.node_id)
+        self._socket.send(frame)
+        self._reports.sent(data["seq"], frame, time.monotonic())
+
+    def _send_reports_again(self, after: float) -> None:
+        """Send again the stats reports not acknowledged ``after`` seconds after they were last sent."""
+        frames = self._reports.due(time.monotonic(), after)
+        if frames and after:
+            log.info("Sending %d stats report(s) again: the master has not acknowledged them", len(frames))
+        for frame in frames:
+            self._socket.send(frame)
 
     def _report_loop(self) -> None:
         while True:
@@ -491,6 +516,10 @@ class MasterLinkedRunner(UserRunner):
             if lines:
                 self._send("logs", {"lines": lines})
             self._fire_heartbeat_events()
+            heard = time.monotonic() - self._last_master_message < self.master_heartbeat_timeout
+            if heard and self.connected.is_set() and not self._rejoining:
+                # not while the master is silent: the frames would only pile up in the socket's queue
+                self._send_reports_again(after=STATS_RESEND_AFTER)
 
     def _fire_heartbeat_events(self) -> None:
         events = self.environment.events
@@ -501,9 +530,13 @@ class MasterLinkedRunner(UserRunner):
         while self.heartbeats_received:
             frame = self.heartbeats_received.popleft()
             try:
-                timestamp = decode(frame).data.get("timestamp")
+                data = decode(frame).data
+                timestamp = data.get("timestamp")
             except (ProtocolError, AttributeError):
                 continue
+            acked = data.get("stats_acked")
+            if isinstance(acked, int) and data.get("master_id") == self._master_id:
+                self._reports.acknowledged(acked)
             events.heartbeat_received.fire(client_id=self.node_id, timestamp=timestamp)
 
     def _watch_master(self) -> None:
@@ -706,3 +739,61 @@ class LinkedLocalRunner(MasterLinkedRunner, LocalRunner):
     """
 
     send_message = LocalRunner.send_message
+
+
+class UnackedReports:
+    """The stats reports a worker sent that its master has not acknowledged yet.
+
+    Reports are numbered from 1. The master merges each number once and says in its heartbeats up to
+    which number it has merged them all; what it has not acknowledged a while after it was sent is sent
+    again (a cut connection loses what was written into it). Each report also says the lowest number
+    still kept (``kept_from``), so that the master stops waiting for one given up (past ``limit``, or
+    cleared because the stats were reset or the master is a new one).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._last = 0
+        #: (number, encoded frame, when it was last sent), oldest first
+        self._kept: deque[tuple[int, bytes, float]] = deque()
+        self._gave_up = False
+
+    def number_next(self) -> tuple[int, int]:
+        """The number of the next report, and the lowest number kept once it is sent."""
+        self._last += 1
+        return self._last, self._kept[0][0] if self._kept else self._last
+
+    def sent(self, number: int, frame: bytes, now: float) -> None:
+        """Report ``number`` was sent as ``frame``: keep it until it is acknowledged."""
+        self._kept.append((number, frame, now))
+        if len(self._kept) > self.limit:
+            self._kept.popleft()
+            if not self._gave_up:
+                self._gave_up = True
+                log.warning(
+                    "The master acknowledged none of the last %d stats reports; the oldest are given up",
+                    self.limit,
+                )
+
+    def acknowledged(self, number: int) -> None:
+        """The master merged every report up to ``number``."""
+        while self._kept and self._kept[0][0] <= number:
+            self._kept.popleft()
+        self._gave_up = False
+
+    def due(self, now: float, after: float) -> list[bytes]:
+        """The frames not acknowledged ``after`` seconds after they were last sent, marked as sent now."""
+        due = [frame for _, frame, sent_at in self._kept if now - sent_at >= after]
+        if due:
+            self._kept = deque(
+                (number, frame, now if now - sent_at >= after else sent_at)
+                for number, frame, sent_at in self._kept
+            )
+        return due
+
+    def clear(self) -> None:
+        """Give up every kept report (the next report says so with its ``kept_from``)."""
+        self._kept.clear()
+
+    def __len__(self) -> int:
+        return len(self._kept)
