@@ -493,11 +493,18 @@ def report(
         str | None,
         typer.Option("--markdown", help="Write the short Markdown summary to FILE ('-' for stdout)."),
     ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option(
+            "--junit",
+            help="Write the JUnit XML of the checks and failing endpoints to FILE ('-' for stdout).",
+        ),
+    ] = None,
 ) -> None:
     """Render the reports of a finished run later, from its JSON report (local or distributed)."""
     from tswarm.cli.report import render_reports
 
-    for path in render_reports(result, html=html, markdown=markdown):
+    for path in render_reports(result, html=html, markdown=markdown, junit=junit):
         if path != "-":
             print(f"tswarm: wrote {path}", file=sys.stderr)
 
