@@ -24,7 +24,7 @@ from tswarm.controller.formatting import (
 from tswarm.controller.outputs import sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
-__all__ = ["render_check_table", "render_live_table", "render_summary"]
+__all__ = ["render_check_table", "render_live_table", "render_summary", "render_table"]
 
 #: longest request name shown before it is cut
 NAME_WIDTH = 50
@@ -114,6 +114,20 @@ def _table(
         return _rich_table(title, headers, rows, footer, left)
     body = _plain_table(headers, rows, footer, left)
     return f"{title}\n{body}" if title else body
+
+
+def render_table(
+    title: str | None,
+    headers: Sequence[str],
+    rows: list[list[str]],
+    footer: list[list[str]],
+    *,
+    left: int,
+    color: bool,
+) -> str:
+    """A titled table the way the summary draws its own (rich with ``color``, plain text without), for
+    other commands' tables (``tswarm compare``); the first ``left`` columns align left."""
+    return _table(title, headers, rows, footer, left=left, color=color)
 
 
 def _stats_table(
