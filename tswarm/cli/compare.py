@@ -6,10 +6,8 @@ and outputs.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from tswarm.checks import CheckError, parse_checks
 from tswarm.cli.options import check_output_path
@@ -20,19 +18,13 @@ from tswarm.controller.compare import (
     render_comparison_table,
 )
 from tswarm.controller.outputs import load_json_report, write_text_file
+from tswarm.controller.report import use_color
 from tswarm.exceptions import ConfigError
 
 __all__ = ["EXIT_REGRESSION", "run_compare"]
 
 #: the exit code of a breached check, as on a run
 EXIT_REGRESSION = 3
-
-
-def _use_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def run_compare(
@@ -73,7 +65,7 @@ def run_compare(
     if markdown:
         outputs.append((markdown, render_comparison_markdown(comparison)))
     table_stream = sys.stderr if any(path == "-" for path, _ in outputs) else sys.stdout
-    print(render_comparison_table(comparison, color=_use_color(table_stream)), file=table_stream, flush=True)
+    print(render_comparison_table(comparison, color=use_color(table_stream)), file=table_stream, flush=True)
     for path, text in outputs:
         if path == "-":
             sys.stdout.write(text)
