@@ -10,6 +10,7 @@ import io
 import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,12 +20,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
+import typer
+import yaml
 from conftest import TargetServer, free_port, repo_env
 
-from tswarm.cli.app import main
+from tswarm.cli.app import app, main
 from tswarm.controller.report import use_color
 
 pytestmark = pytest.mark.timeout(120)
@@ -224,3 +227,56 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     finally:
         os.close(leader)
         os.close(follower)
+
+
+# -- the CI example: README's "Use in CI" and examples/ci/github-actions.yml ----------------------------
+
+REPO = Path(__file__).parent.parent
+WORKFLOW = REPO / "examples" / "ci" / "github-actions.yml"
+#: where a shell command line ends and the next begins, or its output goes elsewhere
+SHELL_BREAKS = {"&", "&&", "||", ";", "|", ">", ">>", "2>&1"}
+
+
+def _tswarm_command_lines(script: str) -> list[list[str]]:
+    """The tswarm command lines of a step's shell script, as argument lists (without ``tswarm``)."""
+    commands = []
+    for line in script.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        for i, word in enumerate(words):
+            if word == "tswarm" and (i == 0 or words[i - 1] in SHELL_BREAKS | {"nohup", "do", "then"}):
+                rest = words[i + 1 :]
+                end = next((j for j, w in enumerate(rest) if w in SHELL_BREAKS), len(rest))
+                commands.append(rest[:end])
+    return commands
+
+
+def test_the_example_workflow_runs_tswarm_command_lines_that_parse() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    (job,) = workflow["jobs"].values()
+    scripts = [step["run"] for step in job["steps"] if "run" in step]
+    commands = [c for script in scripts for c in _tswarm_command_lines(script)]
+    assert [c[0] for c in commands] == ["worker", "master", "compare"]
+    subcommands: dict[str, Any] = getattr(typer.main.get_command(app), "commands")  # noqa: B009
+    for args in commands:
+        command = subcommands[args[0]]
+        # click's own parsing: every value converts, nothing required is missing; nothing runs
+        context = command.make_context(args[0], list(args[1:]))
+        assert context.args == [], (args, "left over: a test file's own option or a misspelt one")
+        known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        named = {a.split("=", 1)[0] for a in args[1:] if a.startswith("-") and a != "-"}
+        assert named <= known, (args[0], named - known)
+    worker, master, compare = commands
+    # the job as the README says: three background workers for --expect-workers 3, the reports kept
+    assert "for i in 1 2 3" in scripts[2] and worker[-1] != "&"
+    assert master[master.index("--expect-workers") + 1] == "3"
+    assert {"--check", "--junit", "--html", "--json"} <= set(master)
+    assert compare[1:3] == ["baseline/result.json", "result.json"] and "--check" in compare
+    uploaded = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert {"result.json", "report.html", "junit.xml"} <= set(uploaded["with"]["path"].split())
+    assert uploaded["with"]["name"] == "tswarm-result" and "--name tswarm-result" in scripts[4]
+
+
+def test_the_readme_shows_the_example_workflow() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "## Use in CI" in readme
+    assert f"```yaml\n{WORKFLOW.read_text()}```" in readme
