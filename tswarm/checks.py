@@ -36,6 +36,7 @@ __all__ = [
     "CheckError",
     "CheckVerdict",
     "evaluate_checks",
+    "holds",
     "parse_check",
     "parse_checks",
     "split_check_list",
@@ -309,6 +310,11 @@ def observe(entry: StatsEntry, metric: str) -> float:
     return entry.get_response_time_percentile(float(metric[1:]) / 100)
 
 
+def holds(check: Check, observed: float) -> bool:
+    """Whether ``observed`` (in the check's unit: a change for a relative check) is within the limit."""
+    return _OPERATORS[check.op](observed, check.limit)
+
+
 def evaluate_checks(stats: RequestStats, checks: Sequence[Check]) -> list[CheckVerdict]:
     """Every check's verdict on the whole-test numbers of ``stats`` so far."""
     verdicts = []
@@ -318,6 +324,6 @@ def evaluate_checks(stats: RequestStats, checks: Sequence[Check]) -> list[CheckV
             verdicts.append(CheckVerdict(check, None, False))
             continue
         observed = observe(entry, check.metric)
-        passed = math.isfinite(observed) and _OPERATORS[check.op](observed, check.limit)
+        passed = math.isfinite(observed) and holds(check, observed)
         verdicts.append(CheckVerdict(check, observed, passed))
     return verdicts

@@ -10,13 +10,13 @@ as the run's own, and a check scoped to a glob merges its endpoints as on a run.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypedDict
 
-from tswarm.checks import Check, CheckVerdict, evaluate_checks, observe, scoped_entry
+from tswarm.checks import Check, CheckVerdict, evaluate_checks, holds, observe, scoped_entry
 from tswarm.controller.formatting import format_ms, format_percent, format_rps
+from tswarm.controller.markdown_report import markdown_cell
 from tswarm.controller.outputs import JsonReport, ReportFileError, stats_from_report
 from tswarm.controller.report import render_table
 from tswarm.stats import RequestStats, StatsEntry
@@ -53,15 +53,6 @@ COMPARED_METRICS: Final = (
 
 #: a change smaller than this (in % or pp) is shown as none and never marked worse: it rounds to 0.0
 _NOISE = 0.05
-
-_OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    ">": operator.gt,
-}
 
 
 @dataclass(frozen=True)
@@ -192,9 +183,7 @@ def _judge(check: Check, baseline: RequestStats, candidate: RequestStats) -> Com
         # nothing to compare in the scope: as on a run, a check with nothing measured cannot hold
         return ComparisonVerdict(CheckVerdict(check, None, False), base, cand)
     change = change_of(check.metric, check.relative, base, cand)
-    return ComparisonVerdict(
-        CheckVerdict(check, change, _OPERATORS[check.op](change, check.limit)), base, cand
-    )
+    return ComparisonVerdict(CheckVerdict(check, change, holds(check, change)), base, cand)
 
 
 def _stats(report: JsonReport, path: str) -> RequestStats:
@@ -249,19 +238,18 @@ def _label(metric: str) -> str:
 
 
 def _rows(endpoint: EndpointComparison) -> list[list[str]]:
+    """One row per figure; the endpoint is named on its first row, with the note of a one-run endpoint."""
     rows = []
     for i, m in enumerate(endpoint.metrics):
-        if i == 0:
-            method, name = endpoint.method, endpoint.name
+        first = i == 0
+        if endpoint.only_in:
+            note = f"only in {endpoint.only_in}" if first else ""
         else:
-            method, name = "", ""
-        note = f"only in {endpoint.only_in}" if endpoint.only_in else "WORSE" if m.worse else ""
-        if endpoint.only_in and i:
-            note = ""
+            note = "WORSE" if m.worse else ""
         rows.append(
             [
-                method,
-                name,
+                endpoint.method if first else "",
+                endpoint.name if first else "",
                 _label(m.metric),
                 _figure(m.metric, m.baseline),
                 _figure(m.metric, m.candidate),
@@ -306,13 +294,6 @@ def render_comparison_table(comparison: Comparison, *, color: bool) -> str:
     return "\n\n".join(parts)
 
 
-def _md(text: str) -> str:
-    text = " ".join(text.split())
-    for char in ("\\", "|", "`", "*", "_", "[", "]", "<", ">"):
-        text = text.replace(char, "\\" + char)
-    return text
-
-
 def render_comparison_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown (for a CI job's summary page): the checks, then one row per endpoint
     and figure, worse changes in bold."""
@@ -325,14 +306,16 @@ def render_comparison_markdown(comparison: Comparison) -> str:
             else " — no regression"
         )
     lines = [
-        f"## tswarm compare: {_md(comparison.candidate_path)} against {_md(comparison.baseline_path)}{verdict}",
+        f"## tswarm compare: {markdown_cell(comparison.candidate_path)} against {markdown_cell(comparison.baseline_path)}{verdict}",
         "",
     ]
     if comparison.verdicts:
         lines += ["### Checks", "", "| | Check | Observed |", "| --- | --- | ---: |"]
         for v in comparison.verdicts:
             mark = "✅" if v.passed else "❌"
-            lines.append(f"| {mark} | {_md(v.verdict.check.text())} | {_md(v.observed_text())} |")
+            lines.append(
+                f"| {mark} | {markdown_cell(v.verdict.check.text())} | {markdown_cell(v.observed_text())} |"
+            )
         lines.append("")
     lines += [
         "| Type | Name | Metric | Baseline | Candidate | Change |",
@@ -344,12 +327,12 @@ def render_comparison_markdown(comparison: Comparison) -> str:
             if endpoint is comparison.total and name:
                 name = f"**{name}**"
             elif name:
-                name = _md(name)
+                name = markdown_cell(name)
             if note == "WORSE":
                 change = f"**{change}** ▲"
             elif note:
                 change = f"{change} ({note})"
-            lines.append(f"| {_md(method)} | {name} | {label} | {base} | {cand} | {change} |")
+            lines.append(f"| {markdown_cell(method)} | {name} | {label} | {base} | {cand} | {change} |")
     return "\n".join(lines) + "\n"
 
 
