@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tswarm.checks import CheckError, evaluate_checks, parse_check, split_check_list
-from tswarm.controller.junit import render_junit
-from tswarm.controller.outputs import validate_json_report
+from tswarm.controller.junit import render_junit, render_junit_report
+from tswarm.controller.outputs import ReportFileError, build_json_report, check_record, validate_json_report
 from tswarm.stats import RequestStats
 
 RUN_TIMEOUT = 90
@@ -165,6 +165,19 @@ def test_junit_has_a_case_per_check_and_per_failing_endpoint() -> None:
     assert endpoint is not None and "10 x boom" in (endpoint.text or "")
 
 
+def test_junit_of_a_report_equals_junit_of_the_run() -> None:
+    stats = _stats()
+    stats.log_error("GET", "/slow", "another", 1.0)  # one occurrence: listed after "boom"
+    verdicts = evaluate_checks(stats, [parse_check("p95<2s"), parse_check("GET /slow: failures==0")])
+    report = build_json_report(stats, None, run_meta={"start_time": 1.0e9, "end_time": 1.0e9 + 2.5})
+    report["checks"] = [check_record(v) for v in verdicts]
+    saved = json.loads(json.dumps(report))
+    assert render_junit_report(saved) == render_junit(stats, verdicts, saved["run"])
+    saved["checks"][0]["check"] = "p95 is fine"
+    with pytest.raises(ReportFileError, match="p95 is fine"):
+        render_junit_report(saved)
+
+
 # -- real runs ------------------------------------------------------------------------------------------
 
 MIXED_TEST = """
@@ -230,6 +243,10 @@ def test_holding_checks_pass_a_run_with_failed_requests(testfile: Path, target: 
     assert suite is not None
     names = [c.get("name") for c in suite.findall("testcase")]
     assert names == ["GET /fast: failures==0", "requests>=1", "GET /status/500"]
+    # `tswarm report --junit` writes the same document from the JSON later
+    again = tswarm("report", str(report), "--junit", "-", cwd=testfile.parent)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == junit.read_text()
 
 
 def test_a_breached_check_exits_3(testfile: Path, target: TargetServer) -> None:

@@ -9,6 +9,9 @@ Grammar: ``[[METHOD] NAME:] METRIC OP VALUE``.
   (default), ``s`` or ``m``; ``fail_ratio`` as ``1%`` or ``0.01``; ``failures``, ``requests`` (counts);
   ``rps`` (whole-test requests per second).
 - OP: ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``.
+- A change against a baseline (``tswarm compare --check`` only): a signed VALUE in ``%`` of the
+  baseline's value (``p95<+10%``, ``rps>-5%``), or in percentage points for ``fail_ratio``
+  (``fail_ratio<+0.5pp``). A sign or ``pp`` makes a limit relative; without, it is absolute.
 - The scope, before the last ``:``, names endpoints: an optional upper-case METHOD, then the request
   name, matched exactly, or as a glob when it holds ``*`` or ``?`` (``/api/*``; ``[`` is literal, as in
   Locust's ``/items/[id]``). Every matching
@@ -33,6 +36,7 @@ __all__ = [
     "CheckError",
     "CheckVerdict",
     "evaluate_checks",
+    "holds",
     "parse_check",
     "parse_checks",
     "split_check_list",
@@ -57,8 +61,9 @@ _TIME_UNITS = {"ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000)}
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 #: METRIC OP VALUE[UNIT] at the end of an expression (also how a comma-separated list is cut)
 _TAIL = re.compile(
-    r"(?P<metric>[A-Za-z_][A-Za-z_0-9.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>" + _NUMBER + r")\s*"
-    r"(?P<unit>ms|s|m|%)?\s*$"
+    r"(?P<metric>[A-Za-z_][A-Za-z_0-9.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<sign>[+-])?(?P<value>"
+    + _NUMBER
+    + r")\s*(?P<unit>ms|s|m|%|pp)?\s*$"
 )
 _METHOD = re.compile(r"^([A-Z]+)\s+(\S.*)$")
 
@@ -76,6 +81,9 @@ class Check:
     method: str | None = None
     #: the expression as given
     source: str = ""
+    #: a change against a baseline: ``%`` of the baseline's value or ``pp`` (percentage points of
+    #: ``fail_ratio``), ``limit`` then being that signed change; None for an absolute limit
+    relative: str | None = None
 
     @property
     def scope(self) -> str:
@@ -87,7 +95,13 @@ class Check:
     def text(self) -> str:
         """The check in its canonical form (parses back to an equal check)."""
         head = f"{self.scope}: " if self.name is not None else ""
-        return f"{head}{self.metric}{self.op}{format_check_value(self.metric, self.limit)}"
+        return f"{head}{self.metric}{self.op}{self.limit_value_text()}"
+
+    def limit_value_text(self) -> str:
+        """The limit with its unit: ``300ms``, ``1%``, ``+10%``, ``+0.5pp``."""
+        if self.relative is not None:
+            return format_change(self.limit, self.relative)
+        return format_check_value(self.metric, self.limit)
 
     def percentile(self) -> float | None:
         """The fraction of a ``pN`` metric, else None."""
@@ -119,11 +133,21 @@ class CheckVerdict:
     def observed_text(self) -> str:
         if self.observed is None:
             return "no request matched"
+        if self.check.relative is not None:
+            return format_change(self.observed, self.check.relative, observed=True)
         return format_check_value(self.check.metric, self.observed, observed=True)
 
     @property
     def limit_text(self) -> str:
-        return f"{self.check.op} {format_check_value(self.check.metric, self.check.limit)}"
+        return f"{self.check.op} {self.check.limit_value_text()}"
+
+
+def format_change(value: float, unit: str, *, observed: bool = False) -> str:
+    """A signed change: ``+10%``, ``-5%``, ``+0.5pp``; ``+inf%`` from a baseline of zero."""
+    if math.isinf(value):
+        return f"{'+' if value > 0 else '-'}inf{unit}"
+    text = _number(value, 2 if observed else 6)
+    return f"{'' if text.startswith('-') else '+'}{text}{unit}"
 
 
 def format_check_value(metric: str, value: float, *, observed: bool = False) -> str:
@@ -145,8 +169,11 @@ def _number(value: float, decimals: int = 6) -> str:
     return f"{round(value, decimals):.15g}"
 
 
-def parse_check(expression: str) -> Check:
-    """Parse one expression; :class:`CheckError` names it and what is wrong."""
+def parse_check(expression: str, *, baseline: bool = False) -> Check:
+    """Parse one expression; :class:`CheckError` names it and what is wrong.
+
+    Changes against a baseline (``p95<+10%``) are only taken with ``baseline`` (``tswarm compare``).
+    """
     text = expression.strip()
     scope: str | None = None
     body = text
@@ -161,14 +188,40 @@ def parse_check(expression: str) -> Check:
             f"check {expression!r}: expected METRIC OP VALUE like p95<300ms, fail_ratio<1% or rps>=200"
         )
     metric, op, unit = match["metric"], match["op"], match["unit"]
-    limit = _limit(expression, metric, Decimal(match["value"]), unit)
+    relative: str | None = None
+    if match["sign"] or unit == "pp":
+        relative = _relative_unit(expression, metric, match["sign"], unit, baseline=baseline)
+        _limit(expression, metric, Decimal(0), None)  # the metric is known
+        value = Decimal(match["value"])
+        limit = float(-value if match["sign"] == "-" else value)
+    else:
+        limit = _limit(expression, metric, Decimal(match["value"]), unit)
     method: str | None = None
     name = scope
     if scope is not None:
         method_match = _METHOD.match(scope)
         if method_match:
             method, name = method_match[1], method_match[2].strip()
-    return Check(metric=metric, op=op, limit=limit, name=name, method=method, source=text)
+    return Check(metric=metric, op=op, limit=limit, name=name, method=method, source=text, relative=relative)
+
+
+def _relative_unit(
+    expression: str, metric: str, sign: str | None, unit: str | None, *, baseline: bool
+) -> str:
+    def wrong(why: str) -> CheckError:
+        return CheckError(f"check {expression!r}: {why}")
+
+    if not baseline:
+        raise wrong("a change (+10%, -5%, +0.5pp) needs a baseline: give it to tswarm compare --check")
+    if unit == "pp":
+        if metric != "fail_ratio":
+            raise wrong("pp (percentage points) is a change of fail_ratio; give other metrics a change in %")
+        return "pp"
+    if unit != "%":
+        raise wrong(f"a change is in % of the baseline's value (or pp for fail_ratio): {metric}<+10%")
+    if sign is None:
+        raise wrong("a change in % is signed: +10% or -5%")
+    return "%"
 
 
 def _limit(expression: str, metric: str, value: Decimal, unit: str | None) -> float:
@@ -210,9 +263,9 @@ def split_check_list(text: str) -> list[str]:
     return [e for e in expressions if e]
 
 
-def parse_checks(expressions: Iterable[str]) -> list[Check]:
+def parse_checks(expressions: Iterable[str], *, baseline: bool = False) -> list[Check]:
     """Parse every expression (the first bad one raises :class:`CheckError`)."""
-    return [parse_check(e) for e in expressions if e.strip()]
+    return [parse_check(e, baseline=baseline) for e in expressions if e.strip()]
 
 
 def scoped_entry(stats: RequestStats, check: Check) -> StatsEntry | None:
@@ -257,6 +310,11 @@ def observe(entry: StatsEntry, metric: str) -> float:
     return entry.get_response_time_percentile(float(metric[1:]) / 100)
 
 
+def holds(check: Check, observed: float) -> bool:
+    """Whether ``observed`` (in the check's unit: a change for a relative check) is within the limit."""
+    return _OPERATORS[check.op](observed, check.limit)
+
+
 def evaluate_checks(stats: RequestStats, checks: Sequence[Check]) -> list[CheckVerdict]:
     """Every check's verdict on the whole-test numbers of ``stats`` so far."""
     verdicts = []
@@ -266,6 +324,6 @@ def evaluate_checks(stats: RequestStats, checks: Sequence[Check]) -> list[CheckV
             verdicts.append(CheckVerdict(check, None, False))
             continue
         observed = observe(entry, check.metric)
-        passed = math.isfinite(observed) and _OPERATORS[check.op](observed, check.limit)
+        passed = math.isfinite(observed) and holds(check, observed)
         verdicts.append(CheckVerdict(check, observed, passed))
     return verdicts

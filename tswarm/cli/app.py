@@ -1,4 +1,4 @@
-"""The ``tswarm`` command: run, master, worker, demo, report, secret and target.
+"""The ``tswarm`` command: run, master, worker, demo, report, compare, secret and target.
 
 Only option parsing lives here; each command hands a ``RunOptions`` to the module that runs it
 (``run``, ``master`` and ``demo`` through :mod:`tswarm.cli.modes`, which picks their run mode). This
@@ -493,13 +493,54 @@ def report(
         str | None,
         typer.Option("--markdown", help="Write the short Markdown summary to FILE ('-' for stdout)."),
     ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option(
+            "--junit",
+            help="Write the JUnit XML of the checks and failing endpoints to FILE ('-' for stdout).",
+        ),
+    ] = None,
 ) -> None:
     """Render the reports of a finished run later, from its JSON report (local or distributed)."""
     from tswarm.cli.report import render_reports
 
-    for path in render_reports(result, html=html, markdown=markdown):
+    for path in render_reports(result, html=html, markdown=markdown, junit=junit):
         if path != "-":
             print(f"tswarm: wrote {path}", file=sys.stderr)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[
+        str, typer.Argument(metavar="BASELINE.json", help="The JSON report of the reference run.")
+    ],
+    candidate: Annotated[
+        str, typer.Argument(metavar="CANDIDATE.json", help="The JSON report of the run to judge.")
+    ],
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--check",
+            help="A limit, repeatable: a change against the baseline (p95<+10%, rps>-5%, fail_ratio<+0.5pp) or an absolute one on the candidate (p95<300ms), optionally scoped ('GET /cart: p99<+20%'). Exit 3 when one is breached.",
+        ),
+    ] = None,
+    markdown: Annotated[
+        str | None,
+        typer.Option("--markdown", help="Write the comparison as Markdown to FILE ('-' for stdout)."),
+    ] = None,
+    json_out: Annotated[
+        str | None,
+        typer.Option(
+            "--json", help="Write the comparison as JSON to FILE ('-' for stdout; docs/compare.md)."
+        ),
+    ] = None,
+) -> None:
+    """Compare two runs' JSON reports per endpoint: requests/s, fail ratio, p50/p95/p99 and their change."""
+    from tswarm.cli.compare import run_compare
+
+    code = run_compare(baseline, candidate, checks=check or [], markdown=markdown, json_path=json_out)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

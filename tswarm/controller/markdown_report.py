@@ -13,7 +13,7 @@ from typing import Any
 from tswarm.controller.formatting import format_duration, format_ms, format_percent, format_rps
 from tswarm.controller.outputs import EntryReport, JsonReport
 
-__all__ = ["render_markdown_report"]
+__all__ = ["markdown_cell", "render_markdown_report"]
 
 #: endpoints and failures listed (the busiest, the most frequent)
 TOP_ROWS = 10
@@ -21,7 +21,7 @@ TOP_ROWS = 10
 MAX_CELL = 120
 
 
-def _cell(value: object) -> str:
+def markdown_cell(value: object) -> str:
     """Text made safe inside a Markdown table cell: one line, no column breaks, no HTML or links."""
     text = " ".join(str(value).split())
     if len(text) > MAX_CELL:
@@ -48,7 +48,7 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
         verdict = (
             f" — {failed_checks} of {len(checks)} checks breached" if failed_checks else " — all checks hold"
         )
-    lines.append(f"## tswarm: {_cell(run.get('locustfile') or run.get('command') or 'run')}{verdict}")
+    lines.append(f"## tswarm: {markdown_cell(run.get('locustfile') or run.get('command') or 'run')}{verdict}")
     lines.append("")
     facts = [
         f"**{total['num_requests']}** requests",
@@ -62,7 +62,7 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
     if "user_count" in run or "target_user_count" in run:
         facts.append(f"{run.get('target_user_count', run.get('user_count'))} users")
     if run.get("host"):
-        facts.append(f"host {_cell(run['host'])}")
+        facts.append(f"host {markdown_cell(run['host'])}")
     if "exit_code" in run:
         facts.append(f"exit code {run['exit_code']}")
     lines.append(" · ".join(facts))
@@ -74,7 +74,7 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
             shown = (
                 "-" if observed is None else f"{observed:.6g}" if isinstance(observed, float) else observed
             )
-            lines.append(_row([mark, _cell(check.get("check", "")), _cell(shown)]))
+            lines.append(_row([mark, markdown_cell(check.get("check", "")), markdown_cell(shown)]))
     entries: Sequence[EntryReport] = report["entries"]
     if entries:
         busiest = sorted(entries, key=lambda e: (-e["num_requests"], e["name"], e["method"]))[:TOP_ROWS]
@@ -93,8 +93,8 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
             lines.append(
                 _row(
                     [
-                        _cell(e["method"]),
-                        f"{bold}{_cell(e['name'])}{bold}",
+                        markdown_cell(e["method"]),
+                        f"{bold}{markdown_cell(e['name'])}{bold}",
                         str(e["num_requests"]),
                         f"{e['num_failures']} ({format_percent(e['fail_ratio'])})",
                         format_ms(e["median_response_time"]),
@@ -118,13 +118,20 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
         ]
         for f in failures[:TOP_ROWS]:
             lines.append(
-                _row([_cell(f["method"]), _cell(f["name"]), _cell(f["error"]), str(f["occurrences"])])
+                _row(
+                    [
+                        markdown_cell(f["method"]),
+                        markdown_cell(f["name"]),
+                        markdown_cell(f["error"]),
+                        str(f["occurrences"]),
+                    ]
+                )
             )
     missing = run.get("missing_workers") or []
     if missing:
         lines += [
             "",
             f"{len(missing)} time(s) a worker went missing: "
-            + ", ".join(_cell(o["node_id"]) for o in missing),
+            + ", ".join(markdown_cell(o["node_id"]) for o in missing),
         ]
     return "\n".join(lines) + "\n"

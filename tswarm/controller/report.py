@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from tswarm.controller.formatting import (
 from tswarm.controller.outputs import sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
-__all__ = ["render_check_table", "render_live_table", "render_summary"]
+__all__ = ["render_check_table", "render_live_table", "render_summary", "render_table", "use_color"]
 
 #: longest request name shown before it is cut
 NAME_WIDTH = 50
@@ -114,6 +115,29 @@ def _table(
         return _rich_table(title, headers, rows, footer, left)
     body = _plain_table(headers, rows, footer, left)
     return f"{title}\n{body}" if title else body
+
+
+def use_color(stream: Any) -> bool:
+    """Whether tables for ``stream`` get colour: only on a terminal, and never with ``NO_COLOR`` set
+    (https://no-color.org): a CI log or a pipe gets plain text without escape codes."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def render_table(
+    title: str | None,
+    headers: Sequence[str],
+    rows: list[list[str]],
+    footer: list[list[str]],
+    *,
+    left: int,
+    color: bool,
+) -> str:
+    """A titled table the way the summary draws its own (rich with ``color``, plain text without), for
+    other commands' tables (``tswarm compare``); the first ``left`` columns align left."""
+    return _table(title, headers, rows, footer, left=left, color=color)
 
 
 def _stats_table(

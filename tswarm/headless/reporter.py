@@ -30,6 +30,7 @@ from tswarm.controller.report import (
     render_live_table,
     render_missing_workers,
     render_summary,
+    use_color,
 )
 from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
@@ -77,7 +78,7 @@ class HeadlessReporter:
         self.options = options
         self.user_count = user_count
         self.stream = stream or sys.stderr
-        self.color = _use_color(self.stream)
+        self.color = use_color(self.stream)
         self.history = StatsHistory()
         self.started_at = time.time()
         self._last_table = 0.0
@@ -268,13 +269,6 @@ class HeadlessReporter:
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
-
-
-def _use_color(stream: Any) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _class_hosts(environment: Environment) -> str | None:
