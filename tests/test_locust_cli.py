@@ -113,6 +113,24 @@ def test_web_ui_options_are_left_aside_with_one_notice() -> None:
     ]
 
 
+def test_options_with_many_values_are_repeated() -> None:
+    args, _ = translate("-f", "x.py", "-T", "cart", "search", "--exclude-tags", "slow", "-u", "2", "-E")
+    assert args == [
+        "run",
+        "-f",
+        "x.py",
+        "-T",
+        "cart",
+        "-T",
+        "search",
+        "--exclude-tags",
+        "slow",
+        "-u",
+        "2",
+        "-E",
+    ]
+
+
 def test_unsupported_locust_options_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"Locust's --otel .* is not supported by tswarm"):
         translate("-f", "x.py", "--headless", "--otel")
@@ -178,6 +196,8 @@ def test_master_and_worker_command_lines_parse(parsed: Any) -> None:
     assert (options.command, options.expect_workers, options.profile) == ("master", 2, "nightly")
     options, _ = parsed("-f", "x.py", "--worker", "--master-host", "10.0.0.5", "--equal-weights")
     assert (options.command, options.master_host, options.equal_weights) == ("worker", "10.0.0.5", True)
+    options, _ = parsed("-f", "x.py", "--headless", "-s", "5", "-T", "a", "b")
+    assert (options.stop_timeout, options.tags) == (5.0, ["a", "b"])
 
 
 def test_an_unknown_option_is_one_line(parsed: Any) -> None:

@@ -88,6 +88,7 @@ StopTimeout = Annotated[
     str,
     typer.Option(
         "--stop-timeout",
+        "-s",
         envvar=_env("stop_timeout"),
         help="Let users finish their task for up to this long when stopping (0 = stop at once).",
     ),

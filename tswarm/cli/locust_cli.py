@@ -8,6 +8,7 @@ Imports ``cli.config`` and ``cli.locust_config`` from the command line, and noth
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,6 @@ WEB_UI_OPTIONS: dict[str, bool] = {
     "--legacy-ui": False,
     "--headful": False,
     "--build-path": True,
-    "--modern-ui": False,
 }
 
 #: Locust options of features tswarm does not have: a command line with one is refused (exit 1), since
@@ -60,6 +60,9 @@ UNSUPPORTED_OPTIONS: dict[str, str] = {
     "--slave": "renamed --worker in Locust 1.0",
     "--expect-slaves": "renamed --expect-workers in Locust 1.0",
 }
+
+#: Locust's options that take any number of values (``-T a b``)
+_MANY_VALUE_OPTIONS = frozenset({"-T", "--tags", "-E", "--exclude-tags", "--config-users"})
 
 #: what tswarm itself answers when there is no subcommand: its help and version, not a Locust run
 _TSWARM_ROOT_OPTIONS = frozenset({"-h", "--help", "-V", "--version"})
@@ -144,6 +147,13 @@ def translate_locust_command_line(
             takes_value = WEB_UI_OPTIONS[name] and "=" not in arg
             ignored_web.append(" ".join(options[i : i + 2]) if takes_value else arg)
             i += 2 if takes_value else 1
+            continue
+        if arg in _MANY_VALUE_OPTIONS:
+            # Locust's argparse takes every following word up to the next option (nargs="*");
+            # tswarm's option takes one value a time, and is repeated
+            values = list(itertools.takewhile(lambda word: not word.startswith("-"), options[i + 1 :]))
+            kept += [part for value in values for part in (arg, value)] or [arg]
+            i += 1 + len(values)
             continue
         kept.append(arg)
         i += 1
