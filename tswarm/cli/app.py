@@ -124,7 +124,10 @@ CsvFullHistory = Annotated[
 Json = Annotated[
     str | None,
     typer.Option(
-        "--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout)."
+        "--json",
+        envvar=_env("json"),
+        help="Write tswarm's JSON report to FILE ('-' for stdout). --json with no FILE (last, or before"
+        " another option) is Locust's flag: its statistics list on stdout.",
     ),
 ]
 # Locust's options for its own JSON list and its User classes (see tswarm.cli.locust_cli)

@@ -64,6 +64,9 @@ UNSUPPORTED_OPTIONS: dict[str, str] = {
 #: Locust's options that take any number of values (``-T a b``)
 _MANY_VALUE_OPTIONS = frozenset({"-T", "--tags", "-E", "--exclude-tags", "--config-users"})
 
+#: the commands that have Locust's --json flag (a run's outputs); ``demo --json`` stays tswarm's report
+_COMMANDS_WITH_LOCUST_JSON = frozenset({"run", "master"})
+
 #: what tswarm itself answers when there is no subcommand: its help and version, not a Locust run
 _TSWARM_ROOT_OPTIONS = frozenset({"-h", "--help", "-V", "--version"})
 
@@ -114,19 +117,21 @@ def translate_locust_command_line(
     other options (``--headless``, ``-u``) are its master's business, and left aside with a notice.
 
     A command line that starts with a subcommand, is empty or asks tswarm for its help or version is
-    left as it is (but for :func:`rewrite_json_flag`).
+    left as it is (but for :func:`rewrite_json_flag` on ``run`` and ``master``).
 
     Raises:
         ConfigError: ``--master`` with ``--worker``, or a Locust option tswarm does not have.
     """
     args = list(args)
+    if args and args[0] in _COMMANDS_WITH_LOCUST_JSON:
+        return LocustCommandLine(rewrite_json_flag(args))
     if (
         not args
         or args[0] in set(subcommands)
         or not args[0].startswith("-")
         or args[0] in _TSWARM_ROOT_OPTIONS
     ):
-        return LocustCommandLine(rewrite_json_flag(args))
+        return LocustCommandLine(args)
     options, rest = _split_at_double_dash(args)
     master, worker = "--master" in options, "--worker" in options
     if master and worker:
