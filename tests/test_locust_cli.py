@@ -345,6 +345,16 @@ def test_config_users_set_class_attributes(tmp_path: Path) -> None:
         parse_config_users(["{nope"])
 
 
+def test_local_workers_get_the_user_class_options() -> None:
+    from tswarm.cli.distributed import local_worker_command
+
+    setting = {"user_class_name": "Shop", "weight": 2}
+    options = RunOptions(command="run", equal_weights=True, config_users=[setting])
+    command = local_worker_command(options, 5557)
+    assert "--equal-weights" in command
+    assert json.loads(command[command.index("--config-users") + 1]) == [setting]
+
+
 # --- Locust's statistics list -------------------------------------------------------------------------
 
 #: Locust 2.47's fields of one entry, in its order (StatsEntryDict)
@@ -380,6 +390,20 @@ def test_locust_stats_list_has_locusts_fields() -> None:
     assert sum(entries[0]["num_reqs_per_sec"].values()) == 2
     assert entries[1]["num_failures"] == 1 and sum(entries[1]["num_fail_per_sec"].values()) == 1
     assert [locust_response_time_key(v) for v in (12.4, 147, 3432, 58760)] == [12, 150, 3400, 59000]
+
+
+def test_profile_is_in_the_json_report_and_the_rendered_ones() -> None:
+    from tswarm.controller.html_report import render_html_report
+    from tswarm.controller.markdown_report import render_markdown_report
+    from tswarm.controller.outputs import build_json_report, validate_json_report
+
+    stats = RequestStats()
+    stats.log_request("GET", "/a", 5.0, 1)
+    report = build_json_report(stats, None, run_meta={"command": "run", "profile": "nightly-eu"})
+    assert validate_json_report(report) == []
+    assert report["run"]["profile"] == "nightly-eu"
+    assert "<th>Profile</th><td>nightly-eu</td>" in render_html_report(report)
+    assert "profile nightly-eu" in render_markdown_report(report)
 
 
 # --- real runs ----------------------------------------------------------------------------------------
