@@ -2,7 +2,7 @@
 ``--json`` flag beside tswarm's ``--json FILE``, and the options that change the User classes
 (``--equal-weights``, ``--config-users``) or only show them (``--show-task-ratio[-json]``).
 
-Imports ``cli.config`` and ``cli.locust_config`` from the command line, and nothing that runs users.
+Imports nothing from the command line, and nothing that runs users.
 """
 
 from __future__ import annotations

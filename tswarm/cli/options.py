@@ -1,7 +1,7 @@
 """The options of a run, checked once, and the test file's custom options (init_command_line_parser).
 
-Imports only ``cli.config`` and ``cli.locust_config`` from the command line: every other cli module
-may import this one.
+Imports only ``cli.config``, ``cli.locust_config`` and ``cli.locust_cli`` from the command line: every
+other cli module may import this one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every command that loads a test file does: logging, loading, custom options, the Environment.
 
-Imports only ``cli.options`` from the command line.
+Imports only ``cli.options`` and ``cli.locust_cli`` from the command line.
 """
 
 from __future__ import annotations
