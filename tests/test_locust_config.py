@@ -108,8 +108,11 @@ def test_a_locust_conf_that_locust_runs_from_runs_under_tswarm(project: tuple[Pa
         json = true
         """,
     )
-    result = tswarm("run", cwd=work, env=clean_env(home))
-    run = report_of(result)
+    result = tswarm("run", "--json", "report.json", cwd=work, env=clean_env(home))
+    assert result.returncode == 0, result.stderr
+    # json = true is Locust's flag: its statistics list on stdout; tswarm's report went to --json FILE
+    assert [(e["method"], e["name"]) for e in json.loads(result.stdout)] == [("GET", "/fast")]
+    run = json.loads((work / "report.json").read_text())["run"]
     assert run["host"] == target.url
     assert run["target_user_count"] == 3
     assert run["spawn_rate"] == 30
@@ -161,10 +164,12 @@ def test_home_locust_conf_and_pyproject_tool_locust(project: tuple[Path, Path], 
         """,
     )
     (work / "out").mkdir()
-    result = tswarm("run", cwd=work, env=clean_env(home))
+    result = tswarm("run", "--json", "out/tswarm.json", cwd=work, env=clean_env(home))
     assert result.returncode == 0, result.stderr
-    # Locust's json-file is a prefix: it writes out/report.json
-    run = json.loads((work / "out" / "report.json").read_text())["run"]
+    # Locust's json-file is a prefix: it writes Locust's statistics list to out/report.json
+    locust_list = json.loads((work / "out" / "report.json").read_text())
+    assert [(e["method"], e["name"]) for e in locust_list] == [("GET", "/fast")]
+    run = json.loads((work / "out" / "tswarm.json").read_text())["run"]
     assert (run["host"], run["target_user_count"], run["spawn_rate"], run["run_time"]) == (
         target.url,
         2,
@@ -329,6 +334,7 @@ def test_flags_take_locust_boolean_words(tmp_path: Path, monkeypatch: pytest.Mon
         "headless": True,
         "reset_stats": False,
         "only_summary": True,
+        "locust_json": False,  # Locust's --json is a flag like the others
         "csv_full_history": True,
     }
     write(tmp_path / "locust.conf", "headless = maybe\n")

@@ -18,6 +18,7 @@ from typer._click import exceptions as click_errors  # typer >= 0.29 vendors cli
 
 from tswarm._version import __version__
 from tswarm.cli.config import COMMANDS, find_config_path, load_config, suggest
+from tswarm.cli.locust_cli import LocustCommandLine, translate_locust_command_line
 from tswarm.cli.locust_config import LocustConfig, read_locust_config
 from tswarm.cli.options import CommandContext, RunOptions
 from tswarm.exceptions import UsageError
@@ -87,6 +88,7 @@ StopTimeout = Annotated[
     str,
     typer.Option(
         "--stop-timeout",
+        "-s",
         envvar=_env("stop_timeout"),
         help="Let users finish their task for up to this long when stopping (0 = stop at once).",
     ),
@@ -122,8 +124,53 @@ CsvFullHistory = Annotated[
 Json = Annotated[
     str | None,
     typer.Option(
-        "--json", envvar=_env("json"), help="Write the final results as JSON to FILE ('-' for stdout)."
+        "--json",
+        envvar=_env("json"),
+        help="Write tswarm's JSON report to FILE ('-' for stdout). --json with no FILE (last, or before"
+        " another option) is Locust's flag: its statistics list on stdout.",
     ),
+]
+# Locust's options for its own JSON list and its User classes (see tswarm.cli.locust_cli)
+LocustJson = Annotated[
+    bool,
+    typer.Option(
+        "--locust-json",
+        hidden=True,  # what a bare --json (Locust's flag) becomes; see rewrite_json_flag
+        help="Print Locust's statistics list as JSON on stdout at the end.",
+    ),
+]
+JsonFile = Annotated[
+    str | None,
+    typer.Option(
+        "--json-file",
+        envvar=_env("json_file"),
+        help="Write Locust's statistics list (as Locust's --json-file) to NAME.json at the end.",
+    ),
+]
+ShowTaskRatio = Annotated[
+    bool,
+    typer.Option("--show-task-ratio", help="Print the task ratio of each User class and in total, and exit."),
+]
+ShowTaskRatioJson = Annotated[
+    bool, typer.Option("--show-task-ratio-json", help="Print the task ratios as JSON, and exit.")
+]
+EqualWeights = Annotated[
+    bool,
+    typer.Option(
+        "--equal-weights", help="Give every User class and every task the same weight (Locust's option)."
+    ),
+]
+ConfigUsers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config-users",
+        help="Set attributes of User classes: a JSON object (or array, or a .json file) with user_class_name"
+        ' and the attributes, e.g. \'{"user_class_name": "Shop", "weight": 3}\' (repeatable).',
+    ),
+]
+Profile = Annotated[
+    str | None,
+    typer.Option("--profile", envvar=_env("profile"), help="A label that groups runs; kept in the reports."),
 ]
 Html = Annotated[
     str | None,
@@ -331,12 +378,19 @@ def run(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    locust_json: LocustJson = False,
+    json_file: JsonFile = None,
     html: Html = None,
     markdown: Markdown = None,
     check: Check = None,
     check_abort: CheckAbort = False,
     check_grace: CheckGrace = "10s",
     junit: Junit = None,
+    show_task_ratio: ShowTaskRatio = False,
+    show_task_ratio_json: ShowTaskRatioJson = False,
+    equal_weights: EqualWeights = False,
+    config_users: ConfigUsers = None,
+    profile: Profile = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -374,12 +428,19 @@ def master(
     csv: Csv = None,
     csv_full_history: CsvFullHistory = False,
     json: Json = None,
+    locust_json: LocustJson = False,
+    json_file: JsonFile = None,
     html: Html = None,
     markdown: Markdown = None,
     check: Check = None,
     check_abort: CheckAbort = False,
     check_grace: CheckGrace = "10s",
     junit: Junit = None,
+    show_task_ratio: ShowTaskRatio = False,
+    show_task_ratio_json: ShowTaskRatioJson = False,
+    equal_weights: EqualWeights = False,
+    config_users: ConfigUsers = None,
+    profile: Profile = None,
     reset_stats: ResetStats = False,
     only_summary: OnlySummary = False,
     print_stats: PrintStats = False,
@@ -419,6 +480,8 @@ def worker(
     heartbeat_interval: HeartbeatInterval = 1.0,
     master_timeout: MasterTimeout = 60.0,
     secret_file: SecretFile = None,
+    equal_weights: EqualWeights = False,
+    config_users: ConfigUsers = None,
     linked_local: Annotated[bool, typer.Option("--linked-local", hidden=True)] = False,
 ) -> None:
     """Run users for a master: connect to --master-host and report to it."""
@@ -638,14 +701,42 @@ def _command_context(command: Any, args: list[str]) -> tuple[CommandContext, dic
     return context, default_map, [] if quiet else locust.notices(invoked or "")
 
 
+def _from_locust_command_line(command: Any, args: list[str]) -> LocustCommandLine:
+    """``args`` as tswarm's command line: with no subcommand, a Locust command line (see
+    :func:`tswarm.cli.locust_cli.translate_locust_command_line`); a bare ``--json`` is Locust's flag."""
+    role_from_config = None
+    is_locust_line = (
+        bool(args) and args[0].startswith("-") and args[0] not in ("-h", "--help", "-V", "--version")
+    )
+    if is_locust_line and "--master" not in args and "--worker" not in args:
+        # Locust's config sources may pick the role: master = true in locust.conf, LOCUST_MODE_WORKER
+        path = find_config_path(args)
+        explicit = path if path is not None and path != Path("pyproject.toml") else None
+        locust = read_locust_config(explicit_config=explicit, environ=os.environ)
+        roles = [role for role in ("master", "worker") if locust.values.get(role)]
+        if len(roles) == 2:
+            raise UsageError("Locust's configuration asks for both a master and a worker")
+        role_from_config = roles[0] if roles else None
+    worker_names = {o for p in command.commands["worker"].params for o in getattr(p, "opts", [])}
+    return translate_locust_command_line(
+        args,
+        subcommands=command.commands,
+        worker_option_names=worker_names,
+        role_from_config=role_from_config,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: parse, run, and turn a user's mistake into one line and exit code 1."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    # no arguments at all: tswarm's help (Locust would look for ./locustfile.py; a subcommand says which)
+    args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     command = typer.main.get_command(app)
     context: CommandContext | None = None
     try:
+        locust_line = _from_locust_command_line(command, args)
+        args = locust_line.args
         context, default_map, notices = _command_context(command, args)
-        for line in notices:
+        for line in [*locust_line.notices, *notices]:
             print(f"tswarm: note: {line}", file=sys.stderr)
         result = command.main(
             args=args, prog_name="tswarm", standalone_mode=False, default_map=default_map, obj=context

@@ -7,6 +7,7 @@ decided in :mod:`tswarm.cli.modes`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -109,6 +110,9 @@ def local_worker_command(options: RunOptions, port: int, *, linked_local: bool =
         "0",
         *(["--config", options.config_path] if options.config_path else []),
         *(["--linked-local"] if linked_local else []),
+        # Locust's options that change the User classes act in every process that runs them
+        *(["--equal-weights"] if options.equal_weights else []),
+        *(["--config-users", json.dumps(options.config_users)] if options.config_users else []),
         # USER_CLASS names and the test file's own options exactly as given: the worker parses them
         # with the same parser as this process, so "--opt value" and "--opt=value" both arrive
         *options.extra_args,

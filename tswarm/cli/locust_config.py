@@ -76,10 +76,11 @@ _LOCUST_OPTIONS: dict[str, _LocustOption] = {
     "print-stats": _same("flag", "LOCUST_PRINT_STATS", "print_stats"),
     "only-summary": _same("flag", "LOCUST_ONLY_SUMMARY", "only_summary"),
     "reset-stats": _same("flag", "LOCUST_RESET_STATS", "reset_stats"),
-    # Locust's --json prints to stdout, its --json-file X writes X.json; tswarm's --json takes the file
     "html": _same("value", "LOCUST_HTML", "html"),
-    "json": _same("flag", None, "json"),
-    "json-file": _same("value", None, "json"),
+    # Locust's statistics list: --json prints it to stdout, --json-file X writes X.json (tswarm's own
+    # report is tswarm's --json FILE, which no Locust setting names)
+    "json": _same("flag", None, "locust_json"),
+    "json-file": _same("value", None, "json_file"),
     "loglevel": _same("value", "LOCUST_LOGLEVEL", "loglevel"),
     "logfile": _same("value", "LOCUST_LOGFILE", "logfile"),
     "exit-code-on-error": _same("value", "LOCUST_EXIT_CODE_ON_ERROR", "exit_code_on_error"),
@@ -97,14 +98,15 @@ _LOCUST_OPTIONS: dict[str, _LocustOption] = {
     "class-picker": _LocustOption("LOCUST_USERCLASS_PICKER", "flag", ignored=WEB_UI),
     "build-path": _LocustOption("LOCUST_BUILD_PATH", "value", ignored=WEB_UI),
     "legacy-ui": _LocustOption("LOCUST_LEGACY_UI", "flag", ignored=WEB_UI),
+    # the User classes, and how a run is labelled
+    "config-users": _same("list", "LOCUST_CONFIG_USERS", "config_users"),
+    "show-task-ratio": _same("flag", None, "show_task_ratio"),
+    "show-task-ratio-json": _same("flag", None, "show_task_ratio_json"),
+    "equal-weights": _same("flag", None, "equal_weights"),
+    "profile": _same("value", None, "profile"),
     # Locust features tswarm does not have
-    "config-users": _LocustOption("LOCUST_CONFIG_USERS", "list", ignored=NOT_IN_TSWARM),
     "enable-rebalancing": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM),
     "skip-log-setup": _LocustOption("LOCUST_SKIP_LOG_SETUP", "flag", ignored=NOT_IN_TSWARM),
-    "show-task-ratio": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM),
-    "show-task-ratio-json": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM),
-    "equal-weights": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM),
-    "profile": _LocustOption(None, "value", ignored=NOT_IN_TSWARM),
     "otel": _LocustOption("LOCUST_ENABLE_OPENTELEMETRY", "flag", ignored=NOT_IN_TSWARM),
     "expect-slaves": _LocustOption(None, "value", ignored=NOT_IN_TSWARM, hint="now expect-workers"),
     "slave": _LocustOption(None, "flag", ignored=NOT_IN_TSWARM, hint="now worker"),
@@ -248,7 +250,12 @@ def _maybe_list(value: str) -> str | list[str]:
         items = [item.strip().strip("'\"") for item in value[1:-1].split(",")]
     if not isinstance(items, list):
         return value
-    return [str(item).strip() for item in items if str(item).strip()]
+    return [_item_text(item) for item in items if _item_text(item)]
+
+
+def _item_text(item: Any) -> str:
+    # an object in a list (config-users' settings) stays JSON, not Python's repr of a dict
+    return json.dumps(item) if isinstance(item, dict | list) else str(item).strip()
 
 
 def _bare_key(key: str) -> str:
@@ -280,7 +287,7 @@ def _read_tool_locust(path: Path) -> list[LocustSetting]:
         if isinstance(value, dict):
             raise ConfigError(f"{key} in {source} must be a value, not a table")
         if isinstance(value, list):
-            settings.append(LocustSetting(_bare_key(key), [str(v) for v in value], source))
+            settings.append(LocustSetting(_bare_key(key), [_item_text(v) for v in value], source))
         elif isinstance(value, bool):
             settings.append(LocustSetting(_bare_key(key), "true" if value else "false", source))
         else:
@@ -321,13 +328,7 @@ def _combine(settings: list[LocustSetting]) -> LocustConfig:
             config.ignored[setting.key] = setting
             continue
         value = _convert(setting, option.kind)
-        if setting.key == "json":
-            if not value:
-                continue  # "json = false" leaves a json-file alone
-            value = "-"  # Locust prints the JSON to stdout
-        elif setting.key == "json-file":
-            value = f"{value}.json"  # Locust adds the suffix
-        elif setting.key == "processes" and value == "-1":
+        if setting.key == "processes" and value == "-1":
             value = "auto"  # Locust's "one per core"
         config.values[option.target] = value
         config.origins[option.target] = setting

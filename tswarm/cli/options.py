@@ -1,7 +1,7 @@
 """The options of a run, checked once, and the test file's custom options (init_command_line_parser).
 
-Imports only ``cli.config`` and ``cli.locust_config`` from the command line: every other cli module
-may import this one.
+Imports only ``cli.config``, ``cli.locust_config`` and ``cli.locust_cli`` from the command line: every
+other cli module may import this one.
 """
 
 from __future__ import annotations
@@ -59,6 +59,21 @@ class RunOptions:
     csv: str | None = None
     csv_full_history: bool = False
     json: str | None = None
+    #: Locust's ``--json`` (a bare flag): its statistics list on stdout at the end
+    locust_json: bool = False
+    #: Locust's ``--json-file NAME``: that list written to NAME.json at the end
+    json_file: str | None = None
+    #: Locust's --show-task-ratio / --show-task-ratio-json: print the tables and exit, running nothing
+    show_task_ratio: bool = False
+    show_task_ratio_json: bool = False
+    #: Locust's --equal-weights: every User class and task weighs the same
+    equal_weights: bool = False
+    #: Locust's --config-users, parsed: attributes to set on User classes, each naming its class
+    config_users: list[dict[str, Any]] = field(default_factory=list)
+    #: Locust's --profile: a label that groups runs, kept in the reports' metadata
+    profile: str | None = None
+    #: whether -u (or a config source) gave the user count, rather than its default
+    users_given: bool = False
     #: the HTML report's path, Locust's tags ({u}, {r}, {t}) already expanded
     html: str | None = None
     markdown: str | None = None
@@ -139,6 +154,8 @@ class RunOptions:
         values["tags"] = _split(params.get("tags"))
         values["exclude_tags"] = _split(params.get("exclude_tags"))
         values["processes"] = _processes(params.get("processes"), where("processes"))
+        values["config_users"] = _config_users(params.get("config_users"), where("config_users"))
+        values["users_given"] = _given(ctx, "users")
         if params.get("percentiles") is not None:
             values["percentiles"] = _percentiles(params["percentiles"])
         else:
@@ -204,6 +221,12 @@ class RunOptions:
                 check_output_path(f"{self.csv}_{kind}.csv", where("csv"))
         if self.json and self.json != "-":
             check_output_path(self.json, where("json"))
+        if self.locust_json and self.json == "-":
+            raise ConfigError(
+                "--json - and Locust's bare --json would both print on stdout: give one of them"
+            )
+        if self.json_file is not None and not self.json_file.strip():
+            raise ConfigError(f"{where('json_file')} needs a file name (Locust adds .json)")
         if self.html:
             self.html = expand_html_path(self.html, self.users, self.spawn_rate, self.run_time)
             check_output_path(self.html, where("html"))
@@ -346,6 +369,22 @@ def _checks(value: list[str] | str | None, source: str | None, option: str) -> l
         raise ConfigError(f"invalid {option}: {e}") from None
 
 
+def _given(ctx: Any, name: str) -> bool:
+    """Whether option ``name`` had a value from anywhere but its default."""
+    get_source = getattr(ctx, "get_parameter_source", None)
+    source = get_source(name) if get_source else None
+    return source is not None and getattr(source, "name", "DEFAULT") != "DEFAULT"
+
+
+def _config_users(value: list[str] | str | None, option: str) -> list[dict[str, Any]]:
+    """--config-users: JSON objects or .json files (repeatable; a config source gives a list)."""
+    if not value:
+        return []
+    from tswarm.cli.locust_cli import parse_config_users
+
+    return parse_config_users([value] if isinstance(value, str) else [str(v) for v in value], option)
+
+
 def _percentiles(value: str) -> tuple[float, ...]:
     """``"50,95,99.9"`` (a TOML list arrives as ``"[50, 95, 99.9]"``) as fractions, in order."""
     words = re.findall(r"[^,\[\]\s]+", str(value))
@@ -460,7 +499,8 @@ def parse_test_options(options: RunOptions, events: Any) -> tuple[Namespace, lis
     # Locust's attribute names, for test files that read them
     parsed.num_users = options.users
     parsed.csv_prefix = options.csv
-    parsed.json_file = options.json
+    parsed.json_file = options.json_file
+    parsed.json = options.locust_json
     parsed.master = options.command == "master"
     parsed.worker = options.command == "worker"
     return parsed, list(parsed.user_classes)

@@ -1,6 +1,6 @@
 """What every command that loads a test file does: logging, loading, custom options, the Environment.
 
-Imports only ``cli.options`` from the command line.
+Imports only ``cli.options`` and ``cli.locust_cli`` from the command line.
 """
 
 from __future__ import annotations
@@ -81,9 +81,32 @@ def load_session(
         available_user_classes=loaded.user_classes,
         available_shape_classes=loaded.shape_classes,
     )
+    _apply_locust_user_options(options, environment, loaded)
     if options.command != "worker":
         check_user_classes(environment, need_host=need_host)
     return Session(loaded, environment)
+
+
+def _apply_locust_user_options(options: RunOptions, environment: Environment, loaded: LoadedTest) -> None:
+    """Locust's --config-users and --equal-weights change the User classes (in every process that runs
+    or dispatches them); --show-task-ratio[-json] prints their ratios and ends the command."""
+    from tswarm.cli.locust_cli import (
+        apply_config_users,
+        assign_equal_weights,
+        task_ratio_json,
+        task_ratio_text,
+    )
+
+    apply_config_users(loaded.user_classes, options.config_users)
+    if options.show_task_ratio or options.show_task_ratio_json:
+        # Locust splits its default user count by weight: one user per unit of weight
+        users = options.users if options.users_given else 0
+        show = task_ratio_text if options.show_task_ratio else task_ratio_json  # Locust's order
+        print(show(environment.user_classes, users), flush=True)
+        raise typer.Exit(0)
+    # after the ratios, as in Locust (whose --equal-weights acts at its init event, after them)
+    if options.equal_weights:
+        assign_equal_weights(environment.user_classes)
 
 
 def check_user_classes(environment: Environment, *, need_host: bool) -> None:

@@ -159,6 +159,7 @@ def _metadata(run: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     rows: list[tuple[str, str]] = [
         ("Command", f"tswarm {run['command']}" if run.get("command") else ""),
         ("Test file", str(run.get("locustfile") or "")),
+        ("Profile", str(run.get("profile") or "")),
         ("Host", str(run.get("host") or "")),
         ("Duration", format_duration(float(run.get("duration", 0.0)))),
         ("Users at the end", str(run.get("user_count", ""))),

@@ -63,6 +63,8 @@ def render_markdown_report(report: JsonReport | Mapping[str, Any]) -> str:
         facts.append(f"{run.get('target_user_count', run.get('user_count'))} users")
     if run.get("host"):
         facts.append(f"host {markdown_cell(run['host'])}")
+    if run.get("profile"):
+        facts.append(f"profile {markdown_cell(run['profile'])}")
     if "exit_code" in run:
         facts.append(f"exit code {run['exit_code']}")
     lines.append(" · ".join(facts))

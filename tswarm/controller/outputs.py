@@ -394,6 +394,8 @@ class RunInfo(TypedDict):
     run_time: NotRequired[float | None]
     command: NotRequired[str]
     locustfile: NotRequired[str]
+    #: Locust's --profile: a label that groups runs
+    profile: NotRequired[str]
     exit_code: NotRequired[int]
     missing_workers: NotRequired[list[MissingWorkerReport]]
     #: requests still waiting for a response when their user was stopped (not in the statistics)

@@ -16,6 +16,7 @@ from tswarm._version import __version__
 from tswarm.checks import CheckVerdict, evaluate_checks
 from tswarm.controller.html_report import render_html_report
 from tswarm.controller.junit import render_junit
+from tswarm.controller.locust_stats import locust_stats_text, write_locust_stats_file
 from tswarm.controller.markdown_report import render_markdown_report
 from tswarm.controller.outputs import (
     CsvHistoryWriter,
@@ -186,6 +187,8 @@ class HeadlessReporter:
                 if not final:
                     raise  # written on demand (the TUI's write key): the caller tells the user
                 self._output_failed("--json", self.options.json, e)
+        if final:
+            written += self._write_locust_stats()
         written += self._write_rendered_reports(now, final=final)
         if self.options.junit:
             try:
@@ -203,6 +206,19 @@ class HeadlessReporter:
             if missing:
                 self._print(missing)
         return written
+
+    def _write_locust_stats(self) -> list[str]:
+        """Locust's statistics list: on stdout for its --json flag, to NAME.json for --json-file NAME."""
+        stats = self.environment.stats
+        if self.options.locust_json:
+            print(locust_stats_text(stats), flush=True)
+        if not self.options.json_file:
+            return []
+        try:
+            return [write_locust_stats_file(self.options.json_file, stats)]
+        except OSError as e:
+            self._output_failed("--json-file", f"{self.options.json_file}.json", e)
+            return []
 
     def json_report(self, now: float) -> dict[str, Any]:
         """The JSON report of the run at ``now``: what --json writes and --html and --markdown render
@@ -250,6 +266,7 @@ class HeadlessReporter:
             "target_user_count": self.options.users,
             "spawn_rate": self.options.spawn_rate,
             "run_time": self.options.run_time,
+            **({"profile": self.options.profile} if self.options.profile else {}),
             # the split of the target user count over the classes (all users have stopped by the end)
             "user_classes": class_counts(env.user_classes, self.options.users),
             **({"missing_workers": outages} if (outages := self._worker_outages(now)) else {}),
