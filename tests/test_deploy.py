@@ -622,6 +622,9 @@ def test_the_command_lines_run_a_test_together(flavour: str, tmp_path: Path, tar
     for worker in started:
         assert worker.wait(30) == 0, worker.output
     report = json.loads((paths["/results"] / "results.json").read_text())
-    assert report["total"]["num_requests"] == target.counts()["total"] > 0
+    # a request still waiting for its answer when the users stopped reached the target but is counted
+    # as interrupted, not as a request (on a busy machine the 3 s test can end with one in flight)
+    measured, interrupted = report["total"]["num_requests"], report["run"].get("interrupted_requests", 0)
+    assert 0 < measured <= target.counts()["total"] <= measured + interrupted, (measured, interrupted)
     assert (paths["/results"] / "tswarm_stats.csv").exists()
     assert "Refused" not in master.output and "WARNING" not in master.output, master.output
