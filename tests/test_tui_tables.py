@@ -365,3 +365,39 @@ async def test_exceptions_view_shows_one_row_per_group_and_the_variants_below() 
         detail = view.detail(group_exceptions(exceptions)[0])
         assert detail.startswith("150 messages of ValueError at rest_api_60.py:52 in parse_reply:")
         assert "… and 130 more" in detail and "Traceback (most recent call last)" in detail
+
+
+# -- the controller's side -----------------------------------------------------------------------------
+
+
+def test_snapshot_leaves_missing_workers_out_and_the_clock_stands_still_after_a_stop() -> None:
+    from types import SimpleNamespace
+
+    from tswarm.controller.snapshot_builder import build_snapshot
+    from tswarm.controller.workers import WorkerNodes
+    from tswarm.stats import RequestStats, StatsHistory
+
+    workers = WorkerNodes()
+    alive = workers.add("w-alive", "host-a", 1, 1, b"a")
+    gone = workers.add("w-gone", "host-b", 2, 1, b"b")
+    alive.user_count, gone.user_count = 7, 5
+    workers.mark_missing(gone, "connection closed")
+    environment = SimpleNamespace(stats=RequestStats(), host="http://target", user_classes=[])
+    common: dict[str, Any] = dict(
+        environment=environment,
+        workers=workers,
+        started_at=1000.0,
+        run_time=None,
+        target_user_count=12,
+        spawn_rate=1.0,
+        history=StatsHistory(),
+        logs=(),
+        percentiles=(0.5, 0.95),
+    )
+    running = build_snapshot(state=RunState.RUNNING, heartbeat_interval=2.0, **common)
+    assert running.user_count == 7 and running.workers_ready == 1 and running.workers_missing == 1
+    assert running.heartbeat_interval == 2.0
+    assert {w.node_id: w.state for w in running.workers}["w-gone"] is WorkerState.MISSING
+    # stopped at 1134 and reset (no last request): 2m14s, not a clock that runs on
+    stopped = build_snapshot(state=RunState.STOPPED, stopped_at=1134.0, **common)
+    assert stopped.elapsed == 134.0
