@@ -156,6 +156,16 @@ async def test_statistics_names_can_be_told_apart_and_every_column_fits(size: tu
         assert needed <= table.size.width - 1
 
 
+async def test_at_60_columns_names_are_cut_further_rather_than_pushing_rps_off_the_edge() -> None:
+    app = app_showing(rest_snapshot())
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        table = app.query_one(StatsView).table
+        columns = list(table.ordered_columns)
+        assert sum(c.get_render_width(table) for c in columns) <= table.size.width - 1
+        assert [c.label.plain for c in columns][-1] == "RPS"
+
+
 # -- sorting -------------------------------------------------------------------------------------------
 
 

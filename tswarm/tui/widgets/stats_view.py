@@ -23,7 +23,8 @@ __all__ = ["PERCENTILE_SORT", "SORT_COLUMNS", "StatsView", "TOTAL_KEY"]
 
 #: row key of the aggregate row (cannot clash with "METHOD name")
 TOTAL_KEY = "\x00total"
-#: the Name column always gets this many cells
+#: the Name column gets this many cells while the terminal has room for them (below, names are cut
+#: further rather than pushing RPS off the edge)
 NAME_MIN_WIDTH = 16
 #: optional columns are dropped until the longest name fits, up to this many cells, and up to this share
 #: of the width (names are cut in the middle and shown in full below the table: figures go last)
@@ -272,7 +273,7 @@ class StatsView(Vertical):
             rank = ranks.pop(0)
             columns = tuple(c for c in columns if c.drop_rank != rank)
         name_label = len("Name") + (SORT_MARKER_WIDTH if self.sort_key == "name" else 0)
-        return columns, widths, max(NAME_MIN_WIDTH, name_label, min(name_width, longest))
+        return columns, widths, max(name_label, min(name_width, longest))
 
     def _visible_columns(self) -> tuple[_Column, ...]:
         snapshot = self._snapshot
