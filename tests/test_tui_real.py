@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +27,11 @@ from textual.widgets import Input
 from tswarm.cli.distributed import create_master, start_local_workers, stop_processes
 from tswarm.cli.frontend import MasterTui, build_master_tui
 from tswarm.cli.options import RunOptions
-from tswarm.controller.snapshot import RunSnapshot, RunState
+from tswarm.controller.snapshot import RunSnapshot, RunState, WorkerState
 from tswarm.tui.bindings import VIEWS
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.widgets.status_bar import StatusBar
 from tswarm.tui.widgets.workers_view import WorkersView
 
 SIZE = (120, 40)
@@ -323,3 +326,41 @@ async def test_master_with_two_workers_lists_both(master_run: RealRun, target: T
     assert master_run.tui.finish() == 0
     for worker in master_run.workers:
         assert worker.wait(WAIT) == 0
+
+
+async def test_killed_worker_is_shown_missing_within_seconds_and_left_out_of_the_counts(
+    master_run: RealRun, target: TargetServer
+) -> None:
+    """kill -9 of one of two workers: within seconds the header counts only the live one, the users are
+    the live worker's, and its row reads missing (issue 11)."""
+    app = master_run.app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await wait_until(pilot, lambda s: s.workers_ready == 2, "two workers are connected", master_run)
+        await start_from_dialog(pilot, 4, 20)
+        await wait_until(
+            pilot, lambda s: all(w.user_count == 2 for w in s.workers), "2 users each", master_run
+        )
+        victim = master_run.workers[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        snapshot = await wait_until(
+            pilot, lambda s: s.workers_missing == 1, "one worker missing", master_run, 8
+        )
+        assert time.monotonic() - killed_at < 8
+        live = [w for w in snapshot.workers if w.state is not WorkerState.MISSING]
+        assert len(live) == 1 and snapshot.workers_ready == 1
+        assert snapshot.user_count == live[0].user_count  # the missing worker's users are not counted
+        await pilot.pause(1.2)  # one redraw tick
+        status = app.query_one(StatusBar).render().plain
+        assert "(1 missing)" in status and "/1 (1 missing)" in status, status
+        await pilot.press("3")
+        await pilot.pause()
+        table = app.query_one(WorkersView)
+        missing = next(w for w in snapshot.workers if w.state is WorkerState.MISSING)
+        assert str(table.get_row(missing.node_id)[2]) == "missing"
+        await pilot.press("x")
+        await wait_until(pilot, lambda s: s.state is RunState.STOPPED, "the test stopped", master_run)
+        await pilot.press("q")
+        await wait_until_exited(pilot)
+    assert master_run.tui.finish() == 0

@@ -89,3 +89,11 @@ def test_stats_filtered_and_sorted(snap_compare) -> None:
 def test_stats_custom_percentiles(snap_compare) -> None:
     app = TswarmApp(FakeController.running(), percentiles=(0.5, 0.99))
     assert snap_compare(app, terminal_size=(80, 24), run_before=_press())
+
+
+@pytest.mark.parametrize("size", [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")])
+def test_stats_sixty_rest_names(snap_compare, size: tuple[int, int]) -> None:
+    # tests/locustfiles/rest_api_60.py's names, cut in the middle; the highlighted one in full below
+    from test_tui_tables import app_showing, rest_snapshot
+
+    assert snap_compare(app_showing(rest_snapshot()), terminal_size=size, run_before=_press("down", "down"))

@@ -124,6 +124,8 @@ class MasterRunner:
         #: every worker's count on each of their messages would cost O(workers^2) a second)
         self.peak_user_count = 0
         self.started_at: float | None = None
+        #: wall-clock time the last test stopped (None while one runs): the clock stands still after it
+        self.stopped_at: float | None = None
         self.run_time: float | None = None
         self.history = StatsHistory()
 
@@ -548,6 +550,7 @@ class MasterRunner:
             self.environment.stats.reset_all()
             self.history.clear()
             self.started_at = time.time()
+            self.stopped_at = None
             self.environment.events.test_start.fire(environment=self.environment)
         classes = user_classes or self.environment.user_classes
         self._distribution.set_goal(class_counts(classes, user_count), spawn_rate)
@@ -643,6 +646,7 @@ class MasterRunner:
             )
             self._awaiting_stopped = set()
         self.state = RunState.STOPPED
+        self.stopped_at = time.time()
         self.history.record(self.environment.stats, self.user_count, force=True)
         self.environment.events.test_stop.fire(environment=self.environment)
         self._refresh_snapshot()
@@ -709,6 +713,8 @@ class MasterRunner:
             state=self.state,
             workers=self.workers,
             started_at=self.started_at,
+            stopped_at=self.stopped_at,
+            heartbeat_interval=self.heartbeat_interval,
             run_time=self.run_time,
             target_user_count=self.target_user_count,
             spawn_rate=self.spawn_rate,

@@ -60,7 +60,7 @@ class WorkerRow:
     user_count: int
     cpu_percent: float
     memory_bytes: int
-    #: seconds since the last heartbeat from this worker
+    #: seconds since the last heartbeat from this worker (figures of a missing one are its last ones)
     heartbeat_age: float
     #: requests/s of this worker over the last reports
     rps: float
@@ -134,6 +134,8 @@ class RunSnapshot:
     logs: tuple[LogLine, ...] = ()
     #: percentiles shown in the tables, e.g. (0.5, 0.95, 0.99)
     percentiles_to_show: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
+    #: seconds between a worker's heartbeats: an age past two of them is late
+    heartbeat_interval: float = 1.0
 
     @property
     def remaining(self) -> float | None:

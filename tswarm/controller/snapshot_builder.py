@@ -31,8 +31,14 @@ def build_snapshot(
     history: StatsHistory,
     logs: Iterable[LogLine],
     percentiles: tuple[float, ...],
+    stopped_at: float | None = None,
+    heartbeat_interval: float = 1.0,
 ) -> RunSnapshot:
-    """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none."""
+    """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none.
+
+    Missing workers are left out of ``user_count`` and ``workers_ready``; after a stop (``stopped_at``)
+    the elapsed time stands still, also when the statistics are reset.
+    """
     stats = environment.stats
     in_order = workers.in_order()
     missing = sum(1 for w in in_order if w.missing)
@@ -43,6 +49,8 @@ def build_snapshot(
         elapsed = max(0.0, (stats.total.last_request_timestamp or time.time()) - started_at)
         if state in (*_ACTIVE, RunState.STOPPING):
             elapsed = max(0.0, time.time() - started_at)
+        elif stopped_at is not None:
+            elapsed = max(0.0, stopped_at - started_at)
     entries, total = entry_rows(stats, percentiles)
     return RunSnapshot(
         host=environment.host or _class_host(environment.user_classes),
@@ -64,6 +72,7 @@ def build_snapshot(
         history=history_points(history),
         logs=tuple(logs),
         percentiles_to_show=percentiles,
+        heartbeat_interval=heartbeat_interval,
     )
 
 

@@ -39,7 +39,7 @@ __all__ = ["TswarmApp"]
 #: states in which users are (being) run: the test can be stopped, edited, grown or shrunk
 _ACTIVE = frozenset({RunState.SPAWNING, RunState.RUNNING})
 #: actions that only mean something on the Statistics view
-_STATS_ACTIONS = frozenset({"filter", "sort", "reverse_sort"})
+_STATS_ACTIONS = frozenset({"filter", "sort", "reverse_sort", "sort_by"})
 #: from this width on, the footer also shows the command palette key and the secondary keys
 WIDE_FOOTER = 100
 #: the footer's secondary keys: the view keys are on the tabs, filter and sort in the filter box
@@ -328,6 +328,10 @@ class TswarmApp(App[None]):
 
     def action_reverse_sort(self) -> None:
         self.query_one(StatsView).reverse_sort()
+
+    def action_sort_by(self, column: str) -> None:
+        """Sort the statistics by ``column``; again on the same one, reverse."""
+        self.query_one(StatsView).sort_by(column)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-__all__ = ["KEY_ACTIONS", "KeyAction", "VIEWS", "app_bindings"]
+__all__ = ["KEY_ACTIONS", "SORT_KEYS", "KeyAction", "VIEWS", "app_bindings"]
 
 #: (pane id, title) in the order of the number keys 1-6
 VIEWS: tuple[tuple[str, str], ...] = (
@@ -47,6 +47,25 @@ class KeyAction:
     group: Binding.Group | None = None
     #: offered in the command palette
     palette: bool = True
+    #: shown in the footer (the per-column sort keys are many: the help lists them)
+    footer_shown: bool = True
+
+
+#: (key, statistics column, its title): a key per column sorts by it, again reverses
+SORT_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("T", "type", "Type"),
+    ("N", "name", "Name"),
+    ("R", "requests", "Requests"),
+    ("F", "fails", "Fails"),
+    ("M", "median", "Median"),
+    ("A", "average", "Average"),
+    ("I", "min", "Min"),
+    ("X", "max", "Max"),
+    ("P", "percentile", "a percentile (again: the next)"),
+    ("Z", "size", "Avg size"),
+    ("C", "rps", "RPS (current)"),
+    ("E", "fails_per_sec", "Fails/s"),
+)
 
 
 KEY_ACTIONS: tuple[KeyAction, ...] = (
@@ -68,6 +87,18 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("s", "sort", "sort", "Sort the statistics by the next column", "s", _SORT),
     KeyAction("S", "reverse_sort", "rev", "Reverse the sort order", "S", _SORT),
     *(
+        KeyAction(
+            key,
+            f"sort_by('{column}')",
+            title,
+            f"Sort the statistics by {title} (again: reverse)",
+            key,
+            _SORT,
+            footer_shown=False,
+        )
+        for key, column, title in SORT_KEYS
+    ),
+    *(
         KeyAction(str(number), f"view('{pane}')", title, f"Show {title}", str(number), _VIEWS)
         for number, (pane, title) in enumerate(VIEWS, start=1)
     ),
@@ -79,6 +110,10 @@ def app_bindings() -> list[Binding]:
     bindings: list[Binding] = []
     for entry in KEY_ACTIONS:
         main, *aliases = entry.keys.split(",")
-        bindings.append(Binding(main, entry.action, entry.footer, group=entry.group, priority=False))
+        bindings.append(
+            Binding(
+                main, entry.action, entry.footer, show=entry.footer_shown, group=entry.group, priority=False
+            )
+        )
         bindings.extend(Binding(alias, entry.action, entry.footer, show=False) for alias in aliases)
     return bindings

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tswarm.tui.bindings import KEY_ACTIONS, VIEWS
+from tswarm.tui.bindings import KEY_ACTIONS, SORT_KEYS, VIEWS
 
 __all__ = ["HelpScreen"]
 
@@ -48,11 +48,17 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("keys", style="bold", no_wrap=True)
         table.add_column("what")
         for entry in KEY_ACTIONS:
-            if entry.action.startswith("view("):
+            if entry.action.startswith(("view(", "sort_by(")):
                 continue
             table.add_row(entry.keys_display, entry.help)
         table.add_row(
             "1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1))
+        )
+        table.add_row(
+            f"{SORT_KEYS[0][0]} … {SORT_KEYS[-1][0]}",
+            "Sort the statistics by a column: "
+            + ", ".join(f"{key} {title.split(' (')[0]}" for key, _, title in SORT_KEYS)
+            + " (again: reverse; or click a header)",
         )
         for keys, what in _LOCAL_KEYS:
             table.add_row(keys, what)

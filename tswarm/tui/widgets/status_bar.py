@@ -7,11 +7,15 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from tswarm.controller.formatting import format_count, format_duration, format_percent, format_rps
-from tswarm.controller.snapshot import RunSnapshot, RunState
+from tswarm.controller.snapshot import RunSnapshot, RunState, WorkerState
 
 __all__ = ["StatusBar"]
 
 _SEPARATOR = " │ "
+
+_ACTIVE = (RunState.SPAWNING, RunState.RUNNING)
+#: the worker states that count as running users in the header
+_WORKER_RUNNING = (WorkerState.SPAWNING, WorkerState.RUNNING)
 
 _STATE_CLASS = {
     RunState.WAITING: "status-bar--waiting",
@@ -68,7 +72,19 @@ class StatusBar(Widget):
             return Text.assemble((name + " ", label), value)
 
         state = Text(snap.state.value.upper(), self.get_component_rich_style(_STATE_CLASS[snap.state]))
-        workers = Text(f"{snap.workers_ready}/{snap.workers_total}")
+        active = snap.state in _ACTIVE
+        live_rows = [w for w in snap.workers if w.state is not WorkerState.MISSING]
+        if active and not snap.workers_ready:
+            # a started test with no worker to run it waits, it does not spawn
+            state = Text(
+                RunState.WAITING.value.upper(), self.get_component_rich_style(_STATE_CLASS[RunState.WAITING])
+            )
+        # The counts leave missing workers out: they run nothing that is counted (see the Workers view).
+        if active:
+            running = sum(1 for w in live_rows if w.state in _WORKER_RUNNING)
+            workers = Text(f"{running}/{snap.workers_ready}")
+        else:
+            workers = Text(f"{snap.workers_ready}")
         if snap.workers_missing:
             workers.append(
                 f" ({snap.workers_missing} missing)", self.get_component_rich_style("status-bar--bad")
@@ -79,19 +95,27 @@ class StatusBar(Widget):
             fails.stylize(
                 self.get_component_rich_style("status-bar--bad" if fail_percent > 5 else "status-bar--warn")
             )
-        elapsed = Text(format_duration(snap.elapsed))
-        if snap.remaining is not None:
-            elapsed.append(f" ({format_duration(snap.remaining)} left)", label)
-        return [
-            state,
+        segments = [state]
+        if snap.state is RunState.STOPPED and snap.started_at is not None:
+            state.append(f" after {format_duration(snap.elapsed)}", label)
+            elapsed = None
+        else:
+            elapsed = Text(format_duration(snap.elapsed))
+            if snap.remaining is not None and active:
+                elapsed.append(f" ({format_duration(snap.remaining)} left)", label)
+        # After a stop nothing runs: the current rate is 0, not the last second's.
+        rps = snap.total.current_rps if active or snap.state is RunState.STOPPING else 0.0
+        segments += [
             Text(snap.host or "no host"),
             field("users", f"{format_count(snap.user_count)}/{format_count(snap.target_user_count)}"),
             field("workers", workers),
-            Text.assemble(format_rps(snap.total.current_rps), (" RPS", label)),
+            Text.assemble(format_rps(rps), (" RPS", label)),
             Text.assemble(format_count(snap.total.num_requests), (" reqs", label)),
             Text.assemble(fails, (" failed", label)),
-            elapsed,
         ]
+        if elapsed is not None:
+            segments.append(elapsed)
+        return segments
 
     def _lines(self, width: int) -> list[Text]:
         lines: list[Text] = []

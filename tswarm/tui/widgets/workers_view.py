@@ -8,7 +8,10 @@ from tswarm.controller.formatting import format_age, format_bytes, format_count,
 from tswarm.controller.snapshot import RunSnapshot, WorkerState
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
-__all__ = ["WorkersView"]
+__all__ = ["LATE_BEATS", "WorkersView"]
+
+#: a heartbeat older than this many intervals is shown as late (amber)
+LATE_BEATS = 2
 
 _COLUMNS = (
     ColumnSpec("id", "ID"),
@@ -23,37 +26,53 @@ _COLUMNS = (
 
 
 class WorkersView(SyncedTable):
-    COMPONENT_CLASSES = {"workers-view--missing", "workers-view--cpu-warning"}
+    """One row per worker. A heartbeat older than two beats is amber; a missing worker's figures are its
+    last ones, greyed, and counted in no total (the header leaves them out too)."""
+
+    COMPONENT_CLASSES = {
+        "workers-view--missing",
+        "workers-view--stale",
+        "workers-view--late",
+        "workers-view--cpu-warning",
+    }
 
     DEFAULT_CSS = """
     WorkersView {
         height: 1fr;
         & > .workers-view--missing { color: $text-error; text-style: bold; }
+        & > .workers-view--stale { color: $text-disabled; }
+        & > .workers-view--late { color: $text-warning; text-style: bold; }
         & > .workers-view--cpu-warning { color: $text-warning; text-style: bold; }
     }
     """
 
     def update_snapshot(self, snapshot: RunSnapshot) -> None:
         rows: list[tuple[str, list[Cell]]] = []
+        late_after = LATE_BEATS * snapshot.heartbeat_interval
         for worker in sorted(snapshot.workers, key=lambda w: w.index):
+            missing = worker.state is WorkerState.MISSING
+            stale = self.get_component_rich_style("workers-view--stale", partial=True) if missing else ""
             state = Text(worker.state.value)
-            if worker.state is WorkerState.MISSING:
+            if missing:
                 state.stylize(self.get_component_rich_style("workers-view--missing", partial=True))
-            cpu = Text(format_percent(worker.cpu_percent / 100), justify="right")
-            if worker.cpu_warning:
+            cpu = Text(format_percent(worker.cpu_percent / 100), style=stale, justify="right")
+            if worker.cpu_warning and not missing:
                 cpu.stylize(self.get_component_rich_style("workers-view--cpu-warning", partial=True))
+            heartbeat = Text(format_age(worker.heartbeat_age), justify="right")
+            if missing or worker.heartbeat_age > late_after:
+                heartbeat.stylize(self.get_component_rich_style("workers-view--late", partial=True))
             rows.append(
                 (
                     worker.node_id,
                     [
-                        worker.node_id,
-                        worker.host,
+                        Text(worker.node_id, style=stale),
+                        Text(worker.host, style=stale),
                         state,
-                        Text(format_count(worker.user_count), justify="right"),
+                        Text(format_count(worker.user_count), style=stale, justify="right"),
                         cpu,
-                        Text(format_bytes(worker.memory_bytes), justify="right"),
-                        Text(format_age(worker.heartbeat_age), justify="right"),
-                        Text(format_rps(worker.rps), justify="right"),
+                        Text(format_bytes(worker.memory_bytes), style=stale, justify="right"),
+                        heartbeat,
+                        Text(format_rps(worker.rps), style=stale, justify="right"),
                     ],
                 )
             )
