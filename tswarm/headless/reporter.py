@@ -30,6 +30,7 @@ from tswarm.controller.report import (
     render_live_table,
     render_missing_workers,
     render_summary,
+    terminal_width,
 )
 from tswarm.dispatch import class_counts
 from tswarm.stats import StatsHistory
@@ -195,10 +196,12 @@ class HeadlessReporter:
                     raise
                 self._output_failed("--junit", self.options.junit, e)
         if final:
-            self._print(render_summary(stats, color=self.color))
+            # fitted to the terminal the summary is printed on (natural width into a file or a pipe)
+            width = terminal_width(self.stream)
+            self._print(render_summary(stats, color=self.color, width=width))
             if verdicts:
-                self._print(render_check_table(verdicts, color=self.color))
-            missing = render_missing_workers(self._worker_outages(now))
+                self._print(render_check_table(verdicts, color=self.color, width=width))
+            missing = render_missing_workers(self._worker_outages(now), width)
             if missing:
                 self._print(missing)
         return written

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -26,6 +27,7 @@ from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
+from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
 from tswarm.tui.widgets.failures_view import FailuresView
@@ -48,6 +50,8 @@ _SECONDARY_KEYS = frozenset(
     for entry in KEY_ACTIONS
     if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
 )
+#: seconds a +/-/]/[ target waits to show in a snapshot before the snapshot's target counts again
+REQUESTED_TARGET_PATIENCE = 5.0
 #: the worker group of the thread that writes the --csv/--json files
 _WRITE_GROUP = "write-outputs"
 
@@ -66,7 +70,9 @@ class TswarmApp(App[None]):
     """
 
     CSS_PATH = "app.tcss"
-    AUTO_FOCUS = "#stats-table"
+    # No auto-focus: on closing a dialog it would focus the statistics table when the view shown has
+    # nothing to focus (Charts), and focusing it switches to Statistics. on_mount focuses it once.
+    AUTO_FOCUS = ""
     BINDINGS = app_bindings()  # type: ignore[assignment]  # list[Binding] is what App.BINDINGS holds
     COMMANDS = App.COMMANDS | {TswarmCommands}
     #: seconds between two snapshots
@@ -91,8 +97,11 @@ class TswarmApp(App[None]):
         self.snapshot: RunSnapshot | None = None
         self._has_run = False
         self._autoquit_timer: Timer | None = None
-        #: the user target asked for since the last snapshot, so quick +/+/+ presses add up
+        #: the user target asked for with +/-/]/[ until a snapshot shows it, so quick presses add up
+        #: (the controller's snapshot is rebuilt about once a second, after the app's own refresh)
         self._requested_target: int | None = None
+        #: monotonic time of the last +/-/]/[ press
+        self._requested_at = 0.0
         #: the last start request, to prefill the start dialog
         self._last_request: SpawnRequest | None = defaults
 
@@ -152,13 +161,23 @@ class TswarmApp(App[None]):
         previous = self.snapshot
         snapshot = self.controller.snapshot()
         self.snapshot = snapshot
-        self._requested_target = None
+        self._forget_reached_target(snapshot)
         with self.batch_update():
             status_bar.update_snapshot(snapshot)
             self._draw_view(self.active_view)
         if previous is None or previous.state is not snapshot.state:
             self.refresh_bindings()
         self._check_autoquit(snapshot)
+
+    def _forget_reached_target(self, snapshot: RunSnapshot) -> None:
+        requested = self._requested_target
+        if requested is None:
+            return
+        # Reached, or the test stopped, or the controller settled elsewhere (a shape, a clamp): the
+        # snapshot is the truth again.
+        stale = time.monotonic() - self._requested_at > REQUESTED_TARGET_PATIENCE
+        if snapshot.target_user_count == requested or snapshot.state not in _ACTIVE or stale:
+            self._requested_target = None
 
     def _draw_view(self, pane: str) -> None:
         if self.snapshot is None or not pane:
@@ -220,6 +239,7 @@ class TswarmApp(App[None]):
         if request is None:
             return
         self._last_request = request
+        self._requested_target = None
         self.controller.start(request.user_count, request.spawn_rate, request.host, request.run_time)
         self._has_run = True
         self.refresh_snapshot()
@@ -263,6 +283,7 @@ class TswarmApp(App[None]):
         base = self._requested_target if self._requested_target is not None else snapshot.target_user_count
         target = max(0, base + delta)
         self._requested_target = target
+        self._requested_at = time.monotonic()
         self.controller.start(target, snapshot.spawn_rate or 1.0)
 
     def action_stop(self) -> None:
@@ -310,7 +331,18 @@ class TswarmApp(App[None]):
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(filename, path)
-        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
+        self.notify(f"Screenshot saved to {os.path.abspath(path)}", title="Screenshot", markup=False)
+
+    def save_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str:
+        """Save an SVG of the screen that renders the same in browsers and in ``rsvg-convert``."""
+        svg_path = super().save_screenshot(filename, path, time_format)
+        with open(svg_path, encoding="utf-8") as svg_file:
+            svg = svg_file.read()
+        with open(svg_path, "w", encoding="utf-8") as svg_file:
+            svg_file.write(svg_for_every_renderer(svg))
+        return svg_path
 
     def action_view(self, pane: str) -> None:
         """Show view ``pane`` and focus its table, if it has one."""

@@ -47,6 +47,8 @@ class KeyAction:
     group: Binding.Group | None = None
     #: offered in the command palette
     palette: bool = True
+    #: also works while a dialog (a modal screen) or an input has the keys
+    priority: bool = False
 
 
 KEY_ACTIONS: tuple[KeyAction, ...] = (
@@ -61,7 +63,9 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("x", "stop", "stop", "Stop the test (the numbers stay)", "x"),
     KeyAction("r", "reset", "reset", "Reset the statistics", "r"),
     KeyAction("w", "write", "write", "Write the CSV/JSON outputs now", "w"),
-    KeyAction("ctrl+s", "screenshot", "shot", "Save a screenshot (SVG in the current dir)", "ctrl+s"),
+    KeyAction(
+        "ctrl+s", "screenshot", "shot", "Save a screenshot (SVG in the current dir)", "ctrl+s", priority=True
+    ),
     KeyAction("question_mark", "help", "help", "Show the keys", "?"),
     KeyAction("q,ctrl+q", "quit", "quit", "Quit (asks first while a test runs)", "q (or ctrl+q)"),
     KeyAction("slash", "filter", "filter", "Filter the statistics by name", "/"),
@@ -79,6 +83,9 @@ def app_bindings() -> list[Binding]:
     bindings: list[Binding] = []
     for entry in KEY_ACTIONS:
         main, *aliases = entry.keys.split(",")
-        bindings.append(Binding(main, entry.action, entry.footer, group=entry.group, priority=False))
-        bindings.extend(Binding(alias, entry.action, entry.footer, show=False) for alias in aliases)
+        bindings.append(Binding(main, entry.action, entry.footer, group=entry.group, priority=entry.priority))
+        bindings.extend(
+            Binding(alias, entry.action, entry.footer, show=False, priority=entry.priority)
+            for alias in aliases
+        )
     return bindings
