@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.widgets import Input, Static
 from tui_fixtures import FakeController, make_snapshot
 
 from tswarm.cli.options import RunOptions
+from tswarm.controller import outputs
 from tswarm.controller.report import render_summary
 from tswarm.controller.snapshot import RunSnapshot
 from tswarm.env import Environment
@@ -23,6 +27,7 @@ from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.screens.write import WriteScreen, default_prefix
 
 SIZE = (120, 40)
 
@@ -184,3 +189,55 @@ def test_reporter_fits_the_summary_to_its_terminal(monkeypatch: pytest.MonkeyPat
     printed = terminal.getvalue().splitlines()
     assert "Statistics (whole test)" in printed
     assert max(map(len, printed)) <= 80
+
+
+@dataclass
+class ReportingController(FakeController):
+    """Writes real files through the headless reporter of a run given no output options."""
+
+    reporter: HeadlessReporter | None = None
+
+    def write_outputs(self, prefix: str | None = None) -> list[str]:
+        assert self.reporter is not None
+        return self.reporter.write_outputs(prefix=prefix)
+
+
+async def test_write_key_writes_csv_json_and_html_under_the_prefix_with_the_umask_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environment = Environment()
+    environment.stats.log_request("GET", "/items", 12.5, 512)
+    environment.stats.log_error("GET", "/items", "boom")
+    reporter = HeadlessReporter(
+        environment, RunOptions(command="run"), user_count=lambda: 2, live_table=False
+    )
+    controller = ReportingController.running(reporter=reporter)
+    app = TswarmApp(controller)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, WriteScreen)
+        # a folder that does not exist is said at once, in the dialog
+        app.screen.query_one("#write-prefix", Input).value = "nowhere/run"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WriteScreen)
+        assert "No such folder" in str(app.screen.query_one("#write-error", Static).render())
+        app.screen.query_one("#write-prefix", Input).value = "run1"
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, WriteScreen)
+    names = ["run1_stats.csv", "run1_failures.csv", "run1_exceptions.csv", "run1.json", "run1.html"]
+    modes = {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in names}
+    assert set(modes.values()) == {0o666 & ~outputs._UMASK}, modes
+    assert json.loads((tmp_path / "run1.json").read_text())["total"]["num_requests"] == 1
+    assert "<html" in (tmp_path / "run1.html").read_text().lower()
+
+
+def test_default_prefix_names_the_date_and_time() -> None:
+    assert re.fullmatch(r"tswarm_\d{8}-\d{6}", default_prefix())

@@ -27,6 +27,7 @@ from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
+from tswarm.tui.screens.write import WriteScreen
 from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
@@ -297,27 +298,34 @@ class TswarmApp(App[None]):
         self.refresh_snapshot()
 
     def action_write(self) -> None:
-        """Write the --csv/--json files now, off the event loop; a notification says where, or what failed."""
+        """Write the outputs now, off the event loop; without any given, ask for a prefix first.
+
+        A notification says where (absolute paths), or what failed."""
         if any(worker.group == _WRITE_GROUP and not worker.is_finished for worker in self.workers):
             self.notify("Still writing the outputs", title="Outputs", severity="warning")
             return
-        self._write_outputs()
+        self._write_outputs(None)
+
+    def _write_under(self, prefix: str | None) -> None:
+        if prefix is not None:
+            self._write_outputs(prefix)
 
     # The controller waits for the files (up to a minute on a busy master): never on the event loop.
     @work(thread=True, group=_WRITE_GROUP, exit_on_error=False)
-    def _write_outputs(self) -> list[str]:
-        return [os.path.abspath(path) for path in self.controller.write_outputs()]
+    def _write_outputs(self, prefix: str | None) -> tuple[str | None, list[str]]:
+        written = self.controller.write_outputs() if prefix is None else self.controller.write_outputs(prefix)
+        return prefix, [os.path.abspath(path) for path in written]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group != _WRITE_GROUP:
             return
-        if event.state is WorkerState.SUCCESS:
-            paths = worker.result
+        if event.state is WorkerState.SUCCESS and worker.result is not None:
+            prefix, paths = worker.result
             if paths:
-                self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False)
-            else:
-                self.notify("No --csv or --json output configured", severity="warning")
+                self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False, timeout=10)
+            elif prefix is None:
+                self.push_screen(WriteScreen(), self._write_under)
         elif event.state is WorkerState.ERROR:
             error = worker.error
             reason = (str(error) or type(error).__name__) if error is not None else "unknown error"
