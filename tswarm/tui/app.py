@@ -145,9 +145,14 @@ class TswarmApp(App[None]):
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_INTERVAL, self.refresh_snapshot)
         # The panes of the TabbedContent are not focusable until laid out; focus the table after that.
-        self.call_after_refresh(self.query_one("#stats-table").focus)
+        self.call_after_refresh(self._focus_first_table)
         if self.autostart is None and self.snapshot is not None and self.snapshot.state is RunState.READY:
             self.action_spawn()
+
+    def _focus_first_table(self) -> None:
+        # unless a key (say 6) has already moved the focus to another view
+        if self.focused is None and self.active_view == "stats":
+            self.query_one("#stats-table").focus()
 
     @property
     def active_view(self) -> str:
@@ -230,6 +235,8 @@ class TswarmApp(App[None]):
             return state in _ACTIVE
         if action == "spawn":
             return state not in _ACTIVE
+        if action == "filter":
+            return self.active_view in ("stats", "logs")
         if action in _STATS_ACTIONS:
             return self.active_view == "stats"
         return True
@@ -360,6 +367,10 @@ class TswarmApp(App[None]):
         self.set_focus(focusable[-1] if focusable else None)
 
     def action_filter(self) -> None:
+        """``/``: search the logs on the Logs view, else filter the statistics."""
+        if self.active_view == "logs":
+            self.query_one(LogView).open_search()
+            return
         self.action_view("stats")
         self.query_one(StatsView).focus_filter()
 

@@ -70,7 +70,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     ),
     KeyAction("question_mark", "help", "help", "Show the keys", "?"),
     KeyAction("q,ctrl+q", "quit", "quit", "Quit (asks first while a test runs)", "q (or ctrl+q)"),
-    KeyAction("slash", "filter", "filter", "Filter the statistics by name", "/"),
+    KeyAction("slash", "filter", "filter", "Filter the statistics by name / search the logs", "/"),
     KeyAction("s", "sort", "sort", "Sort the statistics by the next column", "s", _SORT),
     KeyAction("S", "reverse_sort", "rev", "Reverse the sort order", "S", _SORT),
     *(
