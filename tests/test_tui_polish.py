@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TabbedContent
+from textual.widgets._toast import Toast
 from tui_fixtures import FakeController, make_snapshot
 
 from tswarm.cli.options import RunOptions
@@ -23,11 +24,14 @@ from tswarm.env import Environment
 from tswarm.headless.reporter import HeadlessReporter
 from tswarm.stats import RequestStats
 from tswarm.tui import TswarmApp
+from tswarm.tui.bindings import VIEWS
 from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen
+from tswarm.tui.screens.too_small import TooSmallScreen
 from tswarm.tui.screens.write import WriteScreen, default_prefix
+from tswarm.tui.settings import load_theme, save_theme, settings_path
 
 SIZE = (120, 40)
 
@@ -241,3 +245,91 @@ async def test_write_key_writes_csv_json_and_html_under_the_prefix_with_the_umas
 
 def test_default_prefix_names_the_date_and_time() -> None:
     assert re.fullmatch(r"tswarm_\d{8}-\d{6}", default_prefix())
+
+
+async def test_a_terminal_below_the_minimum_shows_what_is_needed() -> None:
+    controller = FakeController.running()
+    app = TswarmApp(controller)
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        message = str(app.screen.query_one("#too-small", Static).render())
+        assert "terminal too small (need 60x16, have 40x10)" in message
+        await pilot.press("x", "n")  # the app's keys wait: no dialog squeezed in
+        assert isinstance(app.screen, TooSmallScreen)
+        assert "stop" not in controller.names()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(59, 24)
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        await pilot.press("q")  # still quits, asking first while a test runs
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert controller.names()[-1] == "shutdown"
+
+
+async def test_tabs_get_short_labels_when_narrow() -> None:
+    app = TswarmApp(FakeController.running())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tabs = app.query_one("#views", TabbedContent)
+        assert tabs.get_tab("stats").label.plain == "1 Statistics"
+        await pilot.resize_terminal(64, 20)
+        await pilot.pause()
+        labels = [tabs.get_tab(pane).label.plain for pane, _ in VIEWS]
+        assert labels[0] == "1 Stats" and labels[4] == "5 Exc"
+        assert sum(len(label) + 2 for label in labels) <= 64
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert tabs.get_tab("exceptions").label.plain == "5 Exceptions"
+
+
+async def test_notifications_do_not_cover_a_dialogs_buttons() -> None:
+    app = TswarmApp(FakeController.running())
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, SpawnScreen)
+        app.notify(
+            "Wrote\n/a/long/path/one.csv\n/a/long/path/two.csv\n/a/long/path/three.json", title="Outputs"
+        )
+        await pilot.pause(0.3)
+        toasts = list(app.screen.query(Toast))
+        assert toasts
+        buttons = [app.screen.query_one(f"#{name}").region for name in ("spawn-start", "spawn-cancel")]
+        for toast in toasts:
+            for button in buttons:
+                assert not toast.region.overlaps(button), (toast.region, button)
+
+
+async def test_the_theme_chosen_is_remembered(tmp_path: Path) -> None:
+    settings_file = tmp_path / "tswarm" / "tui.toml"
+    app = TswarmApp(FakeController.running(), settings_file=settings_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.theme = "nord"
+        await pilot.pause()
+    assert 'theme = "nord"' in settings_file.read_text()
+    again = TswarmApp(FakeController.running(), settings_file=settings_file)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+    # a broken file or an unknown theme is no error
+    settings_file.write_text("theme = [")
+    broken = TswarmApp(FakeController.running(), settings_file=settings_file)
+    async with broken.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert broken.theme == "textual-dark"
+
+
+def test_settings_live_under_xdg_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert settings_path() == tmp_path / "tswarm" / "tui.toml"
+    assert load_theme(settings_path()) is None
+    save_theme(settings_path(), "gruvbox")
+    assert load_theme(settings_path()) == "gruvbox"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.events import Resize
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -27,7 +29,9 @@ from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
+from tswarm.tui.screens.too_small import TooSmallScreen, too_small
 from tswarm.tui.screens.write import WriteScreen
+from tswarm.tui.settings import load_theme, save_theme
 from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
@@ -51,6 +55,15 @@ _SECONDARY_KEYS = frozenset(
     for entry in KEY_ACTIONS
     if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
 )
+#: the tab labels when the terminal is too narrow for the titles
+_SHORT_TITLES = {
+    "stats": "Stats",
+    "charts": "Charts",
+    "workers": "Work",
+    "failures": "Fails",
+    "exceptions": "Exc",
+    "logs": "Logs",
+}
 #: seconds a +/-/]/[ target waits to show in a snapshot before the snapshot's target counts again
 REQUESTED_TARGET_PATIENCE = 5.0
 #: the worker group of the thread that writes the --csv/--json files
@@ -68,6 +81,7 @@ class TswarmApp(App[None]):
         autoquit: seconds to wait after the test stopped (having run) before quitting; None = stay.
         title: shown in the terminal title and screenshots.
         percentiles: the percentile columns of the statistics (default: the snapshot's).
+        settings_file: remembers the theme chosen (``tui.settings.settings_path()``); None: not kept.
     """
 
     CSS_PATH = "app.tcss"
@@ -88,8 +102,11 @@ class TswarmApp(App[None]):
         title: str = "tswarm",
         percentiles: tuple[float, ...] | None = None,
         defaults: SpawnRequest | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        #: where the chosen theme is remembered (None: nowhere, as in tests)
+        self.settings_file = settings_file
         self.controller = controller
         self.autostart = autostart
         self.autoquit = autoquit if autoquit is None or autoquit >= 0 else None
@@ -135,6 +152,7 @@ class TswarmApp(App[None]):
         raise ValueError(pane)
 
     def on_mount(self) -> None:
+        self._remember_theme()
         if self.autostart is not None:
             users, rate = self.autostart
             defaults = self._last_request
@@ -191,12 +209,45 @@ class TswarmApp(App[None]):
         self.query_one(f"#{pane}-view").update_snapshot(self.snapshot)  # type: ignore[attr-defined]
 
     def on_resize(self, event: Resize) -> None:
+        self._fit_to_terminal(event.size.width, event.size.height)
         # At 80 columns the footer cannot hold every key: keep the room for the run's commands; the
         # palette (ctrl+p) is listed in the help screen, the view keys on the tabs and the filter and
         # sort keys in the filter box.
         wide = event.size.width >= WIDE_FOOTER
-        self.query_one(Footer).show_command_palette = wide
+        self.screen_stack[0].query_one(Footer).show_command_palette = wide
         self._show_secondary_keys(wide)
+
+    def _fit_to_terminal(self, width: int, height: int) -> None:
+        """Below the minimum size, a screen that says so; short tab labels when the long ones do not fit."""
+        if too_small(width, height):
+            if not any(isinstance(screen, TooSmallScreen) for screen in self.screen_stack):
+                self.push_screen(TooSmallScreen())
+        elif isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
+        try:
+            tabs = self.screen_stack[0].query_one("#views", TabbedContent)
+        except (IndexError, NoMatches):
+            return
+        long_labels = [f"{number} {title}" for number, (_, title) in enumerate(VIEWS, start=1)]
+        short = sum(len(label) + 2 for label in long_labels) > width  # each tab has a cell of padding a side
+        for number, (pane, title) in enumerate(VIEWS, start=1):
+            label = f"{number} {_SHORT_TITLES.get(pane, title[:5]) if short else title}"
+            tab = tabs.get_tab(pane)
+            if tab.label.plain != label:
+                tab.label = label
+
+    def _remember_theme(self) -> None:
+        settings_file = self.settings_file
+        if settings_file is None:
+            return
+        saved = load_theme(settings_file)
+        if saved is not None and saved in self.available_themes:
+            self.theme = saved
+
+        def changed(theme: Theme) -> None:
+            save_theme(settings_file, theme.name)
+
+        self.theme_changed_signal.subscribe(self, changed)
 
     def _show_secondary_keys(self, show: bool) -> None:
         # The footer lists the bindings whose ``show`` is set; bindings are frozen, so swap in copies.
