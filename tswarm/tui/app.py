@@ -221,7 +221,8 @@ class TswarmApp(App[None]):
         """Below the minimum size, a screen that says so; short tab labels when the long ones do not fit."""
         if too_small(width, height):
             if not any(isinstance(screen, TooSmallScreen) for screen in self.screen_stack):
-                self.push_screen(TooSmallScreen())
+                # after this refresh: pushed while the first layout is under way, it stays blank
+                self.call_after_refresh(self._show_too_small)
         elif isinstance(self.screen, TooSmallScreen):
             self.pop_screen()
         try:
@@ -235,6 +236,12 @@ class TswarmApp(App[None]):
             tab = tabs.get_tab(pane)
             if tab.label.plain != label:
                 tab.label = label
+
+    def _show_too_small(self) -> None:
+        if too_small(*self.size) and not any(
+            isinstance(screen, TooSmallScreen) for screen in self.screen_stack
+        ):
+            self.push_screen(TooSmallScreen())
 
     def _remember_theme(self) -> None:
         settings_file = self.settings_file

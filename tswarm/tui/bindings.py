@@ -62,9 +62,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     ),
     KeyAction("x", "stop", "stop", "Stop the test (the numbers stay)", "x"),
     KeyAction("r", "reset", "reset", "Reset the statistics", "r"),
-    KeyAction(
-        "w", "write", "write", "Write the reports now (CSV, JSON, HTML; asks a name if none given)", "w"
-    ),
+    KeyAction("w", "write", "write", "Write the reports now (CSV, JSON, HTML)", "w"),
     KeyAction(
         "ctrl+s", "screenshot", "shot", "Save a screenshot (SVG in the current dir)", "ctrl+s", priority=True
     ),

@@ -41,7 +41,7 @@ class TooSmallScreen(ModalScreen[None]):
 
     def _message(self) -> str:
         width, height = self.app.size
-        return f"terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT}, have {width}x{height})\nq quits"
+        return f"terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT})\nthis one is {width}x{height}\n\nq quits"
 
     def on_resize(self) -> None:
         self.query_one("#too-small", Static).update(self._message())
