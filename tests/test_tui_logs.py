@@ -191,3 +191,21 @@ async def test_a_log_view_is_a_log_view() -> None:
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("6")
         assert isinstance(app.query_one("#logs-view"), LogView)
+
+
+async def test_lines_that_arrive_as_the_view_is_shown_are_drawn() -> None:
+    controller = LoggingController.running()
+    app = _logs_app(controller)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("6")
+        await pilot.pause()
+        lines = app.query_one(LogLines)
+        await pilot.press("1")
+        await pilot.pause()
+        controller.log([traceback_line(n) for n in range(3)])
+        app.refresh_snapshot()  # taken while another view shows: the Logs view is not drawn
+        await pilot.press("6")  # the view is handed the new lines before it is laid out again
+        await pilot.pause()
+        drawn = "\n".join(strip.text for strip in lines._lines)
+        assert drawn.count("ValueError raised in a task") == 3

@@ -122,6 +122,8 @@ class LogLines(ScrollView, can_focus=True):
         self._style_generation = 0
         self._moving = False
         self._width = 0
+        #: entries changed while the widget had no size
+        self._stale = False
         #: (level, message) -> the newest entry with them, for folding
         self._recent: dict[tuple[str, str], LogEntry] = {}
         self._sequence = 0
@@ -225,7 +227,7 @@ class LogLines(ScrollView, can_focus=True):
     # ---- drawing -------------------------------------------------------------------------------
 
     def on_resize(self, event: Resize) -> None:
-        if self.scrollable_content_region.width != self._width:
+        if self._stale or self.scrollable_content_region.width != self._width:
             self._rebuild()
 
     def notify_style_update(self) -> None:
@@ -238,7 +240,10 @@ class LogLines(ScrollView, can_focus=True):
         """Lay out the shown entries at the current width, keeping the view still unless following."""
         width = self.scrollable_content_region.width
         if width <= 0:
+            # not laid out (a hidden tab): done on the next resize
+            self._stale = True
             return
+        self._stale = False
         self._width = width
         anchor: tuple[LogEntry, int] | None = None
         if not self.following and self._line_entries:
