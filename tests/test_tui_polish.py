@@ -333,3 +333,13 @@ def test_settings_live_under_xdg_config_home(tmp_path: Path, monkeypatch: pytest
     assert load_theme(settings_path()) is None
     save_theme(settings_path(), "gruvbox")
     assert load_theme(settings_path()) == "gruvbox"
+
+
+async def test_the_statistics_table_has_the_keys_after_the_start_dialog() -> None:
+    app = TswarmApp(FakeController())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SpawnScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is app.query_one("#stats-table")

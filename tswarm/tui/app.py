@@ -168,9 +168,11 @@ class TswarmApp(App[None]):
             self.action_spawn()
 
     def _focus_first_table(self) -> None:
-        # unless a key (say 6) has already moved the focus to another view
-        if self.focused is None and self.active_view == "stats":
-            self.query_one("#stats-table").focus()
+        # unless a key (say 6) has already moved the focus to another view; the start dialog may be
+        # open over the main screen: the table gets the main screen's focus for when it closes
+        main = self.screen_stack[0]
+        if main.focused is None and self.active_view == "stats":
+            main.set_focus(main.query_one("#stats-table"))
 
     @property
     def active_view(self) -> str:
