@@ -156,13 +156,6 @@ async def drive(tui: Any, svg_dir: Path) -> list[str]:
     return saved
 
 
-def for_rsvg(svg: str) -> str:
-    """Textual writes spaces as no-break spaces (&#160;); rsvg drops them at the start of a text run,
-    which shifts right-justified numbers and glues "373.2" to " RPS". Plain spaces kept with
-    xml:space="preserve" render at their width."""
-    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1).replace("&#160;", " ")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,8 +196,8 @@ def main() -> None:
             tui.master.shutdown()
         stop_processes([*workers, target], timeout=0)  # ours, by PID: SIGTERM now, SIGKILL after 5 s
     for name in saved:
+        # the app writes SVGs that rsvg-convert renders as they are (plain preserved spaces)
         svg = work / f"{name}.svg"
-        svg.write_text(for_rsvg(svg.read_text()))
         subprocess.run(
             ["rsvg-convert", "--zoom", "1.5", "-o", str(OUT / f"{name}.png"), str(svg)], check=True
         )

@@ -533,7 +533,10 @@ async def test_run_headless_runs_and_quits_workers(environment: Environment) -> 
 
 def test_thread_mode_for_the_tui(environment: Environment) -> None:
     runner = environment.create_master_runner(
-        "127.0.0.1", 0, heartbeat_interval=HB_INTERVAL, outputs_writer=lambda: ["out.csv"]
+        "127.0.0.1",
+        0,
+        heartbeat_interval=HB_INTERVAL,
+        outputs_writer=lambda prefix=None: [f"{prefix}.json"] if prefix else ["out.csv"],
     )
     runner.start_in_thread()
     try:
@@ -546,6 +549,7 @@ def test_thread_mode_for_the_tui(environment: Environment) -> None:
         assert snap.state is RunState.SPAWNING and snap.target_user_count == 5 and snap.run_time == 60
         assert snap.host == "http://example.test"
         assert runner.write_outputs() == ["out.csv"]
+        assert runner.write_outputs("reports/run1") == ["reports/run1.json"]
         runner.stop()
         while runner.snapshot().state is not RunState.STOPPED and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -22,6 +22,7 @@ from tswarm.tui import TswarmApp
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen, parse_duration
+from tswarm.tui.screens.write import WriteScreen, report_paths
 from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView
 
 SIZE = (120, 40)
@@ -228,17 +229,25 @@ async def test_write_key_reports_a_failed_write(tmp_path: Path, monkeypatch: pyt
     assert "no-such-folder" in shown[0]["message"]
 
 
-async def test_write_key_without_outputs_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    app = TswarmApp(FakeController.running(output_paths=[]))
+async def test_write_key_without_outputs_asks_for_a_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    controller = FakeController.running(output_paths=[])
+    app = TswarmApp(controller)
     shown = record_notifications(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("w")
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert [(n["message"], n["severity"]) for n in shown] == [
-        ("No --csv or --json output configured", "warning")
-    ]
+        assert isinstance(app.screen, WriteScreen)
+        prefix_box = app.screen.query_one("#write-prefix", Input)
+        assert prefix_box.value.startswith("tswarm_")
+        prefix_box.value = "/tmp/run1"
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert controller.calls == [("write_outputs",), ("write_outputs", "/tmp/run1")]
+    assert [n["message"].splitlines() for n in shown] == [["Wrote", *report_paths("/tmp/run1")]]
 
 
 @pytest.mark.parametrize(

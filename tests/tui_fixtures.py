@@ -21,6 +21,7 @@ from tswarm.controller.snapshot import (
     WorkerRow,
     WorkerState,
 )
+from tswarm.tui.screens.write import report_paths
 
 #: 2024-05-01 12:00:00 UTC: every timestamp in the fixture counts from here
 T0 = 1714564800.0
@@ -282,7 +283,10 @@ class FakeController:
         self.calls.append(("reset_stats",))
         self.has_stats = False
 
-    def write_outputs(self) -> list[str]:
+    def write_outputs(self, prefix: str | None = None) -> list[str]:
+        if prefix is not None:
+            self.calls.append(("write_outputs", prefix))
+            return report_paths(prefix)
         self.calls.append(("write_outputs",))
         return list(self.output_paths)
 

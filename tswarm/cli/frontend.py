@@ -61,6 +61,7 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
     from tswarm.headless.reporter import HeadlessReporter
     from tswarm.tui.app import TswarmApp
     from tswarm.tui.screens.spawn import SpawnRequest
+    from tswarm.tui.settings import settings_path
 
     environment = master.environment
     reporter = HeadlessReporter(environment, options, user_count=lambda: master.user_count, live_table=False)
@@ -72,6 +73,7 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
         autoquit=options.autoquit,
         title=f"tswarm {options.command}",
         defaults=SpawnRequest(options.users, options.spawn_rate, options.host, options.run_time),
+        settings_file=settings_path(),
     )
     return MasterTui(options, master, reporter, app)
 

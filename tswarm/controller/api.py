@@ -34,10 +34,14 @@ class RunController(Protocol):
 
     def reset_stats(self) -> None: ...
 
-    def write_outputs(self) -> list[str]:
-        """Write the --csv/--json files now; returns the paths written.
+    def write_outputs(self, prefix: str | None = None) -> list[str]:
+        """Write the outputs the command line asked for (--csv, --json, --html, ...) now; returns the
+        paths written ([] when it asked for none).
 
-        The one method that waits (for the files): a front-end calls it off its event loop.
+        ``prefix``: write the CSV files, the JSON and the HTML report under this path prefix instead
+        (``PREFIX_stats.csv``, ..., ``PREFIX.json``, ``PREFIX.html``). Raises OSError when a file
+        cannot be written. The one method that waits (for the files): a front-end calls it off its
+        event loop.
         """
         ...
 

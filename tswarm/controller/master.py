@@ -86,7 +86,8 @@ class MasterRunner:
         heartbeat_timeout: a worker silent this long is marked missing and its users go to the others.
         testfiles: ``(name, content)`` pairs sent to workers that ask for the test file (``-f -``).
         percentiles: the percentiles of the snapshot's tables.
-        outputs_writer: writes the --csv/--json files and returns their paths (``write_outputs``).
+        outputs_writer: writes the --csv/--json/... files, or with ``prefix=`` a set of reports under
+            that prefix, and returns their paths (``write_outputs``).
 
     The socket is bound here, so that a port in use fails at once.
     """
@@ -101,7 +102,7 @@ class MasterRunner:
         heartbeat_timeout: float = 3.0,
         testfiles: Iterable[tuple[str, bytes]] = (),
         percentiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99),
-        outputs_writer: Callable[[], list[str]] | None = None,
+        outputs_writer: Callable[..., list[str]] | None = None,
         keys: CurveKeys | None = None,
     ) -> None:
         self.environment = environment
@@ -296,12 +297,15 @@ class MasterRunner:
         """The newest picture of the run, rebuilt on the loop about once a second."""
         return self._snapshot
 
-    def write_outputs(self) -> list[str]:
-        """Write the --csv/--json files now (with the ``outputs_writer`` set); returns their paths."""
+    def write_outputs(self, prefix: str | None = None) -> list[str]:
+        """Write the --csv/--json files now, or with ``prefix`` the reports under that prefix (with the
+        ``outputs_writer`` set); returns their paths."""
         writer = self.outputs_writer
         if writer is None:
             return []
-        return list(self._bridge.run(writer, WRITE_OUTPUTS_TIMEOUT))
+        if prefix is None:
+            return list(self._bridge.run(writer, WRITE_OUTPUTS_TIMEOUT))
+        return list(self._bridge.run(lambda: writer(prefix=prefix), WRITE_OUTPUTS_TIMEOUT))
 
     def start_in_thread(self, reporter: Any = None) -> None:
         """Run the runner's loop in a daemon thread (for the TUI); returns once it serves.

@@ -9,7 +9,9 @@ from __future__ import annotations
 import heapq
 import io
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tswarm.checks import CheckVerdict
@@ -25,10 +27,30 @@ from tswarm.controller.formatting import (
 from tswarm.controller.outputs import sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
-__all__ = ["render_check_table", "render_live_table", "render_summary", "render_table", "use_color"]
+__all__ = [
+    "elide_middle",
+    "render_check_table",
+    "render_live_table",
+    "render_summary",
+    "render_table",
+    "terminal_width",
+    "use_color",
+]
 
 #: longest request name shown before it is cut
 NAME_WIDTH = 50
+#: longest error text shown before it is cut
+ERROR_WIDTH = 100
+#: the narrowest a name or an error gets when a table is fitted to a terminal
+MIN_FITTED_NAME = 20
+MIN_FITTED_ERROR = 16
+#: between two columns
+_GAP = 2
+#: the same in rich's tables: the padding each side and the (blank) rule; and the two edges
+_RICH_GAP = 3
+_RICH_EDGES = 2
+#: names and errors are only cut by the fitting (in the middle, to the room there is)
+_UNCUT = 100_000
 
 _STATS_HEADERS = ("Type", "Name", "# reqs", "# fails (%)", "Avg", "Min", "Max", "Med", "req/s", "failures/s")
 
@@ -38,12 +60,99 @@ def _cell(text: str, width: int = NAME_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _stats_cells(entry: StatsEntry, *, current: bool) -> list[str]:
+def elide_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut in the middle so that its start and its
+    (often distinctive) end stay: ``/api/v2/tenants/.../logs``."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    if len(text) <= width:
+        return text
+    if width <= 3:
+        return text[:width]
+    kept = width - 3
+    head = (kept + 1) // 2
+    return text[:head] + "..." + text[len(text) - (kept - head) :]
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """How a table gives way when a terminal is narrower than its natural width.
+
+    ``elastic`` columns (index -> (narrowest, cut in the middle)) shrink first; then the ``optional``
+    ones, in that order, are left out; the table says which.
+    """
+
+    elastic: Mapping[int, tuple[int, bool]]
+    optional: Sequence[int] = ()
+
+
+def _fit_columns(
+    headers: Sequence[str],
+    rows: list[list[str]],
+    footer: list[list[str]],
+    fit: _Fit,
+    width: int,
+    *,
+    gap: int = _GAP,
+    edges: int = 0,
+) -> tuple[list[str], list[list[str]], list[list[str]], list[str]]:
+    """The table's headers, rows and footer fitted into ``width`` columns, and the headers left out.
+
+    ``gap``: the cells between two columns; ``edges``: those at the left and right of the table."""
+    widths = [len(h) for h in headers]
+    for row in rows + footer:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def total(columns: Sequence[int]) -> int:
+        return sum(widths[i] for i in columns) + gap * (len(columns) - 1) + edges
+
+    kept = list(range(len(headers)))
+    natural = list(widths)
+    narrowest = {i: min(natural[i], max(least, len(headers[i]))) for i, (least, _) in fit.elastic.items()}
+    if total(kept) > width:
+        # elastic columns at their narrowest; then leave out optional ones until the rest fits ...
+        for index, least in narrowest.items():
+            widths[index] = least
+        dropped = []
+        for index in fit.optional:
+            if total(kept) <= width:
+                break
+            kept.remove(index)
+            dropped.append(index)
+        # ... and give the room left back to the elastic columns, shared evenly
+        room = width - total(kept)
+        for count, index in enumerate(narrowest, start=1):
+            share = max(0, room // (len(narrowest) - count + 1))
+            grown = min(natural[index], widths[index] + share)
+            room -= grown - widths[index]
+            widths[index] = grown
+    else:
+        dropped = []
+
+    def cut(row: list[str]) -> list[str]:
+        cells = []
+        for i in kept:
+            cell = row[i]
+            if len(cell) > widths[i]:
+                middle = fit.elastic.get(i, (0, False))[1]
+                cell = elide_middle(cell, widths[i]) if middle else cell[: widths[i] - 3] + "..."
+            cells.append(cell)
+        return cells
+
+    return (
+        [headers[i] for i in kept],
+        [cut(r) for r in rows],
+        [cut(r) for r in footer],
+        [headers[i] for i in dropped],
+    )
+
+
+def _stats_cells(entry: StatsEntry, *, current: bool, name_width: int = NAME_WIDTH) -> list[str]:
     rps = entry.current_rps if current else entry.total_rps
     fails = entry.current_fail_per_sec if current else entry.total_fail_per_sec
     return [
         entry.method,
-        _cell(entry.name),
+        _cell(entry.name, name_width),
         format_count(entry.num_requests),
         format_failures(entry.num_failures, entry.fail_ratio),
         format_ms(entry.avg_response_time),
@@ -77,7 +186,12 @@ def _plain_table(headers: Sequence[str], rows: list[list[str]], footer: list[lis
 
 
 def _rich_table(
-    title: str | None, headers: Sequence[str], rows: list[list[str]], footer: list[list[str]], left: int
+    title: str | None,
+    headers: Sequence[str],
+    rows: list[list[str]],
+    footer: list[list[str]],
+    left: int,
+    width: int | None = None,
 ) -> str:
     from rich import box
     from rich.console import Console
@@ -97,7 +211,9 @@ def _rich_table(
         for row in footer:
             table.add_row(*map(Text, row), style="bold")
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, color_system="standard", width=200, highlight=False)
+    console = Console(
+        file=buffer, force_terminal=True, color_system="standard", width=width or 200, highlight=False
+    )
     console.print(table)
     return buffer.getvalue().rstrip("\n")
 
@@ -110,11 +226,42 @@ def _table(
     *,
     left: int,
     color: bool,
+    width: int | None = None,
+    fit: _Fit | None = None,
 ) -> str:
+    """The table as text; with ``width`` and ``fit``, fitted to that many columns (a terminal's)."""
+    note = ""
+    if width is not None and fit is not None:
+        # rich draws a blank edge each side and a blank rule between padded columns
+        gap, edges = (_RICH_GAP, _RICH_EDGES) if color else (_GAP, 0)
+        headers, rows, footer, dropped = _fit_columns(headers, rows, footer, fit, width, gap=gap, edges=edges)
+        if dropped:
+            note = "\n" + _wrap(f"({', '.join(dropped)} left out to fit {width} columns)", width)
     if color:
-        return _rich_table(title, headers, rows, footer, left)
+        return _rich_table(title, headers, rows, footer, left, width) + note
     body = _plain_table(headers, rows, footer, left)
-    return f"{title}\n{body}" if title else body
+    return (f"{title}\n{body}" if title else body) + note
+
+
+def _wrap(text: str, width: int | None, indent: str = "", hanging: str = "") -> str:
+    """``text`` wrapped at ``width`` (unchanged without one), each line's continuation indented."""
+    if width is None:
+        return text
+    out: list[str] = []
+    for line in text.splitlines() or [""]:
+        lead = indent + line[: len(line) - len(line.lstrip())]
+        out.extend(
+            textwrap.wrap(
+                line.strip(),
+                width,
+                initial_indent=lead,
+                subsequent_indent=lead + hanging,
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [lead]
+        )
+    return "\n".join(out)
 
 
 def use_color(stream: Any) -> bool:
@@ -147,11 +294,15 @@ def _stats_table(
     color: bool,
     title: str | None,
     entries: Sequence[StatsEntry] | None = None,
+    width: int | None = None,
 ) -> str:
     shown = stats.sorted_entries() if entries is None else entries
-    rows = [_stats_cells(e, current=current) for e in shown]
-    footer = [_stats_cells(stats.total, current=current)]
-    return _table(title, _STATS_HEADERS, rows, footer, left=2, color=color)
+    name_width = NAME_WIDTH if width is None else _UNCUT
+    rows = [_stats_cells(e, current=current, name_width=name_width) for e in shown]
+    footer = [_stats_cells(stats.total, current=current, name_width=name_width)]
+    # left out first when narrow: failures/s, Min, Max, Avg (the CSV and JSON have them all)
+    fit = _Fit({1: (MIN_FITTED_NAME, True)}, optional=(9, 5, 6, 4))
+    return _table(title, _STATS_HEADERS, rows, footer, left=2, color=color, width=width, fit=fit)
 
 
 def top_entries(stats: RequestStats, max_rows: int | None) -> tuple[list[StatsEntry], int]:
@@ -181,24 +332,41 @@ def render_live_table(
     return table
 
 
-def _percentile_table(stats: RequestStats, percentiles: Sequence[float], *, color: bool) -> str:
+#: percentiles a narrow summary keeps longest
+_KEY_PERCENTILES = (0.5, 0.95, 0.99, 1.0, 0.9)
+
+
+def _percentile_table(
+    stats: RequestStats, percentiles: Sequence[float], *, color: bool, width: int | None = None
+) -> str:
     headers = ["Type", "Name", *(percentile_column(q) for q in percentiles), "# reqs"]
+    name_width = NAME_WIDTH if width is None else _UNCUT
 
     def cells(entry: StatsEntry) -> list[str]:
         values = entry.get_response_time_percentiles(percentiles)
         return [
             entry.method,
-            _cell(entry.name),
+            _cell(entry.name, name_width),
             *(format_ms(v) for v in values),
             format_count(entry.num_requests),
         ]
 
     rows = [cells(e) for e in stats.sorted_entries() if e.num_requests]
     footer = [cells(stats.total)] if stats.total.num_requests else []
-    return _table("Response time percentiles (approximated, ms)", headers, rows, footer, left=2, color=color)
+
+    # when narrow, the percentiles people quote least go first, the highest of them first
+    def keep_longer(column: int) -> tuple[int, float]:
+        q = percentiles[column - 2]
+        rank = len(_KEY_PERCENTILES) - _KEY_PERCENTILES.index(q) if q in _KEY_PERCENTILES else 0
+        return rank, -q
+
+    optional = sorted((2 + i for i in range(len(percentiles))), key=keep_longer)
+    fit = _Fit({1: (MIN_FITTED_NAME, True)}, optional=optional)
+    title = "Response time percentiles (approximated, ms)"
+    return _table(title, headers, rows, footer, left=2, color=color, width=width, fit=fit)
 
 
-def render_check_table(verdicts: Sequence[CheckVerdict], *, color: bool) -> str:
+def render_check_table(verdicts: Sequence[CheckVerdict], *, color: bool, width: int | None = None) -> str:
     """The "Checks" table of the summary: each check, its scope, the limit, what was observed, and
     whether it held."""
     rows = [
@@ -213,38 +381,55 @@ def render_check_table(verdicts: Sequence[CheckVerdict], *, color: bool) -> str:
     ]
     held = sum(v.passed for v in verdicts)
     title = f"Checks ({held} of {len(verdicts)} held)"
-    return _table(title, ("Scope", "Metric", "Limit", "Observed", "Verdict"), rows, [], left=2, color=color)
+    headers = ("Scope", "Metric", "Limit", "Observed", "Verdict")
+    fit = _Fit({0: (MIN_FITTED_NAME, True)})
+    return _table(title, headers, rows, [], left=2, color=color, width=width, fit=fit)
 
 
 def render_summary(
-    stats: RequestStats, *, color: bool, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
+    stats: RequestStats,
+    *,
+    color: bool,
+    percentiles: Sequence[float] = PERCENTILES_TO_REPORT,
+    width: int | None = None,
 ) -> str:
-    """The end-of-test report: statistics (whole-test rates), percentiles, failures, exceptions."""
+    """The end-of-test report: statistics (whole-test rates), percentiles, failures, exceptions.
+
+    ``width``: the terminal's columns; every line is fitted into them (names cut in the middle,
+    the least quoted columns left out, long lines wrapped). None: the tables' natural width.
+    """
     parts = [
-        _stats_table(stats, current=False, color=color, title="Statistics (whole test)"),
-        _percentile_table(stats, percentiles, color=color),
+        _stats_table(stats, current=False, color=color, title="Statistics (whole test)", width=width),
+        _percentile_table(stats, percentiles, color=color, width=width),
     ]
     failures = sorted_failures(stats)
     if failures:
-        rows = [[e.method, _cell(e.name), _cell(e.error, 100), format_count(e.occurrences)] for e in failures]
-        parts.append(
-            _table("Failures", ("Method", "Name", "Error", "Occurrences"), rows, [], left=3, color=color)
-        )
+        name_width = NAME_WIDTH if width is None else _UNCUT
+        error_width = ERROR_WIDTH if width is None else _UNCUT
+        rows = [
+            [e.method, _cell(e.name, name_width), _cell(e.error, error_width), format_count(e.occurrences)]
+            for e in failures
+        ]
+        fit = _Fit({2: (MIN_FITTED_ERROR, False), 1: (MIN_FITTED_NAME, True)})
+        headers = ("Method", "Name", "Error", "Occurrences")
+        parts.append(_table("Failures", headers, rows, [], left=3, color=color, width=width, fit=fit))
     exceptions = sorted_exceptions(stats)
     if exceptions:
         lines = ["Exceptions"]
         for group in exceptions:
             nodes = ", ".join(sorted(group.nodes))
-            lines.append(
-                f"{format_count(group.count)} x {group.message}" + (f"  (on {nodes})" if nodes else "")
+            heading = f"{format_count(group.count)} x {group.message}" + (f"  (on {nodes})" if nodes else "")
+            lines.append(_wrap(heading, width, hanging="    "))
+            lines.extend(
+                _wrap("    " + tb_line, width, hanging="  ")
+                for tb_line in group.traceback.rstrip("\n").splitlines()
             )
-            lines.extend("    " + tb_line for tb_line in group.traceback.rstrip("\n").splitlines())
         text = "\n".join(lines)
         if color:
             text = _rich_text(text)
         parts.append(text)
     if stats.interrupted:
-        parts.append(interrupted_line(stats.interrupted))
+        parts.append(_wrap(interrupted_line(stats.interrupted), width))
     return "\n\n".join(parts) + "\n"
 
 
@@ -257,7 +442,7 @@ def interrupted_line(count: int) -> str:
     )
 
 
-def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:
+def render_missing_workers(outages: Sequence[Mapping[str, Any]], width: int | None = None) -> str:
     """The summary's lines on workers that went missing (``run.missing_workers`` items); "" for none."""
     if not outages:
         return ""
@@ -268,7 +453,19 @@ def render_missing_workers(outages: Sequence[Mapping[str, Any]]) -> str:
             f"  {outage['node_id']}: missing at {format_clock(outage['missing_at'])} ({outage['reason']}) "
             f"for {format_age(outage['duration'])}, {back}"
         )
-    return "\n".join(lines) + "\n"
+    return _wrap("\n".join(lines), width, hanging="    ") + "\n"
+
+
+def terminal_width(stream: Any) -> int | None:
+    """The columns of the terminal ``stream`` writes to; None when it is no terminal (a file, a pipe,
+    a CI log), where the summary keeps its natural width."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    try:
+        return max(40, os.get_terminal_size(stream.fileno()).columns)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _rich_text(text: str) -> str:

@@ -31,6 +31,7 @@ from tswarm.controller.report import (
     render_live_table,
     render_missing_workers,
     render_summary,
+    terminal_width,
     use_color,
 )
 from tswarm.dispatch import class_counts
@@ -155,7 +156,14 @@ class HeadlessReporter:
         self._finished = True
         return self.write_outputs(final=True)
 
-    def write_outputs(self, *, final: bool = False) -> list[str]:
+    def write_outputs(self, *, final: bool = False, prefix: str | None = None) -> list[str]:
+        """Write the outputs the options ask for (and at the end the summary); returns their paths.
+
+        ``prefix``: write the CSV files, the JSON and the HTML report under it instead, whatever the
+        options say (the TUI's write key when none were given); an OSError is raised, not reported.
+        """
+        if prefix is not None:
+            return self._write_under_prefix(prefix)
         stats = self.environment.stats
         users = self.user_count()
         now = time.time()
@@ -199,10 +207,12 @@ class HeadlessReporter:
                     raise
                 self._output_failed("--junit", self.options.junit, e)
         if final:
-            self._print(render_summary(stats, color=self.color))
+            # fitted to the terminal the summary is printed on (natural width into a file or a pipe)
+            width = terminal_width(self.stream)
+            self._print(render_summary(stats, color=self.color, width=width))
             if verdicts:
-                self._print(render_check_table(verdicts, color=self.color))
-            missing = render_missing_workers(self._worker_outages(now))
+                self._print(render_check_table(verdicts, color=self.color, width=width))
+            missing = render_missing_workers(self._worker_outages(now), width)
             if missing:
                 self._print(missing)
         return written
@@ -219,6 +229,20 @@ class HeadlessReporter:
         except OSError as e:
             self._output_failed("--json-file", f"{self.options.json_file}.json", e)
             return []
+
+    def _write_under_prefix(self, prefix: str) -> list[str]:
+        stats = self.environment.stats
+        now = time.time()
+        self.history.record(stats, self.user_count(), now, force=True)
+        self._verdicts = self.evaluate_final_checks() if self.options.checks else []
+        write_csv_stats(prefix, stats)
+        written = [f"{prefix}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
+        report = self.json_report(now)
+        write_json(f"{prefix}.json", report)
+        written.append(f"{prefix}.json")
+        write_text_file(f"{prefix}.html", render_html_report(report))
+        written.append(f"{prefix}.html")
+        return written
 
     def json_report(self, now: float) -> dict[str, Any]:
         """The JSON report of the run at ``now``: what --json writes and --html and --markdown render

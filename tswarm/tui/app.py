@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.events import Resize
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -26,6 +29,10 @@ from tswarm.tui.commands import TswarmCommands
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
+from tswarm.tui.screens.too_small import TooSmallScreen, too_small
+from tswarm.tui.screens.write import WriteScreen
+from tswarm.tui.settings import load_theme, save_theme
+from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
 from tswarm.tui.widgets.failures_view import FailuresView
@@ -48,6 +55,17 @@ _SECONDARY_KEYS = frozenset(
     for entry in KEY_ACTIONS
     if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
 )
+#: the tab labels when the terminal is too narrow for the titles
+_SHORT_TITLES = {
+    "stats": "Stats",
+    "charts": "Charts",
+    "workers": "Work",
+    "failures": "Fails",
+    "exceptions": "Exc",
+    "logs": "Logs",
+}
+#: seconds a +/-/]/[ target waits to show in a snapshot before the snapshot's target counts again
+REQUESTED_TARGET_PATIENCE = 5.0
 #: the worker group of the thread that writes the --csv/--json files
 _WRITE_GROUP = "write-outputs"
 
@@ -63,10 +81,13 @@ class TswarmApp(App[None]):
         autoquit: seconds to wait after the test stopped (having run) before quitting; None = stay.
         title: shown in the terminal title and screenshots.
         percentiles: the percentile columns of the statistics (default: the snapshot's).
+        settings_file: remembers the theme chosen (``tui.settings.settings_path()``); None: not kept.
     """
 
     CSS_PATH = "app.tcss"
-    AUTO_FOCUS = "#stats-table"
+    # No auto-focus: on closing a dialog it would focus the statistics table when the view shown has
+    # nothing to focus (Charts), and focusing it switches to Statistics. on_mount focuses it once.
+    AUTO_FOCUS = ""
     BINDINGS = app_bindings()  # type: ignore[assignment]  # list[Binding] is what App.BINDINGS holds
     COMMANDS = App.COMMANDS | {TswarmCommands}
     #: seconds between two snapshots
@@ -81,8 +102,11 @@ class TswarmApp(App[None]):
         title: str = "tswarm",
         percentiles: tuple[float, ...] | None = None,
         defaults: SpawnRequest | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        #: where the chosen theme is remembered (None: nowhere, as in tests)
+        self.settings_file = settings_file
         self.controller = controller
         self.autostart = autostart
         self.autoquit = autoquit if autoquit is None or autoquit >= 0 else None
@@ -91,8 +115,11 @@ class TswarmApp(App[None]):
         self.snapshot: RunSnapshot | None = None
         self._has_run = False
         self._autoquit_timer: Timer | None = None
-        #: the user target asked for since the last snapshot, so quick +/+/+ presses add up
+        #: the user target asked for with +/-/]/[ until a snapshot shows it, so quick presses add up
+        #: (the controller's snapshot is rebuilt about once a second, after the app's own refresh)
         self._requested_target: int | None = None
+        #: monotonic time of the last +/-/]/[ press
+        self._requested_at = 0.0
         #: the last start request, to prefill the start dialog
         self._last_request: SpawnRequest | None = defaults
 
@@ -125,6 +152,7 @@ class TswarmApp(App[None]):
         raise ValueError(pane)
 
     def on_mount(self) -> None:
+        self._remember_theme()
         if self.autostart is not None:
             users, rate = self.autostart
             defaults = self._last_request
@@ -135,9 +163,16 @@ class TswarmApp(App[None]):
         self.refresh_snapshot()
         self.set_interval(self.REFRESH_INTERVAL, self.refresh_snapshot)
         # The panes of the TabbedContent are not focusable until laid out; focus the table after that.
-        self.call_after_refresh(self.query_one("#stats-table").focus)
+        self.call_after_refresh(self._focus_first_table)
         if self.autostart is None and self.snapshot is not None and self.snapshot.state is RunState.READY:
             self.action_spawn()
+
+    def _focus_first_table(self) -> None:
+        # unless a key (say 6) has already moved the focus to another view; the start dialog may be
+        # open over the main screen: the table gets the main screen's focus for when it closes
+        main = self.screen_stack[0]
+        if main.focused is None and self.active_view == "stats":
+            main.set_focus(main.query_one("#stats-table"))
 
     @property
     def active_view(self) -> str:
@@ -152,7 +187,7 @@ class TswarmApp(App[None]):
         previous = self.snapshot
         snapshot = self.controller.snapshot()
         self.snapshot = snapshot
-        self._requested_target = None
+        self._forget_reached_target(snapshot)
         with self.batch_update():
             status_bar.update_snapshot(snapshot)
             self._draw_view(self.active_view)
@@ -160,18 +195,68 @@ class TswarmApp(App[None]):
             self.refresh_bindings()
         self._check_autoquit(snapshot)
 
+    def _forget_reached_target(self, snapshot: RunSnapshot) -> None:
+        requested = self._requested_target
+        if requested is None:
+            return
+        # Reached, or the test stopped, or the controller settled elsewhere (a shape, a clamp): the
+        # snapshot is the truth again.
+        stale = time.monotonic() - self._requested_at > REQUESTED_TARGET_PATIENCE
+        if snapshot.target_user_count == requested or snapshot.state not in _ACTIVE or stale:
+            self._requested_target = None
+
     def _draw_view(self, pane: str) -> None:
         if self.snapshot is None or not pane:
             return
         self.query_one(f"#{pane}-view").update_snapshot(self.snapshot)  # type: ignore[attr-defined]
 
     def on_resize(self, event: Resize) -> None:
+        self._fit_to_terminal(event.size.width, event.size.height)
         # At 80 columns the footer cannot hold every key: keep the room for the run's commands; the
         # palette (ctrl+p) is listed in the help screen, the view keys on the tabs and the filter and
         # sort keys in the filter box.
         wide = event.size.width >= WIDE_FOOTER
-        self.query_one(Footer).show_command_palette = wide
+        self.screen_stack[0].query_one(Footer).show_command_palette = wide
         self._show_secondary_keys(wide)
+
+    def _fit_to_terminal(self, width: int, height: int) -> None:
+        """Below the minimum size, a screen that says so; short tab labels when the long ones do not fit."""
+        if too_small(width, height):
+            if not any(isinstance(screen, TooSmallScreen) for screen in self.screen_stack):
+                # after this refresh: pushed while the first layout is under way, it stays blank
+                self.call_after_refresh(self._show_too_small)
+        elif isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
+        try:
+            tabs = self.screen_stack[0].query_one("#views", TabbedContent)
+        except (IndexError, NoMatches):
+            return
+        long_labels = [f"{number} {title}" for number, (_, title) in enumerate(VIEWS, start=1)]
+        short = sum(len(label) + 2 for label in long_labels) > width  # each tab has a cell of padding a side
+        for number, (pane, title) in enumerate(VIEWS, start=1):
+            label = f"{number} {_SHORT_TITLES.get(pane, title[:5]) if short else title}"
+            tab = tabs.get_tab(pane)
+            if tab.label.plain != label:
+                tab.label = label
+
+    def _show_too_small(self) -> None:
+        if too_small(*self.size) and not any(
+            isinstance(screen, TooSmallScreen) for screen in self.screen_stack
+        ):
+            self.push_screen(TooSmallScreen())
+
+    def _remember_theme(self) -> None:
+        settings_file = self.settings_file
+        if settings_file is None:
+            return
+        saved = load_theme(settings_file)
+        if saved is not None and saved in self.available_themes:
+            self.theme = saved
+
+        def changed(theme: Theme) -> None:
+            save_theme(settings_file, theme.name)
+
+        self.theme_changed_signal.subscribe(self, changed)
 
     def _show_secondary_keys(self, show: bool) -> None:
         # The footer lists the bindings whose ``show`` is set; bindings are frozen, so swap in copies.
@@ -210,6 +295,8 @@ class TswarmApp(App[None]):
             return state in _ACTIVE
         if action == "spawn":
             return state not in _ACTIVE
+        if action == "filter":
+            return self.active_view in ("stats", "logs")
         if action in _STATS_ACTIONS:
             return self.active_view == "stats"
         return True
@@ -220,6 +307,7 @@ class TswarmApp(App[None]):
         if request is None:
             return
         self._last_request = request
+        self._requested_target = None
         self.controller.start(request.user_count, request.spawn_rate, request.host, request.run_time)
         self._has_run = True
         self.refresh_snapshot()
@@ -263,6 +351,7 @@ class TswarmApp(App[None]):
         base = self._requested_target if self._requested_target is not None else snapshot.target_user_count
         target = max(0, base + delta)
         self._requested_target = target
+        self._requested_at = time.monotonic()
         self.controller.start(target, snapshot.spawn_rate or 1.0)
 
     def action_stop(self) -> None:
@@ -276,27 +365,34 @@ class TswarmApp(App[None]):
         self.refresh_snapshot()
 
     def action_write(self) -> None:
-        """Write the --csv/--json files now, off the event loop; a notification says where, or what failed."""
+        """Write the outputs now, off the event loop; without any given, ask for a prefix first.
+
+        A notification says where (absolute paths), or what failed."""
         if any(worker.group == _WRITE_GROUP and not worker.is_finished for worker in self.workers):
             self.notify("Still writing the outputs", title="Outputs", severity="warning")
             return
-        self._write_outputs()
+        self._write_outputs(None)
+
+    def _write_under(self, prefix: str | None) -> None:
+        if prefix is not None:
+            self._write_outputs(prefix)
 
     # The controller waits for the files (up to a minute on a busy master): never on the event loop.
     @work(thread=True, group=_WRITE_GROUP, exit_on_error=False)
-    def _write_outputs(self) -> list[str]:
-        return [os.path.abspath(path) for path in self.controller.write_outputs()]
+    def _write_outputs(self, prefix: str | None) -> tuple[str | None, list[str]]:
+        written = self.controller.write_outputs() if prefix is None else self.controller.write_outputs(prefix)
+        return prefix, [os.path.abspath(path) for path in written]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group != _WRITE_GROUP:
             return
-        if event.state is WorkerState.SUCCESS:
-            paths = worker.result
+        if event.state is WorkerState.SUCCESS and worker.result is not None:
+            prefix, paths = worker.result
             if paths:
-                self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False)
-            else:
-                self.notify("No --csv or --json output configured", severity="warning")
+                self.notify("Wrote\n" + "\n".join(paths), title="Outputs", markup=False, timeout=10)
+            elif prefix is None:
+                self.push_screen(WriteScreen(), self._write_under)
         elif event.state is WorkerState.ERROR:
             error = worker.error
             reason = (str(error) or type(error).__name__) if error is not None else "unknown error"
@@ -310,7 +406,18 @@ class TswarmApp(App[None]):
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         path = self.save_screenshot(filename, path)
-        self.notify(f"Screenshot saved to {path}", title="Screenshot", markup=False)
+        self.notify(f"Screenshot saved to {os.path.abspath(path)}", title="Screenshot", markup=False)
+
+    def save_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str:
+        """Save an SVG of the screen that renders the same in browsers and in ``rsvg-convert``."""
+        svg_path = super().save_screenshot(filename, path, time_format)
+        with open(svg_path, encoding="utf-8") as svg_file:
+            svg = svg_file.read()
+        with open(svg_path, "w", encoding="utf-8") as svg_file:
+            svg_file.write(svg_for_every_renderer(svg))
+        return svg_path
 
     def action_view(self, pane: str) -> None:
         """Show view ``pane`` and focus its table, if it has one."""
@@ -320,6 +427,10 @@ class TswarmApp(App[None]):
         self.set_focus(focusable[-1] if focusable else None)
 
     def action_filter(self) -> None:
+        """``/``: search the logs on the Logs view, else filter the statistics."""
+        if self.active_view == "logs":
+            self.query_one(LogView).open_search()
+            return
         self.action_view("stats")
         self.query_one(StatsView).focus_filter()
 

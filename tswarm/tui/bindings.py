@@ -49,6 +49,8 @@ class KeyAction:
     palette: bool = True
     #: shown in the footer (the per-column sort keys are many: the help lists them)
     footer_shown: bool = True
+    #: also works while a dialog (a modal screen) or an input has the keys
+    priority: bool = False
 
 
 #: (key, statistics column, its title): a key per column sorts by it, again reverses
@@ -79,11 +81,13 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     ),
     KeyAction("x", "stop", "stop", "Stop the test (the numbers stay)", "x"),
     KeyAction("r", "reset", "reset", "Reset the statistics", "r"),
-    KeyAction("w", "write", "write", "Write the CSV/JSON outputs now", "w"),
-    KeyAction("ctrl+s", "screenshot", "shot", "Save a screenshot (SVG in the current dir)", "ctrl+s"),
+    KeyAction("w", "write", "write", "Write the reports now (CSV, JSON, HTML)", "w"),
+    KeyAction(
+        "ctrl+s", "screenshot", "shot", "Save a screenshot (SVG in the current dir)", "ctrl+s", priority=True
+    ),
     KeyAction("question_mark", "help", "help", "Show the keys", "?"),
     KeyAction("q,ctrl+q", "quit", "quit", "Quit (asks first while a test runs)", "q (or ctrl+q)"),
-    KeyAction("slash", "filter", "filter", "Filter the statistics by name", "/"),
+    KeyAction("slash", "filter", "filter", "Filter the statistics by name / search the logs", "/"),
     KeyAction("s", "sort", "sort", "Sort the statistics by the next column", "s", _SORT),
     KeyAction("S", "reverse_sort", "rev", "Reverse the sort order", "S", _SORT),
     *(
@@ -112,8 +116,16 @@ def app_bindings() -> list[Binding]:
         main, *aliases = entry.keys.split(",")
         bindings.append(
             Binding(
-                main, entry.action, entry.footer, show=entry.footer_shown, group=entry.group, priority=False
+                main,
+                entry.action,
+                entry.footer,
+                show=entry.footer_shown,
+                group=entry.group,
+                priority=entry.priority,
             )
         )
-        bindings.extend(Binding(alias, entry.action, entry.footer, show=False) for alias in aliases)
+        bindings.extend(
+            Binding(alias, entry.action, entry.footer, show=False, priority=entry.priority)
+            for alias in aliases
+        )
     return bindings

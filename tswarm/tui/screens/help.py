@@ -19,7 +19,14 @@ _LOCAL_KEYS = (
     ("enter", "Start (in the start dialog)"),
     ("up/down, pgup/pgdn", "Move in a table"),
     ("tab", "Next field or widget"),
-    ("ctrl+p", "Command palette (every action by name)"),
+    ("ctrl+p", "Command palette (every action by name; the theme too, remembered)"),
+)
+#: the Logs view's own keys
+_LOG_KEYS = (
+    ("up, pgup, wheel", "Logs: stop following the newest line, to read"),
+    ("end (or G)", "Logs: follow the newest line again"),
+    ("l / o", "Logs: show all levels, warnings+, errors+ / every node, or one"),
+    ("/, escape", "Logs: search (enter keeps it) / clear the search"),
 )
 
 
@@ -60,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
             + ", ".join(f"{key} {title.split(' (')[0]}" for key, _, title in SORT_KEYS)
             + " (again: reverse; or click a header)",
         )
-        for keys, what in _LOCAL_KEYS:
+        for keys, what in (*_LOCAL_KEYS, *_LOG_KEYS):
             table.add_row(keys, what)
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Keys (escape to close)"

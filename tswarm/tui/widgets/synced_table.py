@@ -71,17 +71,36 @@ class SyncedTable(DataTable[Cell]):
         row_keys = tuple(key for key, _ in rows)
         if columns != self._columns_shown or row_keys != self._row_keys:
             self._rebuild(columns, rows)
-            return
-        column_keys = [column.key for column in columns]
-        for key, cells in rows:
-            old = self._cells[key]
-            new = tuple(cells)
-            if old == new:
-                continue
-            for column_key, before, after in zip(column_keys, old, new, strict=True):
-                if before != after:
-                    self.update_cell(key, column_key, after)
-            self._cells[key] = new
+        else:
+            column_keys = [column.key for column in columns]
+            for key, cells in rows:
+                old = self._cells[key]
+                new = tuple(cells)
+                if old == new:
+                    continue
+                for column_key, before, after in zip(column_keys, old, new, strict=True):
+                    if before != after:
+                        self.update_cell(key, column_key, after, update_width=True)
+                self._cells[key] = new
+        self._settle()
+
+    def _settle(self) -> None:
+        """Measure the new rows and changed cells now, so that the next frame already has the right column
+        widths and row count.
+
+        Textual 8.2's DataTable does this when its message queue is next idle; a frame drawn before that
+        (a screenshot taken right after a view was filled) showed columns as wide as their labels only.
+        Once per sync, so the batching the idle handler gives is not lost.
+        """
+        if self._updated_cells:
+            updated = self._updated_cells.copy()
+            self._updated_cells.clear()
+            self._update_column_widths(updated)
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
 
     def _rebuild(self, columns: tuple[ColumnSpec, ...], rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         keep = self.cursor_key
