@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tswarm.tui.bindings import KEY_ACTIONS, VIEWS
+from tswarm.tui.bindings import CHART_KEYS_HELP, KEY_ACTIONS, VIEWS
 
 __all__ = ["HelpScreen"]
 
@@ -55,6 +55,8 @@ class HelpScreen(ModalScreen[None]):
             "1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1))
         )
         for keys, what in _LOCAL_KEYS:
+            table.add_row(keys, what)
+        for keys, what in CHART_KEYS_HELP:
             table.add_row(keys, what)
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Keys (escape to close)"
