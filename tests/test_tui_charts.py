@@ -316,3 +316,15 @@ def test_the_help_screen_names_every_chart_key() -> None:
     listed = {token for keys, _ in CHART_KEYS_HELP for token in re.findall(r"\w+", keys)}
     for entry in CHART_KEY_ACTIONS:
         assert set(entry.keys.split(",")) <= listed, entry
+
+
+async def test_closing_a_dialog_on_the_charts_stays_on_the_charts() -> None:
+    # The charts take the focus (as a table does), so the screen has something to give it back to.
+    app = _app(_five_minutes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("2", "question_mark")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.active_view == "charts" and app.query_one(ChartsView).has_focus
