@@ -90,6 +90,9 @@ def test_zoom_steps_through_round_spans_and_back_to_the_whole_run() -> None:
     assert zoom(TimeWindow(10), 1, first, last, columns) == TimeWindow(10)  # the narrowest
     assert zoom(window, -1, first, last, columns) == TimeWindow()
     assert zoom(TimeWindow(10), -2, first, last, columns) == TimeWindow(60)
+    # a step is a real step: a 310 s run zooms to 120 s, not to 300 s
+    assert zoom(TimeWindow(), 1, first, T0 + 310, columns) == TimeWindow(120)
+    assert zoom(TimeWindow(300), -1, first, T0 + 310, columns) == TimeWindow()
 
 
 def test_pan_moves_half_a_window_and_stays_in_the_run() -> None:
@@ -300,6 +303,18 @@ async def test_an_hour_long_run_is_shown_whole() -> None:
         failing = sorted(_plot_columns_in(rps, "$error"))
         assert failing and 1780 <= _seconds_at(rps, failing[0]) <= 1820
         assert "50:00" in _time_axis(app.query_one("#chart-users", TimeChart))
+
+
+async def test_a_click_selects_a_chart() -> None:
+    app = _app(_five_minutes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.click("#chart-users")
+        await pilot.pause()
+        view = app.query_one(ChartsView)
+        assert view.has_focus and view.selected is app.query_one("#chart-users", TimeChart)
 
 
 async def test_an_empty_history_draws_titles_only() -> None:
