@@ -29,11 +29,11 @@ from rich.text import Text
 from textual.color import Color, ColorParseError
 from textual.widget import Widget
 
+from tswarm.controller.formatting import format_duration
 from tswarm.tui.widgets.chart_buckets import (
     Aggregate,
     TimeWindow,
     bucket_values,
-    format_elapsed,
     time_ticks,
     visible_range,
     y_scale,
@@ -245,7 +245,7 @@ class TimeChart(Widget):
         extent = self.extent()
         if window.span is None or extent is None:
             return "whole run" if extent is not None else ""
-        note = f"zoom {format_elapsed(window.span)}"
+        note = f"{format_duration(window.span)} window"
         return note + (" (paused)" if window.end is not None and window.end < extent[1] else "")
 
     @staticmethod
