@@ -9,9 +9,11 @@ import re
 import pytest
 from rich.style import Style
 from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.color import Color
 from tui_fixtures import T0, FakeController, make_snapshot
 
+from tswarm.controller.formatting import format_rps
 from tswarm.controller.outputs import history_points
 from tswarm.controller.snapshot import HistoryPoint, RunSnapshot
 from tswarm.stats import HistorySample, StatsHistory
@@ -29,7 +31,7 @@ from tswarm.tui.widgets.chart_buckets import (
     zoom,
 )
 from tswarm.tui.widgets.charts_view import ChartsView
-from tswarm.tui.widgets.time_chart import TimeChart
+from tswarm.tui.widgets.time_chart import ChartSeries, TimeChart
 
 # -- numbers --------------------------------------------------------------------------------------
 
@@ -343,3 +345,24 @@ async def test_closing_a_dialog_on_the_charts_stays_on_the_charts() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.active_view == "charts" and app.query_one(ChartsView).has_focus
+
+
+class OneChart(App[None]):
+    """A chart on its own, as an endpoint's drill-down would show one."""
+
+    def compose(self) -> ComposeResult:
+        yield TimeChart("Requests/s", format_rps)
+
+
+async def test_a_chart_on_its_own_draws_series_of_timestamped_values() -> None:
+    app = OneChart()
+    async with app.run_test(size=(60, 10)) as pilot:
+        chart = app.query_one(TimeChart)
+        chart.set_series([ChartSeries("requests/s", [(T0 + s, 10.0) for s in range(1, 31)], "green")], T0)
+        chart.window = TimeWindow(10)
+        await pilot.pause()
+        lines = chart.render().plain.splitlines()
+        assert "■ requests/s 10.0" in lines[0] and "10s window" in lines[0]
+        assert lines[-1].strip().startswith("└0:20")
+        assert chart.shown_range == (T0 + 20, T0 + 30)
+        assert all("█" in line for line in lines[-3:-1])  # a steady 10/s fills the bottom rows

@@ -45,12 +45,12 @@ __all__ = ["ChartSeries", "TimeChart"]
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-def _height(layer: tuple[int, str | None]) -> int:
-    return layer[0]
-
-
 #: the y-axis labels get at least this many cells, so charts stacked in a group line up
 _GUTTER = 5
+
+
+def _height(layer: tuple[int, str | None]) -> int:
+    return layer[0]
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class TimeChart(Widget):
         peak = max((v for column in buckets for v in column if v is not None), default=0.0)
         top, label_values = y_scale(peak, rows)
         values = [self.formatter(value) for _, value in label_values]
-        gutter = max(_GUTTER, *(len(v) for v in values))
+        gutter = max([_GUTTER, *(len(v) for v in values)])
         if gutter != _GUTTER:
             columns = width - gutter - 1
             start, end = visible_range(self._window, first, last, columns)
