@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult
 from textual.color import Color
 from tui_fixtures import T0, FakeController, make_snapshot
 
-from tswarm.controller.formatting import format_rps
+from tswarm.controller.formatting import format_elapsed, format_rps
 from tswarm.controller.outputs import history_points
 from tswarm.controller.snapshot import HistoryPoint, RunSnapshot
 from tswarm.stats import HistorySample, StatsHistory
@@ -22,7 +22,6 @@ from tswarm.tui.bindings import CHART_KEY_ACTIONS, CHART_KEYS_HELP
 from tswarm.tui.widgets.chart_buckets import (
     TimeWindow,
     bucket_values,
-    format_elapsed,
     nice_ceiling,
     pan,
     time_ticks,

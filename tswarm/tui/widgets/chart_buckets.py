@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from tswarm.controller.formatting import format_elapsed
+
 __all__ = [
     "MIN_SECONDS_PER_COLUMN",
     "ZOOM_SPANS",
     "Aggregate",
     "TimeWindow",
     "bucket_values",
-    "format_elapsed",
     "nice_ceiling",
     "pan",
     "time_ticks",
@@ -194,16 +195,6 @@ def y_scale(peak: float, rows: int) -> tuple[float, list[tuple[int, float]]]:
     row_value = label_step / every
     labels = [(r, row_value * (r + 1)) for r in range(rows) if (r + 1) % every == 0]
     return row_value * rows, labels
-
-
-def format_elapsed(seconds: float) -> str:
-    """Time since the start of the run: ``0:05``, ``12:30``, ``1:02:03``."""
-    total = max(0, int(round(seconds))) if math.isfinite(seconds) else 0
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
 
 
 def time_ticks(start: float, end: float, columns: int, origin: float) -> list[tuple[int, str]]:
