@@ -15,6 +15,7 @@ from tswarm.controller.formatting import (
     format_clock,
     format_count,
     format_duration,
+    format_elapsed,
     format_failures,
     format_ms,
     format_percent,
@@ -131,6 +132,14 @@ def test_sizes_in_si_units(size: float, text: str) -> None:
 )
 def test_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0:00"), (5.4, "0:05"), (750, "12:30"), (3723, "1:02:03"), (-3, "0:00"), (NAN, "0:00")],
+)
+def test_elapsed_times(seconds: float, text: str) -> None:
+    assert format_elapsed(seconds) == text
 
 
 @pytest.mark.parametrize(

@@ -290,6 +290,17 @@ def test_history_is_bounded_and_covers_the_run() -> None:
     assert final is not None and history.points()[-1] == final
 
 
+def test_history_samples_p50_p95_and_p99_of_the_window() -> None:
+    stats = RequestStats(start_time=T0)
+    for i in range(100):
+        stats.log_request("GET", "/a", float(i + 1), 0, now=T0 + 1)
+    sample = StatsHistory().record(stats, user_count=1, now=T0 + 1)
+    assert sample is not None
+    assert sample.p50 == pytest.approx(50, abs=2)
+    assert sample.p95 == pytest.approx(95, abs=2)
+    assert sample.p99 == pytest.approx(99, abs=2)
+
+
 def test_stats_package_imports_only_stdlib() -> None:
     # tswarm.shapes (the one shape check) is allowed: it is stdlib-only itself, checked here too
     allowed_local = ("tswarm.stats", "tswarm.shapes")

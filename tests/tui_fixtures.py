@@ -186,6 +186,7 @@ def make_snapshot(
                 current_fail_per_sec=round(max(0.0, 5 * math.sin(i / 5)), 2),
                 p50=round(40 + 15 * math.sin(i / 7) + i * 0.3, 1),
                 p95=round(300 + 120 * math.sin(i / 6) + i * 2, 1),
+                p99=round(900 + 350 * math.sin(i / 4) + i * 6, 1),
             )
             for i in range(60)
         )

@@ -29,6 +29,7 @@ __all__ = [
     "format_clock",
     "format_count",
     "format_duration",
+    "format_elapsed",
     "format_failures",
     "format_ms",
     "format_percent",
@@ -123,6 +124,17 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+def format_elapsed(seconds: float) -> str:
+    """Time since the start of a run, as a clock reads it (the charts' time axis): ``0:05``, ``12:30``,
+    ``1:02:03``."""
+    total = max(0, int(round(seconds))) if math.isfinite(seconds) else 0
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
 
 
 def format_age(seconds: float) -> str:

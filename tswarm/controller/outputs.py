@@ -689,6 +689,6 @@ def exception_rows(stats: RequestStats) -> tuple[ExceptionRow, ...]:
 
 def history_points(history: StatsHistory) -> tuple[HistoryPoint, ...]:
     return tuple(
-        HistoryPoint(p.timestamp, p.user_count, p.current_rps, p.current_fail_per_sec, p.p50, p.p95)
+        HistoryPoint(p.timestamp, p.user_count, p.current_rps, p.current_fail_per_sec, p.p50, p.p95, p.p99)
         for p in history.points()
     )

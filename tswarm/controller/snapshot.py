@@ -98,6 +98,8 @@ class HistoryPoint:
     current_fail_per_sec: float
     p50: float
     p95: float
+    #: current 99th percentile response time in ms
+    p99: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ class HistorySample(NamedTuple):
     #: requests and failures since the start of the test
     total_requests: int
     total_failures: int
+    #: current 99th percentile response time in ms (last, so older positional uses keep working)
+    p99: float = 0.0
 
 
 class StatsHistory:
@@ -52,7 +54,7 @@ class StatsHistory:
             self._skip -= 1
             return None
         total = stats.total
-        p50, p95 = total.get_current_response_time_percentiles((0.5, 0.95))
+        p50, p95, p99 = total.get_current_response_time_percentiles((0.5, 0.95, 0.99))
         sample = HistorySample(
             timestamp=time.time() if now is None else now,
             user_count=user_count,
@@ -62,6 +64,7 @@ class StatsHistory:
             p95=p95,
             total_requests=total.num_requests,
             total_failures=total.num_failures,
+            p99=p99,
         )
         self.append(sample)
         return sample

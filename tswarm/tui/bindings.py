@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-__all__ = ["KEY_ACTIONS", "SORT_KEYS", "KeyAction", "VIEWS", "app_bindings"]
+__all__ = [
+    "CHART_KEYS_HELP",
+    "CHART_KEY_ACTIONS",
+    "KEY_ACTIONS",
+    "SORT_KEYS",
+    "KeyAction",
+    "VIEWS",
+    "app_bindings",
+    "chart_bindings",
+]
 
 #: (pane id, title) in the order of the number keys 1-6
 VIEWS: tuple[tuple[str, str], ...] = (
@@ -128,4 +137,43 @@ def app_bindings() -> list[Binding]:
             Binding(alias, entry.action, entry.footer, show=False, priority=entry.priority)
             for alias in aliases
         )
+    return bindings
+
+
+_ZOOM = Binding.Group("zoom", compact=True)
+_PAN = Binding.Group("pan", compact=True)
+
+#: keys of the Charts view (and of any ChartGroup), active while one of its charts has the focus;
+#: an empty footer text keeps a key out of the footer
+CHART_KEY_ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction("z", "zoom(1)", "in", "Charts: zoom in (a narrower window of time)", "z", _ZOOM),
+    KeyAction("Z", "zoom(-1)", "out", "Charts: zoom out, up to the whole run", "Z", _ZOOM),
+    KeyAction("left,h", "pan(-1)", "back", "Charts: move the window back in time", "left (or h)", _PAN),
+    KeyAction("right,l", "pan(1)", "fwd", "Charts: move the window forward in time", "right (or l)", _PAN),
+    KeyAction("home", "pan_start", "", "Charts: the window at the run's start", "home"),
+    KeyAction("end", "follow", "", "Charts: the window follows the newest point", "end"),
+    KeyAction(
+        "m,enter", "maximize", "max", "Charts: maximise the selected chart (escape: back)", "m (or enter)"
+    ),
+    KeyAction("up", "focus_chart(-1)", "", "Charts: select the chart above", "up"),
+    KeyAction("down", "focus_chart(1)", "", "Charts: select the chart below", "down"),
+)
+
+#: the chart keys as the help screen lists them, in pairs (same keys as CHART_KEY_ACTIONS)
+CHART_KEYS_HELP: tuple[tuple[str, str], ...] = (
+    ("z / Z", "Charts: zoom in / out (out to the whole run)"),
+    ("left/right (h/l)", "Charts: move back / forward in time"),
+    ("home / end", "Charts: the run's start / follow the newest"),
+    ("up / down", "Charts: select a chart"),
+    ("m (or enter)", "Charts: maximise the selected chart (escape)"),
+)
+
+
+def chart_bindings() -> list[Binding]:
+    """A ChartGroup's BINDINGS built from :data:`CHART_KEY_ACTIONS`."""
+    bindings: list[Binding] = []
+    for entry in CHART_KEY_ACTIONS:
+        main, *aliases = entry.keys.split(",")
+        bindings.append(Binding(main, entry.action, entry.footer, show=bool(entry.footer), group=entry.group))
+        bindings.extend(Binding(alias, entry.action, entry.footer, show=False) for alias in aliases)
     return bindings

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tswarm.tui.bindings import KEY_ACTIONS, SORT_KEYS, VIEWS
+from tswarm.tui.bindings import CHART_KEYS_HELP, KEY_ACTIONS, SORT_KEYS, VIEWS
 
 __all__ = ["HelpScreen"]
 
@@ -68,6 +68,8 @@ class HelpScreen(ModalScreen[None]):
             + " (again: reverse; or click a header)",
         )
         for keys, what in (*_LOCAL_KEYS, *_LOG_KEYS):
+            table.add_row(keys, what)
+        for keys, what in CHART_KEYS_HELP:
             table.add_row(keys, what)
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Keys (escape to close)"
