@@ -54,6 +54,7 @@ def _press(*keys: str):
         pytest.param("4", id="failures"),
         pytest.param("5", id="exceptions"),
         pytest.param("6", id="logs"),
+        pytest.param("7", id="distributions"),
         pytest.param("question_mark", id="help"),
     ],
 )
@@ -89,3 +90,18 @@ def test_stats_filtered_and_sorted(snap_compare) -> None:
 def test_stats_custom_percentiles(snap_compare) -> None:
     app = TswarmApp(FakeController.running(), percentiles=(0.5, 0.99))
     assert snap_compare(app, terminal_size=(80, 24), run_before=_press())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_endpoint_drill_down(snap_compare, size: tuple[int, int]) -> None:
+    """Enter on the row of /api/checkout (it has failures of two kinds)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _press("slash", *"checkout", "enter", "enter")(pilot)
+        app = pilot.app
+        app.refresh_snapshot()  # type: ignore[attr-defined]  # the next snapshot holds the entry's detail
+        app.screen.redraw()  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    app = TswarmApp(FakeController.running())
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -20,7 +20,7 @@ from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypeAlias, T
 from tswarm._version import __version__
 from tswarm.checks import CheckVerdict
 from tswarm.controller.formatting import percentile_column
-from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
+from tswarm.controller.snapshot import EntryDetail, EntryRow, ExceptionRow, FailureRow, HistoryPoint
 from tswarm.exceptions import UsageError
 from tswarm.shapes import Bounds, Count, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
@@ -41,6 +41,7 @@ __all__ = [
     "ReportFileError",
     "RunInfo",
     "build_json_report",
+    "entry_detail",
     "entry_row",
     "entry_rows",
     "exception_rows",
@@ -708,6 +709,26 @@ def entry_row(entry: StatsEntry, percentiles: Sequence[float]) -> EntryRow:
         current_fail_per_sec=entry.current_fail_per_sec,
         total_rps=entry.total_rps,
         percentiles=dict(zip(percentiles, values, strict=True)),
+        status_codes=tuple(_sorted_status_codes(entry)),
+    )
+
+
+def entry_detail(entry: StatsEntry) -> EntryDetail:
+    """The drill-down of one entry: its histogram, every reported percentile, its current p50/p95."""
+    current = entry.get_current_response_time_percentiles((0.5, 0.95))
+    return EntryDetail(
+        method=entry.method,
+        name=entry.name,
+        histogram=tuple(entry.histogram.items()),
+        percentiles=dict(
+            zip(
+                PERCENTILES_TO_REPORT,
+                entry.get_response_time_percentiles(PERCENTILES_TO_REPORT),
+                strict=True,
+            )
+        ),
+        current_p50=current[0],
+        current_p95=current[1],
     )
 
 

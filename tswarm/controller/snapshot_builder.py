@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from tswarm.controller.outputs import entry_rows, exception_rows, failure_rows, history_points
+from tswarm.controller.outputs import entry_detail, entry_rows, exception_rows, failure_rows, history_points
 from tswarm.controller.snapshot import LogLine, RunSnapshot, RunState
 from tswarm.controller.workers import WorkerNodes
 from tswarm.stats import StatsHistory
@@ -31,8 +31,12 @@ def build_snapshot(
     history: StatsHistory,
     logs: Iterable[LogLine],
     percentiles: tuple[float, ...],
+    watched: tuple[str, str] | None = None,
 ) -> RunSnapshot:
-    """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none."""
+    """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none.
+
+    ``watched``: the (method, name) whose :class:`~tswarm.controller.snapshot.EntryDetail` goes in too.
+    """
     stats = environment.stats
     in_order = workers.in_order()
     missing = sum(1 for w in in_order if w.missing)
@@ -44,6 +48,12 @@ def build_snapshot(
         if state in (*_ACTIVE, RunState.STOPPING):
             elapsed = max(0.0, time.time() - started_at)
     entries, total = entry_rows(stats, percentiles)
+    detail = None
+    if watched is not None:
+        method, name = watched
+        watched_entry = stats.total if method == "" else stats.entries.get((name, method))
+        if watched_entry is not None:
+            detail = entry_detail(watched_entry)
     return RunSnapshot(
         host=environment.host or _class_host(environment.user_classes),
         state=state,
@@ -64,6 +74,8 @@ def build_snapshot(
         history=history_points(history),
         logs=tuple(logs),
         percentiles_to_show=percentiles,
+        total_detail=entry_detail(stats.total),
+        detail=detail,
     )
 
 
