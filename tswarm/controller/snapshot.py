@@ -159,7 +159,8 @@ class RunSnapshot:
     logs: tuple[LogLine, ...] = ()
     #: percentiles shown in the tables, e.g. (0.5, 0.95, 0.99)
     percentiles_to_show: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
-    #: the aggregate's detail (the whole test's histogram), for the Distributions view
+    #: the aggregate's detail (the whole test's histogram), for the Distributions view; its current
+    #: p50/p95 are left at 0 (the history has them)
     total_detail: EntryDetail | None = None
     #: the detail of the entry asked for with ``watch_entry`` (None when none is, or it has no requests yet)
     detail: EntryDetail | None = None

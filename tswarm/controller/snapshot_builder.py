@@ -74,7 +74,8 @@ def build_snapshot(
         history=history_points(history),
         logs=tuple(logs),
         percentiles_to_show=percentiles,
-        total_detail=entry_detail(stats.total),
+        # without current percentiles: the Distributions view draws the histogram (1-2 ms a second)
+        total_detail=entry_detail(stats.total, current=False),
         detail=detail,
     )
 
