@@ -498,7 +498,21 @@ def test_status_codes_equal_what_the_target_answered(tmp_path: Path, target, pro
     """Codes counted on a worker, sent in its deltas and merged by the master, per endpoint."""
     write(tmp_path / "locustfile.py", STATUS_CODES.replace("{closed}", str(free_port())))
     port = free_port()
-    args = ["--expect-workers", "1", "-H", target.url, "-u", "2", "-r", "100", "-t", "2s"]
+    # the stop timeout lets each user finish its task: no request is cut off after the target answered it
+    args = [
+        "--expect-workers",
+        "1",
+        "-H",
+        target.url,
+        "-u",
+        "2",
+        "-r",
+        "100",
+        "-t",
+        "2s",
+        "--stop-timeout",
+        "3",
+    ]
     master = procs(*master_args(port, *args, "--json", "out.json", "--csv", "out"), cwd=tmp_path)
     procs(*worker_args(port), cwd=tmp_path)
     assert master.wait() in (0, 1), master.output  # 1: the run had failures

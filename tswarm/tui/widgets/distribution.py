@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from rich.text import Text
 from textual.widget import Widget
 
-from tswarm.controller.formatting import format_count, format_ms
+from tswarm.controller.formatting import format_count, format_ms, format_percent
 from tswarm.controller.snapshot import FailureRow
 
 __all__ = [
@@ -137,7 +137,7 @@ class BarList(Widget):
                 text.append("\n")
             shown = label if len(label) <= label_width else label[: label_width - 1] + "…"
             text.append(f"{shown:<{label_width}} ")
-            text.append(f"{counts[i]:>{count_width}} {100 * count / total:5.1f}% ")
+            text.append(f"{counts[i]:>{count_width}} {format_percent(count / total):>6} ")
             text.append(_bar(count / largest, bar_width), style=style)
         return text
 
@@ -177,7 +177,8 @@ class ResponseTimeHistogram(Widget):
                 text.append("\n")
             text.append(f"{labels[i]:>{label_width}} ")
             text.append(
-                f"{counts[i]:>{count_width}} {100 * count / total:5.1f}% ", style="" if count else "dim"
+                f"{counts[i]:>{count_width}} {format_percent(count / total):>6} ",
+                style="" if count else "dim",
             )
             text.append(_bar(count / largest, bar_width), style="blue")
         return text
