@@ -465,3 +465,73 @@ def test_custom_messages_distributed(tmp_path: Path, target, procs) -> None:
     assert master.wait() == 0, master.output
     line = master.wait_for(lambda line: "test_users" in line)
     assert "'test_users' from " in line and "no handler is registered" in line
+
+
+STATUS_CODES = """
+    import uuid
+    from locust import FastHttpUser, HttpUser, task, constant
+
+    KEY = uuid.uuid4().hex  # the first 5 requests of /fail/5/KEY get 503, the rest 200
+
+    class Codes(FastHttpUser):
+        wait_time = constant(0.02)
+
+        @task
+        def codes(self):
+            self.client.get("/status/404")
+            self.client.get("/status/201")
+            self.client.get(f"/fail/5/{KEY}?status=503", name="/fail")
+            # nothing listens there: no response, counted as status 0
+            self.client.get("http://127.0.0.1:{closed}/", name="refused")
+
+    class Plain(HttpUser):
+        wait_time = constant(0.02)
+
+        @task
+        def fast(self):
+            with self.client.get("/status/202", catch_response=True) as response:
+                response.failure("a 202 marked failed still counts as a 202")
+"""
+
+
+def test_status_codes_equal_what_the_target_answered(tmp_path: Path, target, procs) -> None:
+    """Codes counted on a worker, sent in its deltas and merged by the master, per endpoint."""
+    write(tmp_path / "locustfile.py", STATUS_CODES.replace("{closed}", str(free_port())))
+    port = free_port()
+    # the stop timeout lets each user finish its task: no request is cut off after the target answered it
+    args = [
+        "--expect-workers",
+        "1",
+        "-H",
+        target.url,
+        "-u",
+        "2",
+        "-r",
+        "100",
+        "-t",
+        "2s",
+        "--stop-timeout",
+        "3",
+    ]
+    master = procs(*master_args(port, *args, "--json", "out.json", "--csv", "out"), cwd=tmp_path)
+    procs(*worker_args(port), cwd=tmp_path)
+    assert master.wait() in (0, 1), master.output  # 1: the run had failures
+    report = json.loads((tmp_path / "out.json").read_text())
+    served = target.counts()["by_endpoint"]
+    codes = {entry["name"]: entry["status_codes"] for entry in report["entries"]}
+    assert codes["/status/404"] == {"404": served["GET /status/404"]}
+    assert codes["/status/201"] == {"201": served["GET /status/201"]}
+    fail_requests = sum(n for endpoint, n in served.items() if endpoint.startswith("GET /fail/5/"))
+    assert codes["/fail"] == {"200": fail_requests - 5, "503": 5}
+    assert codes["/status/202"] == {"202": served["GET /status/202"]}
+    refused = next(e for e in report["entries"] if e["name"] == "refused")
+    assert codes["refused"] == {"0": refused["num_requests"]} and refused["num_requests"] > 0
+    total = report["total"]["status_codes"]
+    assert (
+        sum(total.values())
+        == report["total"]["num_requests"]
+        == target.counts()["total"] + refused["num_requests"]
+    )
+    csv_rows = (tmp_path / "out_status_codes.csv").read_text().splitlines()
+    assert csv_rows[0] == "Type,Name,Status Code,Count"
+    assert f"GET,/status/404,404,{served['GET /status/404']}" in csv_rows

@@ -618,3 +618,28 @@ def test_worker_registry_views_and_indexes() -> None:
     again = workers.add("a", "h1", 13, 4, b"a")
     assert again.index == 0 and not workers.departed("a")
     assert [w.node_id for w in workers.in_order()] == ["a", "b", "c"]
+
+
+async def test_watch_entry_puts_that_entrys_detail_into_the_snapshot(
+    master: MasterRunner, make_worker: Any
+) -> None:
+    w = await make_worker("w")
+    w.stats.log_request("GET", "/a", 12.0, 10, status_code=200)
+    w.stats.log_request("GET", "/a", 80.0, 10, status_code=503)
+    w.stats.log_request("GET", "/b", 5.0, 10, status_code=0)
+    w.flush()
+    await wait_for(lambda: master.stats.total.num_requests == 3)
+    master.watch_entry(("GET", "/a"))
+    await wait_for(lambda: master.snapshot().detail is not None)
+    snapshot = master.snapshot()
+    detail = snapshot.detail
+    assert detail is not None and (detail.method, detail.name) == ("GET", "/a")
+    assert sum(count for _, count in detail.histogram) == 2
+    assert detail.percentiles[1.0] == 80.0
+    row = next(e for e in snapshot.entries if e.key == ("GET", "/a"))
+    assert row.status_codes == ((200, 1), (503, 1))
+    # the whole test's histogram and codes are always there, for the Distributions view
+    assert snapshot.total_detail is not None and sum(n for _, n in snapshot.total_detail.histogram) == 3
+    assert snapshot.total.status_codes == ((0, 1), (200, 1), (503, 1))
+    master.watch_entry(None)
+    await wait_for(lambda: master.snapshot().detail is None)

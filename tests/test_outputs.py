@@ -22,6 +22,7 @@ from tswarm.controller.formatting import (
 )
 from tswarm.controller.outputs import (
     JSON_SCHEMA_VERSION,
+    STATUS_CODES_CSV_COLUMNS,
     CheckReport,
     CsvHistoryWriter,
     EntryReport,
@@ -36,6 +37,8 @@ from tswarm.controller.outputs import (
     exception_rows,
     failure_rows,
     history_points,
+    stats_from_report,
+    status_code_label,
     validate_json_report,
     write_csv_stats,
     write_json,
@@ -69,7 +72,10 @@ def stats() -> RequestStats:
     for i in range(3000):
         now = T0 + i * 0.01
         method, name = r.choice([("GET", "/"), ("GET", "/items/[id]"), ("POST", "/login, with comma")])
-        s.log_request(method, name, r.lognormvariate(3, 0.8), r.randint(100, 3000), now=now)
+        status = 404 if i % 10 == 0 else 200  # no draw from r: the figures stay those of before
+        s.log_request(
+            method, name, r.lognormvariate(3, 0.8), r.randint(100, 3000), now=now, status_code=status
+        )
         if r.random() < 0.03:
             s.log_error(method, name, ConnectionError(f"refused at {object()!r}"), now=now)
     s.log_exception(
@@ -397,7 +403,35 @@ def test_outputs_get_the_mode_any_new_file_gets(tmp_path: Path, stats: RequestSt
     write_csv_stats(str(tmp_path / "run"), stats)
     write_json(str(tmp_path / "run.json"), build_json_report(stats, None, run_meta={}))
     written = sorted(tmp_path.iterdir())
-    assert len(written) == 4
+    assert len(written) == 5  # stats, failures, exceptions, status codes, JSON
     # what open() would give a new file under the process's umask
     expected = 0o666 & ~outputs._UMASK
     assert {p.name: p.stat().st_mode & 0o777 for p in written} == {p.name: expected for p in written}
+
+
+def test_status_codes_in_csv_and_json(tmp_path: Path, stats: RequestStats) -> None:
+    stats.log_request("GET", "/", 5.0, 0, now=T0 + 30, status_code=0)  # no response
+    stats.log_request("GET", "/", 5.0, 0, now=T0 + 30, status_code=1234)  # counted as "other"
+    prefix = str(tmp_path / "run")
+    write_csv_stats(prefix, stats)
+    with open(f"{prefix}_status_codes.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(STATUS_CODES_CSV_COLUMNS)
+    by_entry: dict[tuple[str, str], dict[str, int]] = {}
+    for row in rows:
+        by_entry.setdefault((row["Type"], row["Name"]), {})[row["Status Code"]] = int(row["Count"])
+    assert by_entry[("GET", "/")] == {
+        status_code_label(c): n for c, n in stats.entries[("/", "GET")].status_codes.items()
+    }
+    assert list(by_entry[("GET", "/")]) == ["0", "200", "404", "other"]  # ascending, other last
+    assert list(by_entry)[-1] == ("", "Aggregated")
+    assert sum(by_entry[("", "Aggregated")].values()) == stats.num_requests
+
+    report = build_json_report(stats, None, run_meta={})
+    assert validate_json_report(report) == []
+    assert report["total"]["status_codes"] == by_entry[("", "Aggregated")]
+    assert sum(report["total"]["status_codes"].values()) == stats.num_requests
+    # read back (tswarm report), the counts are those of the run
+    again = stats_from_report(json.loads(json.dumps(report)))
+    assert again.total.status_codes == stats.total.status_codes
+    assert again.entries[("/", "GET")].status_codes == stats.entries[("/", "GET")].status_codes

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 import random
 import sys
+from http import HTTPStatus
 from pathlib import Path
 
 import msgpack
 import pytest
 
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsHistory, normalize_error
-from tswarm.stats.entries import WINDOW_SLOTS
+from tswarm.stats.entries import MAX_STATUS_CODES, OTHER_STATUS, WINDOW_SLOTS
 
 T0 = 1_700_000_000.0
 
@@ -152,7 +153,9 @@ def _events(n: int, seed: int = 42) -> list[tuple]:
         method, name = r.choice(ENDPOINTS)
         now = T0 + i * 0.004  # about 40 s of traffic
         rt = r.lognormvariate(3, 1) * (20 if name == "/slow" else 1)
-        events.append(("req", method, name, rt, r.randint(0, 5000), now))
+        # HTTP status codes, none for a request that got no response, and None for a non-HTTP one
+        status = r.choice((200, 200, 200, 201, 404, 500, 0, None))
+        events.append(("req", method, name, rt, r.randint(0, 5000), now, status))
         if r.random() < 0.05:
             events.append(("err", method, name, RuntimeError(f"fail {r.randint(0, 2)} at {object()!r}"), now))
         if r.random() < 0.01:
@@ -162,7 +165,7 @@ def _events(n: int, seed: int = 42) -> list[tuple]:
 
 def _apply(stats: RequestStats, event: tuple, node: str) -> None:
     if event[0] == "req":
-        stats.log_request(event[1], event[2], event[3], event[4], now=event[5])
+        stats.log_request(event[1], event[2], event[3], event[4], now=event[5], status_code=event[6])
     elif event[0] == "err":
         stats.log_error(event[1], event[2], event[3], now=event[4])
     else:
@@ -178,6 +181,7 @@ def _assert_same(a: StatsEntry, b: StatsEntry) -> None:
     assert a.max_response_time == b.max_response_time
     assert a.last_request_timestamp == b.last_request_timestamp
     assert a.histogram == b.histogram
+    assert a.status_codes == b.status_codes
     assert a.get_response_time_percentiles(PERCENTILES_TO_REPORT) == b.get_response_time_percentiles(
         PERCENTILES_TO_REPORT
     )
@@ -249,6 +253,10 @@ def test_delta_is_basic_types_only() -> None:
         lambda d: d["entries"][0].__setitem__("histogram", {"x": 1}),
         lambda d: d["entries"][0].__setitem__("num_requests", d["entries"][0]["num_requests"] + 1),
         lambda d: d["entries"][0]["per_second"].append([1, 2]),
+        lambda d: d["entries"][0].__setitem__("status_codes", {200: 2}),
+        lambda d: d["entries"][0].__setitem__("status_codes", {1000: 1}),
+        lambda d: d["entries"][0].__setitem__("status_codes", {"200": 1}),
+        lambda d: d["entries"][0].__setitem__("status_codes", {200: -1}),
         lambda d: d["entries"][0].pop("max_response_time"),
         lambda d: d["errors"].append({"method": "GET"}),
         lambda d: d["exceptions"].append({"count": True, "message": "m", "traceback": "t"}),
@@ -336,3 +344,56 @@ def test_interrupted_requests_travel_in_deltas_and_reset() -> None:
     assert master.interrupted == 3
     master.reset_all()
     assert master.interrupted == 0
+
+
+# -- status codes -------------------------------------------------------------------------------
+
+
+def test_status_codes_counted_per_entry_and_in_the_aggregate() -> None:
+    stats = RequestStats(start_time=T0)
+    for status in (200, 200, 404, 0, None, HTTPStatus.OK):
+        stats.log_request("GET", "/a", 5.0, 10, now=T0, status_code=status)
+    stats.log_request("POST", "/b", 5.0, 10, now=T0, status_code=500)
+    assert stats.entries[("/a", "GET")].status_codes == {200: 3, 404: 1, 0: 1}
+    assert stats.entries[("/b", "POST")].status_codes == {500: 1}
+    assert stats.total.status_codes == {200: 3, 404: 1, 0: 1, 500: 1}
+    # an IntEnum is kept as its number: the delta stays msgpack-friendly
+    assert all(type(code) is int for code in stats.total.status_codes)
+    stats.reset_all(now=T0 + 1)
+    assert stats.total.status_codes == {} == stats.entries[("/a", "GET")].status_codes
+
+
+def test_status_codes_are_capped_and_odd_codes_count_as_other() -> None:
+    stats = RequestStats(start_time=T0)
+    for status in (*range(100, 100 + MAX_STATUS_CODES + 10), 1000, -5, True, "200", [1]):
+        stats.log_request("GET", "/a", 5.0, 10, now=T0, status_code=status)  # type: ignore[arg-type]
+    codes = stats.entries[("/a", "GET")].status_codes
+    assert len(codes) == MAX_STATUS_CODES
+    assert codes[OTHER_STATUS] == 10 + 1 + 4 + 1  # past the cap, out of range, bool, str, list
+    assert sum(codes.values()) == stats.num_requests
+    # merging more codes into a full entry keeps the cap too
+    master = RequestStats(start_time=T0, track_deltas=False)
+    master.merge_delta(stats.take_delta(), node_id="w1")
+    other = RequestStats(start_time=T0)
+    other.log_request("GET", "/a", 5.0, 10, now=T0, status_code=599)
+    master.merge_delta(other.take_delta(), node_id="w2")
+    merged = master.entries[("/a", "GET")].status_codes
+    assert len(merged) == MAX_STATUS_CODES
+    assert merged[OTHER_STATUS] == codes[OTHER_STATUS] + 1
+
+
+def test_delta_without_status_codes_from_an_older_worker_merges() -> None:
+    worker = RequestStats(start_time=T0)
+    worker.log_request("GET", "/a", 5.0, 10, now=T0, status_code=200)
+    worker.log_request("GET", "/a", 5.0, 10, now=T0)
+    delta = worker.take_delta()
+    assert delta["entries"][0]["status_codes"] == {200: 1}
+    old = worker.take_delta()
+    worker.log_request("GET", "/a", 5.0, 10, now=T0)
+    old = worker.take_delta()
+    assert "status_codes" not in old["entries"][0]  # what an older worker sends: no key at all
+    master = RequestStats(start_time=T0, track_deltas=False)
+    master.merge_delta(delta, node_id="w1")
+    master.merge_delta(old, node_id="w2")
+    assert master.num_requests == 3
+    assert master.total.status_codes == {200: 1}

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from rich.console import Console
+from textual.widgets import Input, Static
 from tui_fixtures import FakeController
 
 from tswarm.cli.options import RunOptions
@@ -19,6 +20,7 @@ from tswarm.controller.snapshot import RunState
 from tswarm.env import Environment
 from tswarm.headless.reporter import HeadlessReporter
 from tswarm.tui import TswarmApp
+from tswarm.tui.screens.endpoint import EndpointScreen
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen, parse_duration
@@ -197,7 +199,8 @@ async def test_write_key_writes_off_the_event_loop_and_names_the_files(
         controller.release.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-    expected = [tmp_path / f"run_{kind}.csv" for kind in ("stats", "failures", "exceptions", "stats_history")]
+    kinds = ("stats", "failures", "exceptions", "status_codes", "stats_history")
+    expected = [tmp_path / f"run_{kind}.csv" for kind in kinds]
     expected.append(tmp_path / "report.json")
     written = shown[-1]
     assert written["title"] == "Outputs"
@@ -259,6 +262,7 @@ async def test_write_key_without_outputs_asks_for_a_prefix(monkeypatch: pytest.M
         ("4", "failures"),
         ("5", "exceptions"),
         ("6", "logs"),
+        ("7", "distributions"),
     ],
 )
 async def test_number_keys_switch_views(key: str, pane: str) -> None:
@@ -387,3 +391,71 @@ def test_tui_imports_neither_gevent_nor_zmq() -> None:
 
     code = "import sys, tswarm.tui; bad = {'gevent', 'zmq'} & set(sys.modules); assert not bad, bad"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _text(widget: Static) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=200, record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_enter_opens_the_endpoint_and_escape_closes_it() -> None:
+    controller = FakeController.running()
+    app = TswarmApp(controller)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"recommend", "enter")  # the filter leaves one row above the aggregate
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, EndpointScreen)
+        key = ("GET", "/api/recommendations/for-user/[id]")
+        assert screen.key == key
+        assert controller.calls[-1] == ("watch_entry", key)
+        app.refresh_snapshot()  # the controller's next snapshot has the entry's detail
+        screen.redraw()  # (the screen's own timer would, within half a second)
+        await pilot.pause()
+        name = _text(screen.query_one("#endpoint-name", Static))
+        assert name.strip() == "GET /api/recommendations/for-user/[id]"  # in full, however long
+        percentiles = _text(screen.query_one("#endpoint-percentiles", Static))
+        assert all(label in percentiles for label in ("p50", "p66", "p99.9", "p99.99", "p100"))
+        assert screen.query_one("#endpoint-histogram")._buckets  # type: ignore[attr-defined]
+        status = screen.query_one("#endpoint-status")._items  # type: ignore[attr-defined]
+        assert [(label, count) for label, count, _ in status] == [("200", 5209), ("no response", 1)]
+        errors = screen.query_one("#endpoint-errors")._items  # type: ignore[attr-defined]
+        assert [(label, count) for label, count, _ in errors] == [("Timeout('read timed out')", 1)]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, EndpointScreen)
+        assert controller.calls[-1] == ("watch_entry", None)
+
+
+async def test_enter_on_the_aggregate_opens_the_whole_test() -> None:
+    controller = FakeController.running()
+    app = TswarmApp(controller)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(StatsView).table
+        table.move_cursor(row=len(table.row_keys_shown) - 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EndpointScreen)
+        assert app.screen.key == ("", "Aggregated")
+
+
+async def test_distributions_view_shows_status_codes_errors_and_histogram() -> None:
+    app = TswarmApp(FakeController.running())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("7")
+        await pilot.pause()
+        view = app.query_one("#distributions-view")
+        status = [(label, n) for label, n, _ in view.query_one("#dist-status")._items]  # type: ignore[attr-defined]
+        snapshot = app.snapshot
+        assert snapshot is not None
+        assert sum(n for _, n in status) == snapshot.total.num_requests
+        assert status[0][0] == "200" and ("500", 611) in status and ("no response", 8) in status
+        errors = [(label, n) for label, n, _ in view.query_one("#dist-error-list")._items]  # type: ignore[attr-defined]
+        assert errors[0] == ("HTTPError('500 Server Error: Internal Server Error')", 611)
+        assert view.query_one("#dist-histogram")._buckets  # type: ignore[attr-defined]

@@ -54,6 +54,7 @@ def _press(*keys: str):
         pytest.param("4", id="failures"),
         pytest.param("5", id="exceptions"),
         pytest.param("6", id="logs"),
+        pytest.param("7", id="distributions"),
         pytest.param("question_mark", id="help"),
     ],
 )
@@ -97,3 +98,18 @@ def test_stats_sixty_rest_names(snap_compare, size: tuple[int, int]) -> None:
     from test_tui_tables import app_showing, rest_snapshot
 
     assert snap_compare(app_showing(rest_snapshot()), terminal_size=size, run_before=_press("down", "down"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_endpoint_drill_down(snap_compare, size: tuple[int, int]) -> None:
+    """Enter on the row of /api/checkout (it has failures of two kinds)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _press("slash", *"checkout", "enter", "enter")(pilot)
+        app = pilot.app
+        app.refresh_snapshot()  # type: ignore[attr-defined]  # the next snapshot holds the entry's detail
+        app.screen.redraw()  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    app = TswarmApp(FakeController.running())
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

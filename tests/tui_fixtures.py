@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tswarm.controller.snapshot import (
+    EntryDetail,
     EntryRow,
     ExceptionRow,
     FailureRow,
@@ -44,6 +45,50 @@ _ENDPOINTS = (
 )
 
 
+#: the status code of each endpoint's failures (0: no response), to match the failures below
+_FAILURE_STATUS = {
+    "/api/products": 503,
+    "/api/products/[id]": 404,
+    "/api/search?q=[term]": 500,
+    "/api/checkout": 409,
+    "/api/recommendations/for-user/[id]": 0,
+}
+
+
+def _status_codes(name: str, requests: int, failures: int) -> tuple[tuple[int, int], ...]:
+    codes = {200: requests - failures}
+    if name == "/api/checkout":  # 90 conflicts and 7 connections reset
+        codes.update({409: 90, 0: 7})
+    elif failures:
+        codes[_FAILURE_STATUS[name]] = failures
+    return tuple(sorted(codes.items()))
+
+
+def make_detail(entry: EntryRow) -> EntryDetail:
+    """A fixed, bell-shaped (on a log scale) histogram and every percentile of ``entry``."""
+    median = entry.median_response_time or 1.0
+    buckets = []
+    for step in range(-14, 22):
+        weight = math.exp(-((step - 2) ** 2) / 40)
+        count = int(entry.num_requests * weight / 9)
+        if count:
+            buckets.append((int(median * 1.15**step * 100) * 1000, count))
+    percentiles = {
+        0.5: median,
+        0.66: round(median * 1.4, 1),
+        0.75: round(median * 1.7, 1),
+        0.8: round(median * 1.9, 1),
+        0.9: round(median * 2.1, 1),
+        0.95: round(median * 2.9, 1),
+        0.98: round(median * 4.0, 1),
+        0.99: round(median * 5.3, 1),
+        0.999: round(median * 8.0, 1),
+        0.9999: round(median * 9.0, 1),
+        1.0: entry.max_response_time,
+    }
+    return EntryDetail(entry.method, entry.name, tuple(buckets), percentiles, median, round(median * 2.9, 1))
+
+
 def _entry(method: str, name: str, requests: int, failures: int, median: float, rps: float) -> EntryRow:
     fail_rate = failures / requests if requests else 0.0
     return EntryRow(
@@ -65,6 +110,7 @@ def _entry(method: str, name: str, requests: int, failures: int, median: float, 
             0.95: round(median * 2.9, 1),
             0.99: round(median * 5.3, 1),
         },
+        status_codes=_status_codes(name, requests, failures),
     )
 
 
@@ -73,6 +119,10 @@ def _total(entries: list[EntryRow]) -> EntryRow:
         return EntryRow("", "Aggregated", 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     requests = sum(e.num_requests for e in entries)
     failures = sum(e.num_failures for e in entries)
+    codes: dict[int, int] = {}
+    for e in entries:
+        for code, count in e.status_codes:
+            codes[code] = codes.get(code, 0) + count
     rps = round(sum(e.current_rps for e in entries), 1)
     return EntryRow(
         method="",
@@ -88,6 +138,7 @@ def _total(entries: list[EntryRow]) -> EntryRow:
         current_fail_per_sec=round(sum(e.current_fail_per_sec for e in entries), 2),
         total_rps=round(rps * 0.97, 1),
         percentiles={0.5: 58.0, 0.9: 260.0, 0.95: 410.0, 0.99: 1300.0},
+        status_codes=tuple(sorted(codes.items())),
     )
 
 
@@ -223,6 +274,7 @@ def make_snapshot(
         history=history,
         logs=logs,
         percentiles_to_show=PERCENTILES,
+        total_detail=None if empty else make_detail(total),
     )
     return dataclasses.replace(snapshot, **overrides) if overrides else snapshot
 
@@ -243,6 +295,8 @@ class FakeController:
     has_stats: bool = False
     output_paths: list[str] = field(default_factory=lambda: ["/tmp/tswarm_stats.csv", "/tmp/tswarm.json"])
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    #: the (method, name) asked for with watch_entry
+    watched: tuple[str, str] | None = None
 
     @classmethod
     def running(cls, **kwargs: Any) -> FakeController:
@@ -254,7 +308,7 @@ class FakeController:
         return cls(**defaults)
 
     def snapshot(self) -> RunSnapshot:
-        return make_snapshot(
+        snapshot = make_snapshot(
             state=self.state,
             user_count=self.user_count if self.state is RunState.RUNNING else 0,
             target_user_count=self.user_count,
@@ -263,6 +317,14 @@ class FakeController:
             run_time=self.run_time,
             empty=not self.has_stats,
         )
+        watched = next(
+            (e for e in (*snapshot.entries, snapshot.total) if e.key == self.watched and e.num_requests), None
+        )
+        return dataclasses.replace(snapshot, detail=make_detail(watched)) if watched else snapshot
+
+    def watch_entry(self, key: tuple[str, str] | None) -> None:
+        self.calls.append(("watch_entry", key))
+        self.watched = key
 
     def start(
         self, user_count: int, spawn_rate: float, host: str | None = None, run_time: float | None = None

@@ -34,6 +34,11 @@ class RunController(Protocol):
 
     def reset_stats(self) -> None: ...
 
+    def watch_entry(self, key: tuple[str, str] | None) -> None:
+        """Put the detail of the entry ``(method, name)`` into the snapshots (``RunSnapshot.detail``)
+        from now on, or no entry's with None. One entry at a time: the drill-down that is open."""
+        ...
+
     def write_outputs(self, prefix: str | None = None) -> list[str]:
         """Write the outputs the command line asked for (--csv, --json, --html, ...) now; returns the
         paths written ([] when it asked for none).

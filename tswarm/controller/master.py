@@ -166,6 +166,8 @@ class MasterRunner:
         self._stop_requested: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        #: the entry whose detail the snapshots hold (a front-end's drill-down; set from its thread)
+        self._watched_entry: tuple[str, str] | None = None
         self._snapshot = self._build_snapshot()
 
     # -- the Locust-facing API -----------------------------------------------------------------------
@@ -296,6 +298,11 @@ class MasterRunner:
     def snapshot(self) -> RunSnapshot:
         """The newest picture of the run, rebuilt on the loop about once a second."""
         return self._snapshot
+
+    def watch_entry(self, key: tuple[str, str] | None) -> None:
+        """Put the detail of entry ``key`` (method, name) into the snapshots, at once and from now on."""
+        self._watched_entry = key
+        self._bridge.call(self._refresh_snapshot)
 
     def write_outputs(self, prefix: str | None = None) -> list[str]:
         """Write the --csv/--json files now, or with ``prefix`` the reports under that prefix (with the
@@ -725,6 +732,7 @@ class MasterRunner:
             history=self.history,
             logs=self._run_log.lines,
             percentiles=self.percentiles,
+            watched=self._watched_entry,
         )
 
 

@@ -20,16 +20,17 @@ from typing import IO, Annotated, Any, Final, Literal, NotRequired, TypeAlias, T
 from tswarm._version import __version__
 from tswarm.checks import CheckVerdict
 from tswarm.controller.formatting import percentile_column
-from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, HistoryPoint
+from tswarm.controller.snapshot import EntryDetail, EntryRow, ExceptionRow, FailureRow, HistoryPoint
 from tswarm.exceptions import UsageError
-from tswarm.shapes import Bounds, shape_checker
+from tswarm.shapes import Bounds, Count, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
-from tswarm.stats.entries import ExceptionStats
+from tswarm.stats.entries import OTHER_STATUS, ExceptionStats
 from tswarm.stats.histogram import MAX_BUCKET_KEY
 
 __all__ = [
     "EXCEPTIONS_CSV_COLUMNS",
     "FAILURES_CSV_COLUMNS",
+    "STATUS_CODES_CSV_COLUMNS",
     "JSON_SCHEMA_VERSION",
     "CsvHistoryWriter",
     "EntryReport",
@@ -40,6 +41,7 @@ __all__ = [
     "ReportFileError",
     "RunInfo",
     "build_json_report",
+    "entry_detail",
     "entry_row",
     "entry_rows",
     "exception_rows",
@@ -48,6 +50,7 @@ __all__ = [
     "load_json_report",
     "sorted_exceptions",
     "sorted_failures",
+    "status_code_label",
     "stats_from_report",
     "stats_csv_columns",
     "stats_history_csv_columns",
@@ -61,6 +64,27 @@ JSON_SCHEMA_VERSION: Final = 1
 
 FAILURES_CSV_COLUMNS = ("Method", "Name", "Error", "Occurrences")
 EXCEPTIONS_CSV_COLUMNS = ("Count", "Message", "Traceback", "Nodes")
+#: PREFIX_status_codes.csv, tswarm's own file beside Locust's (whose files and columns stay as they are)
+STATUS_CODES_CSV_COLUMNS = ("Type", "Name", "Status Code", "Count")
+#: how the outputs spell OTHER_STATUS (codes past the cap of an entry, or not a number from 0 to 999)
+OTHER_STATUS_LABEL = "other"
+
+
+def status_code_label(code: int) -> str:
+    """A status code as the outputs write it: ``"200"``, ``"0"`` (no response), ``"other"``."""
+    return OTHER_STATUS_LABEL if code == OTHER_STATUS else str(code)
+
+
+def _status_code_from_label(label: str) -> int:
+    # the inverse of status_code_label for a report read back; anything else counts as other
+    if label.isdigit() and int(label) <= 999:
+        return int(label)
+    return OTHER_STATUS
+
+
+def _sorted_status_codes(entry: StatsEntry) -> list[tuple[int, int]]:
+    """(code, count) by code, "other" last."""
+    return sorted(entry.status_codes.items(), key=lambda item: (item[0] == OTHER_STATUS, item[0]))
 
 
 def stats_csv_columns(percentiles: Sequence[float] = PERCENTILES_TO_REPORT) -> list[str]:
@@ -190,9 +214,11 @@ def _write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 def write_csv_stats(
     prefix: str, stats: RequestStats, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
 ) -> None:
-    """Write PREFIX_stats.csv, PREFIX_failures.csv and PREFIX_exceptions.csv, each atomically.
+    """Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_exceptions.csv and PREFIX_status_codes.csv,
+    each atomically.
 
-    Rows: one per entry sorted by (name, method), then the "Aggregated" row.
+    Rows: one per entry sorted by (name, method), then the "Aggregated" row; in the status codes file,
+    one per (entry, code), codes ascending ("0": no response) and "other" last.
     """
     rows = [_stats_row(e, percentiles) for e in stats.sorted_entries()]
     rows.append(_stats_row(stats.total, percentiles))
@@ -206,6 +232,15 @@ def write_csv_stats(
         f"{prefix}_exceptions.csv",
         EXCEPTIONS_CSV_COLUMNS,
         ([g.count, g.message, g.traceback, ", ".join(sorted(g.nodes))] for g in sorted_exceptions(stats)),
+    )
+    _write_csv(
+        f"{prefix}_status_codes.csv",
+        STATUS_CODES_CSV_COLUMNS,
+        (
+            [entry.method, entry.name, status_code_label(code), count]
+            for entry in (*stats.sorted_entries(), stats.total)
+            for code, count in _sorted_status_codes(entry)
+        ),
     )
 
 
@@ -305,6 +340,7 @@ def _entry_json(entry: StatsEntry, percentiles: Sequence[float]) -> dict[str, An
         "percentiles": {percentile_column(q): _r(v) for q, v in zip(percentiles, values, strict=True)},
         # [bucket key, count] pairs, ascending: enough to recompute any percentile and merge runs exactly
         "histogram": [[key, count] for key, count in entry.histogram.items()],
+        "status_codes": {status_code_label(code): count for code, count in _sorted_status_codes(entry)},
     }
 
 
@@ -443,6 +479,8 @@ class EntryReport(TypedDict):
     #: the response-time histogram as [bucket key, count] pairs in ascending key order (see
     #: tswarm.stats.histogram); optional: reports of older tswarm versions lack it
     histogram: NotRequired[list[HistogramBucket]]
+    #: status code ("200", "0" for no response, "other") -> requests; optional: older reports lack it
+    status_codes: NotRequired[dict[str, Count]]
 
 
 class FailureReport(TypedDict):
@@ -601,7 +639,16 @@ def _wire_entry(data: EntryReport) -> dict[str, Any]:
         "last_request_timestamp": data["last_request_timestamp"] or 0.0,
         "histogram": {key: count for key, count in data.get("histogram", [])},
         "per_second": [],
+        "status_codes": _status_codes_from_report(data.get("status_codes", {})),
     }
+
+
+def _status_codes_from_report(labels: dict[str, int]) -> dict[int, int]:
+    codes: dict[int, int] = {}
+    for label, count in labels.items():
+        code = _status_code_from_label(label)
+        codes[code] = codes.get(code, 0) + count
+    return codes
 
 
 def stats_from_report(*reports: JsonReport) -> RequestStats:
@@ -664,6 +711,30 @@ def entry_row(entry: StatsEntry, percentiles: Sequence[float]) -> EntryRow:
         current_fail_per_sec=entry.current_fail_per_sec,
         total_rps=entry.total_rps,
         percentiles=dict(zip(percentiles, values, strict=True)),
+        status_codes=tuple(_sorted_status_codes(entry)),
+    )
+
+
+def entry_detail(entry: StatsEntry, *, current: bool = True) -> EntryDetail:
+    """The drill-down of one entry: its histogram, every reported percentile, its current p50/p95.
+
+    ``current=False`` leaves the current p50/p95 at 0: they merge the window's per-second histograms,
+    the dearest part (about 10 ms a second for an aggregate of 2,500 buckets).
+    """
+    values = entry.get_current_response_time_percentiles((0.5, 0.95)) if current else [0.0, 0.0]
+    return EntryDetail(
+        method=entry.method,
+        name=entry.name,
+        histogram=tuple(entry.histogram.items()),
+        percentiles=dict(
+            zip(
+                PERCENTILES_TO_REPORT,
+                entry.get_response_time_percentiles(PERCENTILES_TO_REPORT),
+                strict=True,
+            )
+        ),
+        current_p50=values[0],
+        current_p95=values[1],
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tswarm.protocol.states import RunState, WorkerState
 
 __all__ = [
+    "EntryDetail",
     "EntryRow",
     "ExceptionRow",
     "FailureRow",
@@ -45,10 +46,34 @@ class EntryRow:
     total_rps: float
     #: percentile (0.5, 0.9, ...) -> response time in ms, over the whole test
     percentiles: dict[float, float] = field(default_factory=dict)
+    #: (HTTP status code, requests) by code; 0 = no response, -1 (tswarm.stats OTHER_STATUS) = other
+    status_codes: tuple[tuple[int, int], ...] = ()
 
     @property
     def fail_ratio(self) -> float:
         return self.num_failures / self.num_requests if self.num_requests else 0.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(method, name): what :meth:`~tswarm.controller.api.RunController.watch_entry` takes."""
+        return (self.method, self.name)
+
+
+@dataclass(frozen=True)
+class EntryDetail:
+    """What a drill-down shows beyond its :class:`EntryRow`: taken only for the aggregate and for the
+    one entry a front-end watches, so that the snapshot of 1,000 entries stays cheap."""
+
+    method: str
+    name: str
+    #: the whole-test response-time histogram: (bucket key, count) in ascending key order
+    #: (tswarm.stats.histogram: a key is the bucket's lower bound in 10 ns units)
+    histogram: tuple[tuple[int, int], ...]
+    #: every reported percentile (0.5 ... 1.0) -> ms, over the whole test
+    percentiles: dict[float, float]
+    #: median and 95th percentile over the sliding window (about the last 10 s)
+    current_p50: float
+    current_p95: float
 
 
 @dataclass(frozen=True)
@@ -138,6 +163,11 @@ class RunSnapshot:
     percentiles_to_show: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
     #: seconds between a worker's heartbeats: an age past two of them is late
     heartbeat_interval: float = 1.0
+    #: the aggregate's detail (the whole test's histogram), for the Distributions view; its current
+    #: p50/p95 are left at 0 (the history has them)
+    total_detail: EntryDetail | None = None
+    #: the detail of the entry asked for with ``watch_entry`` (None when none is, or it has no requests yet)
+    detail: EntryDetail | None = None
 
     @property
     def remaining(self) -> float | None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from tswarm.controller.outputs import entry_rows, exception_rows, failure_rows, history_points
+from tswarm.controller.outputs import entry_detail, entry_rows, exception_rows, failure_rows, history_points
 from tswarm.controller.snapshot import LogLine, RunSnapshot, RunState
 from tswarm.controller.workers import WorkerNodes
 from tswarm.stats import StatsHistory
@@ -33,11 +33,13 @@ def build_snapshot(
     percentiles: tuple[float, ...],
     stopped_at: float | None = None,
     heartbeat_interval: float = 1.0,
+    watched: tuple[str, str] | None = None,
 ) -> RunSnapshot:
     """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none.
 
     Missing workers are left out of ``user_count`` and ``workers_ready``; after a stop (``stopped_at``)
-    the elapsed time stands still, also when the statistics are reset.
+    the elapsed time stands still, also when the statistics are reset. ``watched``: the (method, name)
+    whose :class:`~tswarm.controller.snapshot.EntryDetail` goes in too.
     """
     stats = environment.stats
     in_order = workers.in_order()
@@ -52,6 +54,12 @@ def build_snapshot(
         elif stopped_at is not None:
             elapsed = max(0.0, stopped_at - started_at)
     entries, total = entry_rows(stats, percentiles)
+    detail = None
+    if watched is not None:
+        method, name = watched
+        watched_entry = stats.total if method == "" else stats.entries.get((name, method))
+        if watched_entry is not None:
+            detail = entry_detail(watched_entry)
     return RunSnapshot(
         host=environment.host or _class_host(environment.user_classes),
         state=state,
@@ -73,6 +81,9 @@ def build_snapshot(
         logs=tuple(logs),
         percentiles_to_show=percentiles,
         heartbeat_interval=heartbeat_interval,
+        # without current percentiles: the Distributions view draws the histogram (1-2 ms a second)
+        total_detail=entry_detail(stats.total, current=False),
+        detail=detail,
     )
 
 

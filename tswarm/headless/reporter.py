@@ -177,7 +177,10 @@ class HeadlessReporter:
         if self.options.csv:
             try:
                 write_csv_stats(self.options.csv, stats)
-                written += [f"{self.options.csv}_{kind}.csv" for kind in ("stats", "failures", "exceptions")]
+                written += [
+                    f"{self.options.csv}_{kind}.csv"
+                    for kind in ("stats", "failures", "exceptions", "status_codes")
+                ]
                 if final and self._csv_history is not None:
                     self._csv_history.write_row(stats, users, now)
                     self._csv_history.close()

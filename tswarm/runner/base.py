@@ -71,9 +71,19 @@ class UserRunner:
             response_time: float,
             response_length: int,
             exception: Any = None,
+            response: Any = None,
             **_: Any,
         ) -> None:
-            log_request(request_type, name, response_time, response_length)
+            # the HTTP clients' responses carry status_code (0 when none arrived); a custom client's
+            # event may carry no response, or one without a code: then no code is counted
+            log_request(
+                request_type,
+                name,
+                response_time,
+                response_length,
+                None,
+                getattr(response, "status_code", None),
+            )
             if exception is not None:
                 log_error(request_type, name, exception)
 

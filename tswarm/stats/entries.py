@@ -19,16 +19,19 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Annotated, Any, Final, Literal, NotRequired, TypeAlias, TypedDict
 
-from tswarm.shapes import Amount, Count, shape_checker
+from tswarm.shapes import Amount, Bounds, Count, shape_checker
 from tswarm.stats.histogram import ResponseTimeHistogram, WireHistogram, bucket_key
 
 __all__ = [
     "DELTA_VERSION",
     "MAX_ERRORS",
     "MAX_NAMES",
+    "MAX_STATUS_CODES",
     "MAX_TEXT_CHARS",
+    "NO_RESPONSE_STATUS",
+    "OTHER_STATUS",
     "OTHER_ERROR",
     "OTHER_METHOD",
     "OTHER_NAME",
@@ -41,6 +44,7 @@ __all__ = [
     "WireEntry",
     "WireError",
     "WireException",
+    "WireStatusCodes",
     "delta_problem",
     "normalize_error",
 ]
@@ -83,6 +87,14 @@ MAX_ERRORS = 1000
 OTHER_ERROR = "(other errors)"
 #: a name, method, error text or traceback is cut after this many characters
 MAX_TEXT_CHARS = 10_000
+#: the status code of a request that got no response (connection refused or reset, timeout): what the
+#: HTTP clients' ``response.status_code`` holds then
+NO_RESPONSE_STATUS = 0
+#: distinct status codes one entry keeps; past it (or for a code outside 0..999) a request's code is
+#: counted as OTHER_STATUS, so that a server answering with odd codes cannot grow the stats
+MAX_STATUS_CODES = 32
+OTHER_STATUS = -1
+_HIGHEST_STATUS = 999
 
 _time = time.time
 log = logging.getLogger("tswarm.stats")
@@ -117,6 +129,7 @@ class StatsEntry:
         "max_response_time",
         "total_content_length",
         "histogram",
+        "status_codes",
         "start_time",
         "last_request_timestamp",
         "_stats",
@@ -147,6 +160,9 @@ class StatsEntry:
         self.total_content_length: float = 0
         self.histogram = ResponseTimeHistogram()
         self._buckets = self.histogram._buckets
+        #: status code -> requests that got it (NO_RESPONSE_STATUS: none; OTHER_STATUS: past the cap);
+        #: only requests whose event carried a response with a ``status_code`` are counted here
+        self.status_codes: dict[int, int] = {}
         self.start_time = _time() if start_time is None else start_time
         self.last_request_timestamp: float | None = None
         self._slot_second = [-1] * WINDOW_SLOTS
@@ -156,17 +172,39 @@ class StatsEntry:
 
     # -- logging -------------------------------------------------------------------------------
 
-    def log(self, response_time_ms: float, content_length: int, now: float | None = None) -> None:
-        """Count one request that took ``response_time_ms`` and returned ``content_length`` bytes."""
+    def log(
+        self,
+        response_time_ms: float,
+        content_length: int,
+        now: float | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        """Count one request that took ``response_time_ms`` and returned ``content_length`` bytes
+        (with ``status_code``, when it got an HTTP answer or none: :data:`NO_RESPONSE_STATUS`)."""
         self._record(
-            response_time_ms, bucket_key(response_time_ms), content_length, _time() if now is None else now
+            response_time_ms,
+            bucket_key(response_time_ms),
+            content_length,
+            _time() if now is None else now,
+            status_code,
         )
 
     def log_error(self, now: float | None = None) -> None:
         """Count one failure (the request itself is counted by :meth:`log`)."""
         self._record_failure(_time() if now is None else now)
 
-    def _record(self, rt: float, key: int, content_length: int, now: float) -> None:
+    def _record(self, rt: float, key: int, content_length: int, now: float, status: Any = None) -> None:
+        if status is not None:
+            codes = self.status_codes
+            try:
+                count = codes.get(status)
+            except TypeError:  # an unhashable status_code on a custom response object
+                count = None
+                status = OTHER_STATUS
+            if count is None:
+                _count_status(codes, status, 1)
+            else:
+                codes[status] = count + 1
         self.num_requests += 1
         self.total_response_time += rt
         if rt > self.max_response_time:
@@ -334,7 +372,7 @@ class StatsEntry:
                         dict(buckets) if copy else buckets,
                     ]
                 )
-        return {
+        wire: WireEntry = {
             "method": self.method,
             "name": self.name,
             "num_requests": self.num_requests,
@@ -347,6 +385,9 @@ class StatsEntry:
             "histogram": dict(self._buckets) if copy else self._buckets,
             "per_second": slots,
         }
+        if self.status_codes:
+            wire["status_codes"] = dict(self.status_codes) if copy else self.status_codes
+        return wire
 
     def merge(self, other: StatsEntry) -> None:
         """Add everything ``other`` counted into this entry (names are not compared)."""
@@ -369,6 +410,14 @@ class StatsEntry:
         if last and (self.last_request_timestamp is None or last > self.last_request_timestamp):
             self.last_request_timestamp = last
         self.histogram.merge_wire(wire["histogram"])
+        codes = wire.get("status_codes")
+        if codes:
+            mine = self.status_codes
+            for status, count in codes.items():
+                if status in mine:
+                    mine[status] += count
+                else:
+                    _count_status(mine, status, count)
         for second, slot_requests, slot_failures, slot_buckets in wire["per_second"]:
             i = second & _SLOT_MASK
             if self._slot_second[i] != second and not self._claim_slot(i, second):
@@ -416,6 +465,19 @@ class ExceptionStats:
 
 
 ErrorKey = tuple[str, str, str]
+
+
+def _count_status(codes: dict[int, int], status: Any, count: int) -> None:
+    """Add ``count`` requests of a code not yet in ``codes`` (the slow path: checks and the cap)."""
+    if status.__class__ is not int:
+        # an IntEnum (http.HTTPStatus) counts as its number; anything else is not a status code
+        status = int(status) if isinstance(status, int) and not isinstance(status, bool) else OTHER_STATUS
+    if not NO_RESPONSE_STATUS <= status <= _HIGHEST_STATUS or (
+        status not in codes and len(codes) >= MAX_STATUS_CODES - 1
+    ):
+        # one place is kept for OTHER_STATUS, so an entry never holds more than MAX_STATUS_CODES
+        status = OTHER_STATUS
+    codes[status] = codes.get(status, 0) + count
 
 
 def _count_error(
@@ -546,9 +608,19 @@ class RequestStats:
         return (OTHER_NAME, OTHER_METHOD)
 
     def log_request(
-        self, method: str, name: str, response_time: float, content_length: int, now: float | None = None
+        self,
+        method: str,
+        name: str,
+        response_time: float,
+        content_length: int,
+        now: float | None = None,
+        status_code: int | None = None,
     ) -> None:
-        """Count one request (failed or not) that took ``response_time`` ms."""
+        """Count one request (failed or not) that took ``response_time`` ms.
+
+        ``status_code``: the HTTP status it got (:data:`NO_RESPONSE_STATUS` for none), counted per
+        entry; None for a request that is not HTTP (a custom client's event without a response).
+        """
         if now is None:
             now = _time()
         bucket = bucket_key(response_time)
@@ -557,13 +629,13 @@ class RequestStats:
             entry = self.entries.get(key)
             if entry is None:
                 entry = self.get(name, method)
-            entry._record(response_time, bucket, content_length, now)
-            self.total._record(response_time, bucket, content_length, now)
+            entry._record(response_time, bucket, content_length, now, status_code)
+            self.total._record(response_time, bucket, content_length, now, status_code)
         if self.track_deltas:
             delta = self._delta_entries.get(key)
             if delta is None:
                 delta = self._delta_entry(key)
-            delta._record(response_time, bucket, content_length, now)
+            delta._record(response_time, bucket, content_length, now, status_code)
 
     def log_error(self, method: str, name: str, error: object, now: float | None = None) -> None:
         """Count one failure of (method, name); log the request itself with :meth:`log_request`."""
@@ -612,7 +684,8 @@ class RequestStats:
     def take_delta(self) -> StatsDelta:
         """Everything logged since the previous call, as msgpack-friendly basic types; starts a new delta.
 
-        Its shape is declared by :class:`StatsDelta` (version 1): ``entries`` (:class:`WireEntry`),
+        Its shape is declared by :class:`StatsDelta` (version 1): ``entries`` (:class:`WireEntry`, with
+        their ``status_codes`` when any were counted: an optional key, so versions 1 without it merge),
         ``errors`` (:class:`WireError`) and ``exceptions`` (:class:`WireException`). Histograms are
         ``{bucket key: count}`` with int keys (decode msgpack with ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
         """
@@ -683,6 +756,8 @@ class RequestStats:
 
 #: one per-second slot of an entry: [second, requests, failures, histogram]
 WireSlot: TypeAlias = tuple[Count, Count, Count, WireHistogram]
+#: status code (OTHER_STATUS, NO_RESPONSE_STATUS or 1..999) -> requests that got it
+WireStatusCodes: TypeAlias = dict[Annotated[int, Bounds(min=OTHER_STATUS, max=_HIGHEST_STATUS)], Count]
 
 
 class WireEntry(TypedDict):
@@ -701,6 +776,9 @@ class WireEntry(TypedDict):
     last_request_timestamp: Amount
     histogram: WireHistogram
     per_second: list[WireSlot]
+    #: requests per status code; left out when none was counted (and by tswarm versions before it,
+    #: whose deltas merge as before). At most MAX_STATUS_CODES keys are kept per entry on merging.
+    status_codes: NotRequired[WireStatusCodes]
 
 
 class WireError(TypedDict):
@@ -747,4 +825,7 @@ def delta_problem(delta: object) -> str | None:
         # the one rule the declaration cannot say: every counted request sits in a bucket
         if sum(wire["histogram"].values()) != wire["num_requests"]:
             return f"entries[{i}]: histogram counts do not add up to num_requests"
+        codes = wire.get("status_codes")
+        if codes and sum(codes.values()) > wire["num_requests"]:
+            return f"entries[{i}]: status code counts add up to more than num_requests"
     return None

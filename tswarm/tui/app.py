@@ -19,13 +19,14 @@ from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from tswarm.controller.api import RunController
 from tswarm.controller.snapshot import RunSnapshot, RunState
 from tswarm.tui.bindings import KEY_ACTIONS, VIEWS, app_bindings
 from tswarm.tui.commands import TswarmCommands
+from tswarm.tui.screens.endpoint import EndpointScreen, entry_for_row_key
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
@@ -34,10 +35,11 @@ from tswarm.tui.screens.write import WriteScreen
 from tswarm.tui.settings import load_theme, save_theme
 from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
+from tswarm.tui.widgets.distributions_view import DistributionsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
 from tswarm.tui.widgets.failures_view import FailuresView
 from tswarm.tui.widgets.log_view import LogView
-from tswarm.tui.widgets.stats_view import StatsView
+from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView
 from tswarm.tui.widgets.status_bar import StatusBar
 from tswarm.tui.widgets.workers_view import WorkersView
 
@@ -135,7 +137,7 @@ class TswarmApp(App[None]):
 
     def _make_view(
         self, pane: str
-    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView:
+    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView | DistributionsView:
         match pane:
             case "stats":
                 return StatsView(percentiles=self.percentiles, id="stats-view")
@@ -149,6 +151,8 @@ class TswarmApp(App[None]):
                 return ExceptionsView(id="exceptions-view")
             case "logs":
                 return LogView(id="logs-view")
+            case "distributions":
+                return DistributionsView(id="distributions-view")
         raise ValueError(pane)
 
     def on_mount(self) -> None:
@@ -270,6 +274,14 @@ class TswarmApp(App[None]):
                 changed = True
         if changed:
             self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a statistics row opens that endpoint's drill-down."""
+        if event.data_table.id != "stats-table" or self.snapshot is None:
+            return
+        entry = entry_for_row_key(self.snapshot, str(event.row_key.value), TOTAL_KEY)
+        if entry is not None:
+            self.push_screen(EndpointScreen(entry.key))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Hidden views are not redrawn each tick; bring the newly shown one up to date at once.

@@ -24,7 +24,7 @@ __all__ = [
     "chart_bindings",
 ]
 
-#: (pane id, title) in the order of the number keys 1-6
+#: (pane id, title) in the order of the number keys 1-7
 VIEWS: tuple[tuple[str, str], ...] = (
     ("stats", "Statistics"),
     ("charts", "Charts"),
@@ -32,6 +32,7 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("failures", "Failures"),
     ("exceptions", "Exceptions"),
     ("logs", "Logs"),
+    ("distributions", "Distributions"),
 )
 
 _USERS = Binding.Group("users", compact=True)

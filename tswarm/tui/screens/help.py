@@ -16,7 +16,7 @@ __all__ = ["HelpScreen"]
 #: keys that belong to one widget rather than to the app
 _LOCAL_KEYS = (
     ("escape", "Leave the filter box / close a dialog"),
-    ("enter", "Start (in the start dialog)"),
+    ("enter", "Open the endpoint under the cursor (Statistics); start (in the start dialog)"),
     ("up/down, pgup/pgdn", "Move in a table"),
     ("tab", "Next field or widget"),
     ("ctrl+p", "Command palette (every action by name; the theme too, remembered)"),
@@ -59,7 +59,8 @@ class HelpScreen(ModalScreen[None]):
                 continue
             table.add_row(entry.keys_display, entry.help)
         table.add_row(
-            "1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1))
+            f"1 … {len(VIEWS)}",
+            "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1)),
         )
         table.add_row(
             f"{SORT_KEYS[0][0]} … {SORT_KEYS[-1][0]}",

@@ -1,0 +1,184 @@
+"""Distributions drawn as text: a response-time histogram, status codes and errors with their shares.
+
+Shared by the Distributions view (the whole test) and the endpoint drill-down (one entry); may import
+the controller's snapshot and formatting (never gevent, zmq or the runner).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tswarm.controller.formatting import format_count, format_ms, format_percent
+from tswarm.controller.snapshot import FailureRow
+
+__all__ = [
+    "BarList",
+    "ResponseTimeHistogram",
+    "error_shares",
+    "histogram_rows",
+    "status_code_label",
+    "status_code_shares",
+]
+
+#: the histogram's bucket keys count in 10 ns units (tswarm.stats.histogram): key / 1e5 is ms
+_KEY_PER_MS = 100_000
+#: the status code tswarm.stats counts for codes past an entry's cap or outside 0..999
+_OTHER_STATUS = -1
+#: at most this many rows in a histogram, however tall the widget
+MAX_HISTOGRAM_ROWS = 20
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def status_code_label(code: int) -> str:
+    """How a status code reads: ``200``, ``no response`` (0), ``other``."""
+    if code == 0:
+        return "no response"
+    return "other" if code == _OTHER_STATUS else str(code)
+
+
+def _status_style(code: int) -> str:
+    if 200 <= code < 300:
+        return "green"
+    if 300 <= code < 400:
+        return "cyan"
+    if 400 <= code < 500:
+        return "yellow"
+    return "red"  # 5xx, no response and other
+
+
+def status_code_shares(codes: Iterable[tuple[int, int]]) -> list[tuple[str, int, str]]:
+    """(label, requests, style) per status code, most requests first."""
+    ordered = sorted(codes, key=lambda item: (-item[1], item[0]))
+    return [(status_code_label(code), count, _status_style(code)) for code, count in ordered if count]
+
+
+def error_shares(failures: Iterable[FailureRow], key: tuple[str, str] | None = None) -> list[tuple[str, int]]:
+    """(error text, occurrences) summed over endpoints (or of the one ``(method, name)``), most first."""
+    totals: dict[str, int] = {}
+    for row in failures:
+        if key is None or (row.method, row.name) == key:
+            totals[row.error] = totals.get(row.error, 0) + row.occurrences
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def histogram_rows(buckets: Sequence[tuple[int, int]], rows: int) -> list[tuple[float, float, int]]:
+    """The buckets of a mergeable histogram regrouped into at most ``rows`` log-spaced ranges.
+
+    Returns (low ms, high ms, requests) per range, fastest first; empty without requests. A range
+    covers the buckets whose lower bound lies in [low, high), the last one includes its high end.
+    """
+    counted = [(key / _KEY_PER_MS, count) for key, count in buckets if count > 0]
+    if not counted or rows < 1:
+        return []
+    low = min(ms for ms, _ in counted)
+    high = max(ms for ms, _ in counted)
+    # a bucket is 0.1% wide or more: its upper end is above its key
+    high = max(high * 1.01, low + 0.001)
+    floor = max(low, 0.001)
+    if high <= floor * 1.0001:
+        return [(low, high, sum(count for _, count in counted))]
+    ratio = math.log(high / floor)
+    edges = [floor * math.exp(ratio * i / rows) for i in range(rows + 1)]
+    edges[0] = low
+    counts = [0] * rows
+    for ms, count in counted:
+        index = 0 if ms <= floor else int(math.log(ms / floor) / ratio * rows)
+        counts[min(max(index, 0), rows - 1)] += count
+    return [(edges[i], edges[i + 1], counts[i]) for i in range(rows)]
+
+
+def _bar(fraction: float, width: int) -> str:
+    """A bar of ``fraction`` (0..1) of ``width`` cells, in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + (_BLOCKS[part] if part else "")
+
+
+class BarList(Widget):
+    """Labelled horizontal bars with counts and shares, one line each: status codes, errors."""
+
+    DEFAULT_CSS = """
+    BarList { height: auto; min-height: 1; }
+    """
+
+    def __init__(self, empty_text: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.empty_text = empty_text
+        self._items: tuple[tuple[str, int, str], ...] = ()
+
+    def set_items(self, items: Iterable[tuple[str, int, str]]) -> None:
+        """Show ``items``: (label, count, rich style of the bar) per line, in this order."""
+        items = tuple(items)
+        if items != self._items:
+            self._items = items
+            self.refresh(layout=True)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return max(1, len(self._items))
+
+    def render(self) -> Text:
+        items = self._items
+        if not items:
+            return Text(self.empty_text, style="dim")
+        total = sum(count for _, count, _ in items) or 1
+        width = self.size.width or 60
+        counts = [format_count(count) for _, count, _ in items]
+        count_width = max(len(text) for text in counts)
+        label_width = min(max(len(label) for label, _, _ in items), max(8, width // 2))
+        bar_width = max(4, width - label_width - count_width - 10)
+        largest = max(count for _, count, _ in items) or 1
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (label, count, style) in enumerate(items):
+            if i:
+                text.append("\n")
+            shown = label if len(label) <= label_width else label[: label_width - 1] + "…"
+            text.append(f"{shown:<{label_width}} ")
+            text.append(f"{counts[i]:>{count_width}} {format_percent(count / total):>6} ")
+            text.append(_bar(count / largest, bar_width), style=style)
+        return text
+
+
+class ResponseTimeHistogram(Widget):
+    """Response times as horizontal bars over log-spaced ranges (like oha's histogram)."""
+
+    DEFAULT_CSS = """
+    ResponseTimeHistogram { height: 1fr; min-height: 3; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._buckets: tuple[tuple[int, int], ...] = ()
+
+    def set_histogram(self, buckets: Sequence[tuple[int, int]]) -> None:
+        """Show the histogram of ``buckets``: (bucket key, count) of tswarm's mergeable histogram."""
+        buckets = tuple(buckets)
+        if buckets != self._buckets:
+            self._buckets = buckets
+            self.refresh()
+
+    def render(self) -> Text:
+        rows = histogram_rows(self._buckets, min(MAX_HISTOGRAM_ROWS, max(1, self.size.height or 10)))
+        if not rows:
+            return Text("No requests yet", style="dim")
+        total = sum(count for _, _, count in rows) or 1
+        largest = max(count for _, _, count in rows) or 1
+        labels = [f"{format_ms(low)}-{format_ms(high)} ms" for low, high, _ in rows]
+        counts = [format_count(count) for _, _, count in rows]
+        label_width = max(len(label) for label in labels)
+        count_width = max(len(text) for text in counts)
+        bar_width = max(4, (self.size.width or 60) - label_width - count_width - 10)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (_, _, count) in enumerate(rows):
+            if i:
+                text.append("\n")
+            text.append(f"{labels[i]:>{label_width}} ")
+            text.append(
+                f"{counts[i]:>{count_width}} {format_percent(count / total):>6} ",
+                style="" if count else "dim",
+            )
+            text.append(_bar(count / largest, bar_width), style="blue")
+        return text
