@@ -63,8 +63,16 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
     from tswarm.tui.screens.spawn import SpawnRequest
 
     environment = master.environment
-    reporter = HeadlessReporter(environment, options, user_count=lambda: master.user_count, live_table=False)
+    reporter = HeadlessReporter(
+        environment,
+        options,
+        user_count=lambda: master.user_count,
+        live_table=False,
+        stop_test=lambda: _stop_on_breach(master, reporter),
+    )
     master.outputs_writer = reporter.write_outputs
+    # the snapshots carry the checks' verdicts, for the status bar's badge and the Checks view
+    master.checks = tuple(options.checks)
     master.start_in_thread(reporter=reporter)
     app = TswarmApp(
         master,
@@ -74,6 +82,12 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
         defaults=SpawnRequest(options.users, options.spawn_rate, options.host, options.run_time),
     )
     return MasterTui(options, master, reporter, app)
+
+
+def _stop_on_breach(master: Any, reporter: HeadlessReporter) -> None:
+    """--check-abort under the TUI: stop the test (the app stays, showing why) on the master's loop."""
+    master.checks_at_abort = reporter.abort_verdicts
+    master.stop()
 
 
 def run_master_tui(options: RunOptions, master: Any) -> int:

@@ -50,6 +50,7 @@ from tswarm.ramp import SHAPE_TICK, ShapeStepper, describe_counts
 from tswarm.stats import StatsHistory
 
 if TYPE_CHECKING:
+    from tswarm.checks import Check, CheckVerdict
     from tswarm.roles import RunEnvironment
     from tswarm.secret import CurveKeys
 
@@ -126,6 +127,10 @@ class MasterRunner:
         self.started_at: float | None = None
         self.run_time: float | None = None
         self.history = StatsHistory()
+        #: the --check list the snapshots evaluate (set by the front-end; empty: no checks)
+        self.checks: tuple[Check, ...] = ()
+        #: the checks' verdicts when --check-abort stopped the test (set by the front-end), or None
+        self.checks_at_abort: list[CheckVerdict] | None = None
 
         # with keys, only workers that hold the same secret get in, and every frame is encrypted
         self.link = MasterLink(master_bind_host, master_bind_port, keys)
@@ -715,6 +720,8 @@ class MasterRunner:
             history=self.history,
             logs=self._run_log.lines,
             percentiles=self.percentiles,
+            checks=self.checks,
+            checks_at_abort=self.checks_at_abort,
         )
 
 

@@ -8,11 +8,14 @@ threads and easy to build by hand for deterministic UI tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 # the states are the protocol's (a worker reports its own); re-exported for the front-ends
 from tswarm.protocol.states import RunState, WorkerState
 
 __all__ = [
+    "CheckRow",
+    "CheckStatus",
     "EntryRow",
     "ExceptionRow",
     "FailureRow",
@@ -109,6 +112,33 @@ class LogLine:
     message: str
 
 
+class CheckStatus(Enum):
+    """Where a pass/fail check stands on the whole-test numbers so far."""
+
+    PASSED = "passed"
+    BREACHED = "breached"
+    #: no request matched its scope yet (while the test runs; at the end that breaches it)
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One ``--check`` and its verdict now (the JSON report's ``checks`` item, formatted to show)."""
+
+    #: the check in its canonical form, e.g. ``GET /cart: p95<300ms``
+    check: str
+    #: ``Aggregated`` or the endpoint (pattern) it is scoped to
+    scope: str
+    metric: str
+    #: the observed value in the check's unit (ms, fraction, count, requests/s); None: nothing matched
+    observed: float | None
+    #: the observed value with its unit, e.g. ``412ms``, or ``no request matched``
+    observed_text: str
+    #: the comparison and limit, e.g. ``< 300ms``
+    limit_text: str
+    status: CheckStatus
+
+
 @dataclass(frozen=True)
 class RunSnapshot:
     host: str
@@ -134,6 +164,10 @@ class RunSnapshot:
     logs: tuple[LogLine, ...] = ()
     #: percentiles shown in the tables, e.g. (0.5, 0.95, 0.99)
     percentiles_to_show: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
+    #: the --check verdicts on the whole-test numbers so far, in the order given (empty: no checks)
+    checks: tuple[CheckRow, ...] = ()
+    #: the breached check that stopped the test under --check-abort, with what it observed, or None
+    stopped_by_check: str | None = None
 
     @property
     def remaining(self) -> float | None:

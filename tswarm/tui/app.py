@@ -27,6 +27,7 @@ from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnRequest, SpawnScreen
 from tswarm.tui.widgets.charts_view import ChartsView
+from tswarm.tui.widgets.checks_view import ChecksView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
 from tswarm.tui.widgets.failures_view import FailuresView
 from tswarm.tui.widgets.log_view import LogView
@@ -108,7 +109,7 @@ class TswarmApp(App[None]):
 
     def _make_view(
         self, pane: str
-    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView:
+    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView | ChecksView:
         match pane:
             case "stats":
                 return StatsView(percentiles=self.percentiles, id="stats-view")
@@ -122,6 +123,8 @@ class TswarmApp(App[None]):
                 return ExceptionsView(id="exceptions-view")
             case "logs":
                 return LogView(id="logs-view")
+            case "checks":
+                return ChecksView(id="checks-view")
         raise ValueError(pane)
 
     def on_mount(self) -> None:

@@ -15,7 +15,7 @@ from textual.binding import Binding
 
 __all__ = ["KEY_ACTIONS", "KeyAction", "VIEWS", "app_bindings"]
 
-#: (pane id, title) in the order of the number keys 1-6
+#: (pane id, title) in the order of the number keys 1-7
 VIEWS: tuple[tuple[str, str], ...] = (
     ("stats", "Statistics"),
     ("charts", "Charts"),
@@ -23,6 +23,7 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("failures", "Failures"),
     ("exceptions", "Exceptions"),
     ("logs", "Logs"),
+    ("checks", "Checks"),
 )
 
 _USERS = Binding.Group("users", compact=True)
