@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_fixtures import FakeController
+from tui_fixtures import CHECK_ROWS, FakeController
 
 from tswarm.controller.snapshot import RunState
 from tswarm.tui import TswarmApp
@@ -54,6 +54,7 @@ def _press(*keys: str):
         pytest.param("4", id="failures"),
         pytest.param("5", id="exceptions"),
         pytest.param("6", id="logs"),
+        pytest.param("7", id="checks-none"),
         pytest.param("question_mark", id="help"),
     ],
 )
@@ -89,3 +90,10 @@ def test_stats_filtered_and_sorted(snap_compare) -> None:
 def test_stats_custom_percentiles(snap_compare) -> None:
     app = TswarmApp(FakeController.running(), percentiles=(0.5, 0.99))
     assert snap_compare(app, terminal_size=(80, 24), run_before=_press())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_checks_view(snap_compare, size: tuple[int, int]) -> None:
+    """The Checks view and the status bar's badge with one breached, one waiting and two holding checks."""
+    app = TswarmApp(FakeController.running(checks=CHECK_ROWS))
+    assert snap_compare(app, terminal_size=size, run_before=_press("7"))

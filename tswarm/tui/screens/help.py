@@ -52,7 +52,8 @@ class HelpScreen(ModalScreen[None]):
                 continue
             table.add_row(entry.keys_display, entry.help)
         table.add_row(
-            "1 … 6", "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1))
+            f"1 … {len(VIEWS)}",
+            "Switch view: " + ", ".join(f"{n} {title}" for n, (_, title) in enumerate(VIEWS, 1)),
         )
         for keys, what in _LOCAL_KEYS:
             table.add_row(keys, what)

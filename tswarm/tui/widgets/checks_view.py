@@ -19,7 +19,7 @@ __all__ = ["NO_CHECKS_TEXT", "ChecksView"]
 _COLUMNS = (
     ColumnSpec("verdict", "Verdict"),
     ColumnSpec("check", "Check"),
-    ColumnSpec("observed", Text("Observed", justify="right")),
+    ColumnSpec("observed", "Observed"),
     ColumnSpec("limit", "Limit"),
 )
 
@@ -34,13 +34,14 @@ _VERDICT = {
 
 NO_CHECKS_TEXT = (
     "No checks for this run.\n\n"
-    "Checks are pass/fail limits on the whole-test numbers, shown here while the test runs and\n"
-    "deciding the exit code (3 when one is breached). Give them on the command line:\n\n"
-    "    tswarm run -f locustfile.py --check 'p95<300ms' --check 'fail_ratio<1%'\n"
-    "    --check 'GET /api/cart: p99<500ms'    (scoped to one endpoint)\n"
-    "    --check-abort                         (stop the test at the first breach)\n\n"
-    'or in the config file:  check = ["p95<300ms", "fail_ratio<1%"]\n'
-    "or in the environment:  TSWARM_CHECK='p95<300ms,fail_ratio<1%'"
+    # one paragraph: the Static wraps it to the width
+    "Checks are pass/fail limits on the whole-test numbers: shown here while the test runs, they "
+    "decide the exit code at the end (3 when one is breached). Give them on the command line,\n\n"
+    "  --check 'p95<300ms' --check 'fail_ratio<1%'\n"
+    "  --check 'GET /api/cart: p99<500ms'   (one endpoint)\n"
+    "  --check-abort                        (stop at the first breach)\n\n"
+    'in the config file,  check = ["p95<300ms", "fail_ratio<1%"]\n'
+    "or in the environment,  TSWARM_CHECK='p95<300ms,fail_ratio<1%'"
 )
 
 
@@ -93,6 +94,6 @@ def _cells(row: CheckRow) -> list[Cell]:
     return [
         _VERDICT[row.status],
         row.check,
-        Text(row.observed_text, justify="right"),
+        row.observed_text,
         row.limit_text,
     ]
