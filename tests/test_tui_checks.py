@@ -6,9 +6,15 @@ the fake controller (a real local run with checks is in tests/test_tui_real.py).
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from tui_fixtures import CHECK_ROWS, CHECK_ROWS_PASSING, FakeController
 
 from tswarm.checks import evaluate_checks, parse_checks
+from tswarm.cli.distributed import create_master
+from tswarm.cli.frontend import build_master_tui
+from tswarm.cli.options import RunOptions
 from tswarm.controller.snapshot import CheckStatus, RunState
 from tswarm.controller.snapshot_builder import check_rows
 from tswarm.stats import RequestStats
@@ -141,3 +147,33 @@ async def test_checks_view_without_checks_says_how_to_add_them() -> None:
         detail = str(view.query_one("#checks-detail").render())
         assert detail == NO_CHECKS_TEXT
         assert "--check 'p95<300ms'" in detail and 'check = ["p95<300ms"' in detail
+
+
+def test_each_test_in_the_tui_is_judged_afresh(tmp_path: Path) -> None:
+    """--check-grace counts from the start of each test, not from when the TUI opened, and the abort
+    of an earlier test is forgotten (the master's ``test_start`` event, fired on every start)."""
+    testfile = tmp_path / "t.py"
+    testfile.write_text(
+        "from tswarm import User, task\n\nclass U(User):\n    @task\n    def t(self):\n        pass\n"
+    )
+    options = RunOptions(
+        command="run",
+        locustfile=str(testfile),
+        checks=parse_checks(["p95<1s"]),
+        check_abort=True,
+        master_bind_host="127.0.0.1",
+        master_bind_port=0,
+    )
+    master = create_master(options)
+    tui = build_master_tui(options, master)
+    try:
+        tui.reporter.started_at -= 60  # the TUI opened a minute ago
+        tui.reporter.abort_verdicts = evaluate_checks(master.environment.stats, options.checks)
+        master.checks_at_abort = tui.reporter.abort_verdicts
+        before = time.time()
+        master.environment.events.test_start.fire(environment=master.environment)
+        assert tui.reporter.started_at >= before
+        assert tui.reporter.abort_verdicts is None and master.checks_at_abort is None
+        assert master.checks == tuple(options.checks)
+    finally:
+        master.shutdown()

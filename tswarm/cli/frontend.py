@@ -13,6 +13,7 @@ the TUI is shown.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,7 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
     master.outputs_writer = reporter.write_outputs
     # the snapshots carry the checks' verdicts, for the status bar's badge and the Checks view
     master.checks = tuple(options.checks)
+    environment.events.test_start.add_listener(lambda **_: _judge_afresh(master, reporter))
     master.start_in_thread(reporter=reporter)
     app = TswarmApp(
         master,
@@ -88,6 +90,14 @@ def _stop_on_breach(master: Any, reporter: HeadlessReporter) -> None:
     """--check-abort under the TUI: stop the test (the app stays, showing why) on the master's loop."""
     master.checks_at_abort = reporter.abort_verdicts
     master.stop()
+
+
+def _judge_afresh(master: Any, reporter: HeadlessReporter) -> None:
+    """A new test in the TUI (its stats start from zero): --check-grace counts from its start, and an
+    abort of an earlier test no longer stops or marks it."""
+    reporter.started_at = time.time()
+    reporter.abort_verdicts = None
+    master.checks_at_abort = None
 
 
 def run_master_tui(options: RunOptions, master: Any) -> int:
