@@ -6,6 +6,8 @@ the fake controller (a real local run with checks is in tests/test_tui_real.py).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from pathlib import Path
 
@@ -175,5 +177,10 @@ def test_each_test_in_the_tui_is_judged_afresh(tmp_path: Path) -> None:
         assert tui.reporter.started_at >= before
         assert tui.reporter.abort_verdicts is None and master.checks_at_abort is None
         assert master.checks == tuple(options.checks)
+        # the abort's line goes where stderr is when it is printed: Textual's capture while the app runs
+        capture = io.StringIO()
+        with contextlib.redirect_stderr(capture):
+            tui.reporter._print("tswarm: check breached")
+        assert capture.getvalue() == "tswarm: check breached\n"
     finally:
         master.shutdown()

@@ -13,6 +13,7 @@ the TUI is shown.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,7 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
         user_count=lambda: master.user_count,
         live_table=False,
         stop_test=lambda: _stop_on_breach(master, reporter),
+        stream=_CurrentStderr(),
     )
     master.outputs_writer = reporter.write_outputs
     # the snapshots carry the checks' verdicts, for the status bar's badge and the Checks view
@@ -84,6 +86,24 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
         defaults=SpawnRequest(options.users, options.spawn_rate, options.host, options.run_time),
     )
     return MasterTui(options, master, reporter, app)
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is when written to: while the app runs, Textual's capture (the --check-abort
+    line would otherwise land in the middle of the screen; the status bar says it instead), after it
+    the terminal again, for the summary."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
 
 
 def _stop_on_breach(master: Any, reporter: HeadlessReporter) -> None:
