@@ -364,3 +364,63 @@ async def test_killed_worker_is_shown_missing_within_seconds_and_left_out_of_the
         await pilot.press("q")
         await wait_until_exited(pilot)
     assert master_run.tui.finish() == 0
+
+
+async def test_local_run_with_checks_shows_their_verdicts_and_the_abort(
+    real_runs: Callable[..., RealRun], testfile: Path, target: TargetServer, tmp_path: Path
+) -> None:
+    """``tswarm run --check ... --check-abort --check-grace 0``: the snapshots carry the checks, the
+    breach stops the test and the status bar says so, and at the end the snapshot's verdicts are the
+    JSON report's."""
+    from tswarm.checks import parse_checks
+    from tswarm.controller.snapshot import CheckStatus
+    from tswarm.tui.widgets.checks_view import ChecksView
+    from tswarm.tui.widgets.status_bar import StatusBar
+
+    report_path = tmp_path / "run.json"
+    checks = parse_checks(["p95<60s", "GET /fast: requests<5", "GET /nowhere: max<1s"])
+    options = make_options(
+        "run", testfile, target, json=str(report_path), checks=checks, check_abort=True, check_grace=0.0
+    )
+    run = real_runs(options, worker_count=1, linked_local=True)
+    app = run.app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await wait_until(pilot, lambda s: s.state is RunState.READY, "the master is ready", run)
+        assert [c.status for c in app.snapshot.checks] == [CheckStatus.PENDING] * 3
+        await start_from_dialog(pilot, 2, 20)
+        stopped = await wait_until(
+            pilot,
+            lambda s: s.state is RunState.STOPPED and s.stopped_by_check is not None,
+            "the breached check stopped the test",
+            run,
+        )
+        assert stopped.stopped_by_check.startswith("GET /fast: requests<5 (observed ")
+        served = target.counts()["total"]
+        final = await wait_until(pilot, lambda s: requests(s) == served, "every request is counted", run)
+        assert [c.status for c in final.checks] == [
+            CheckStatus.PASSED,
+            CheckStatus.BREACHED,
+            CheckStatus.BREACHED,  # nothing matched its scope, and the test ended
+        ]
+        await pilot.pause(1.2)  # one redraw tick
+        bar = str(app.query_one(StatusBar).render())
+        assert "checks ✗ 2 of 3 breached" in bar
+        assert "stopped by check GET /fast: requests<5" in bar
+        await pilot.press("8")
+        await pilot.pause()
+        view = app.query_one(ChecksView)
+        assert [view._by_key[key].check for key in view.query_one("#checks-table").row_keys_shown] == [
+            "GET /fast: requests<5",
+            "GET /nowhere: max<1s",
+            "p95<60s",
+        ]
+        await pilot.press("q")
+        await wait_until_exited(pilot)
+    assert run.tui.finish() == 3
+    recorded = json.loads(report_path.read_text())["checks"]
+    last = run.tui.master.snapshot()
+    assert [(c["check"], c["passed"], c["observed"]) for c in recorded] == [
+        (c.check, c.status is CheckStatus.PASSED, c.observed) for c in last.checks
+    ]
+    assert run.workers[0].wait(WAIT) == 0

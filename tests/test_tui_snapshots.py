@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_fixtures import FakeController
+from tui_fixtures import CHECK_ROWS, FakeController
 
 from tswarm.controller.snapshot import RunState
 from tswarm.tui import TswarmApp
@@ -55,6 +55,7 @@ def _press(*keys: str):
         pytest.param("5", id="exceptions"),
         pytest.param("6", id="logs"),
         pytest.param("7", id="distributions"),
+        pytest.param("8", id="checks-none"),
         pytest.param("question_mark", id="help"),
     ],
 )
@@ -113,3 +114,10 @@ def test_endpoint_drill_down(snap_compare, size: tuple[int, int]) -> None:
 
     app = TswarmApp(FakeController.running())
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_checks_view(snap_compare, size: tuple[int, int]) -> None:
+    """The Checks view and the status bar's badge with one breached, one waiting and two holding checks."""
+    app = TswarmApp(FakeController.running(checks=CHECK_ROWS))
+    assert snap_compare(app, terminal_size=size, run_before=_press("8"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tswarm.controller.snapshot import (
+    CheckRow,
+    CheckStatus,
     EntryDetail,
     EntryRow,
     ExceptionRow,
@@ -297,6 +299,9 @@ class FakeController:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     #: the (method, name) asked for with watch_entry
     watched: tuple[str, str] | None = None
+    #: the snapshot's --check verdicts (see CHECK_ROWS) and the check that stopped the test, if any
+    checks: tuple[CheckRow, ...] = ()
+    stopped_by_check: str | None = None
 
     @classmethod
     def running(cls, **kwargs: Any) -> FakeController:
@@ -316,6 +321,8 @@ class FakeController:
             host=self.host,
             run_time=self.run_time,
             empty=not self.has_stats,
+            checks=self.checks,
+            stopped_by_check=self.stopped_by_check,
         )
         watched = next(
             (e for e in (*snapshot.entries, snapshot.total) if e.key == self.watched and e.num_requests), None
@@ -360,3 +367,30 @@ class FakeController:
     def names(self) -> list[str]:
         """The names of the methods called, in order."""
         return [call[0] for call in self.calls]
+
+
+#: four checks on the fixture's run: one breached, one waiting for its endpoint, two that hold
+CHECK_ROWS = (
+    CheckRow("p95<500ms", "Aggregated", "p95", 410.0, "410ms", "< 500ms", CheckStatus.PASSED),
+    CheckRow("fail_ratio<1%", "Aggregated", "fail_ratio", 0.0064, "0.64%", "< 1%", CheckStatus.PASSED),
+    CheckRow(
+        "POST /api/checkout: p99<1s",
+        "POST /api/checkout",
+        "p99",
+        2544.0,
+        "2544ms",
+        "< 1s",
+        CheckStatus.BREACHED,
+    ),
+    CheckRow(
+        "GET /api/orders: max<2s",
+        "GET /api/orders",
+        "max",
+        None,
+        "no request matched",
+        "< 2s",
+        CheckStatus.PENDING,
+    ),
+)
+#: the same four checks, all holding
+CHECK_ROWS_PASSING = tuple(dataclasses.replace(row, status=CheckStatus.PASSED) for row in CHECK_ROWS)

@@ -13,6 +13,8 @@ the TUI is shown.
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +66,18 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
     from tswarm.tui.settings import settings_path
 
     environment = master.environment
-    reporter = HeadlessReporter(environment, options, user_count=lambda: master.user_count, live_table=False)
+    reporter = HeadlessReporter(
+        environment,
+        options,
+        user_count=lambda: master.user_count,
+        live_table=False,
+        stop_test=lambda: _stop_on_breach(master, reporter),
+        stream=_CurrentStderr(),
+    )
     master.outputs_writer = reporter.write_outputs
+    # the snapshots carry the checks' verdicts, for the status bar's badge and the Checks view
+    master.checks = tuple(options.checks)
+    environment.events.test_start.add_listener(lambda **_: _judge_afresh(master, reporter))
     master.start_in_thread(reporter=reporter)
     app = TswarmApp(
         master,
@@ -76,6 +88,38 @@ def build_master_tui(options: RunOptions, master: Any) -> MasterTui:
         settings_file=settings_path(),
     )
     return MasterTui(options, master, reporter, app)
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is when written to: while the app runs, Textual's capture (the --check-abort
+    line would otherwise land in the middle of the screen; the status bar says it instead), after it
+    the terminal again, for the summary."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
+
+
+def _stop_on_breach(master: Any, reporter: HeadlessReporter) -> None:
+    """--check-abort under the TUI: stop the test (the app stays, showing why) on the master's loop."""
+    master.checks_at_abort = reporter.abort_verdicts
+    master.stop()
+
+
+def _judge_afresh(master: Any, reporter: HeadlessReporter) -> None:
+    """A new test in the TUI (its stats start from zero): --check-grace counts from its start, and an
+    abort of an earlier test no longer stops or marks it."""
+    reporter.started_at = time.time()
+    reporter.abort_verdicts = None
+    master.checks_at_abort = None
 
 
 def run_master_tui(options: RunOptions, master: Any) -> int:

@@ -50,6 +50,7 @@ from tswarm.ramp import SHAPE_TICK, ShapeStepper, describe_counts
 from tswarm.stats import StatsHistory
 
 if TYPE_CHECKING:
+    from tswarm.checks import Check, CheckVerdict
     from tswarm.roles import RunEnvironment
     from tswarm.secret import CurveKeys
 
@@ -129,6 +130,10 @@ class MasterRunner:
         self.stopped_at: float | None = None
         self.run_time: float | None = None
         self.history = StatsHistory()
+        #: the --check list the snapshots evaluate (set by the front-end; empty: no checks)
+        self.checks: tuple[Check, ...] = ()
+        #: the checks' verdicts when --check-abort stopped the test (set by the front-end), or None
+        self.checks_at_abort: list[CheckVerdict] | None = None
 
         # with keys, only workers that hold the same secret get in, and every frame is encrypted
         self.link = MasterLink(master_bind_host, master_bind_port, keys)
@@ -733,6 +738,8 @@ class MasterRunner:
             logs=self._run_log.lines,
             percentiles=self.percentiles,
             watched=self._watched_entry,
+            checks=self.checks,
+            checks_at_abort=self.checks_at_abort,
         )
 
 

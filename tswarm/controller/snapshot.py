@@ -8,12 +8,15 @@ threads and easy to build by hand for deterministic UI tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 # the states are the protocol's (a worker reports its own); re-exported for the front-ends
 from tswarm.protocol.states import RunState, WorkerState
 
 __all__ = [
     "EntryDetail",
+    "CheckRow",
+    "CheckStatus",
     "EntryRow",
     "ExceptionRow",
     "FailureRow",
@@ -136,6 +139,33 @@ class LogLine:
     message: str
 
 
+class CheckStatus(Enum):
+    """Where a pass/fail check stands on the whole-test numbers so far."""
+
+    PASSED = "passed"
+    BREACHED = "breached"
+    #: no request matched its scope yet (while the test runs; at the end that breaches it)
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One ``--check`` and its verdict now (the JSON report's ``checks`` item, formatted to show)."""
+
+    #: the check in its canonical form, e.g. ``GET /cart: p95<300ms``
+    check: str
+    #: ``Aggregated`` or the endpoint (pattern) it is scoped to
+    scope: str
+    metric: str
+    #: the observed value in the check's unit (ms, fraction, count, requests/s); None: nothing matched
+    observed: float | None
+    #: the observed value with its unit, e.g. ``412ms``, or ``no request matched``
+    observed_text: str
+    #: the comparison and limit, e.g. ``< 300ms``
+    limit_text: str
+    status: CheckStatus
+
+
 @dataclass(frozen=True)
 class RunSnapshot:
     host: str
@@ -168,6 +198,10 @@ class RunSnapshot:
     total_detail: EntryDetail | None = None
     #: the detail of the entry asked for with ``watch_entry`` (None when none is, or it has no requests yet)
     detail: EntryDetail | None = None
+    #: the --check verdicts on the whole-test numbers so far, in the order given (empty: no checks)
+    checks: tuple[CheckRow, ...] = ()
+    #: the breached check that stopped the test under --check-abort, with what it observed, or None
+    stopped_by_check: str | None = None
 
     @property
     def remaining(self) -> float | None:

@@ -1,20 +1,22 @@
 """Builds the :class:`~tswarm.controller.snapshot.RunSnapshot` the front-ends draw, from the master's state.
 
-Plain Python; may import the controller's snapshot, outputs and workers modules and tswarm.stats.
+Plain Python; may import the controller's snapshot, outputs and workers modules, tswarm.checks and
+tswarm.stats.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tswarm.checks import Check, CheckVerdict, evaluate_checks
 from tswarm.controller.outputs import entry_detail, entry_rows, exception_rows, failure_rows, history_points
-from tswarm.controller.snapshot import LogLine, RunSnapshot, RunState
+from tswarm.controller.snapshot import CheckRow, CheckStatus, LogLine, RunSnapshot, RunState
 from tswarm.controller.workers import WorkerNodes
 from tswarm.stats import StatsHistory
 
-__all__ = ["build_snapshot"]
+__all__ = ["build_snapshot", "check_rows"]
 
 _ACTIVE = (RunState.SPAWNING, RunState.RUNNING)
 
@@ -34,12 +36,16 @@ def build_snapshot(
     stopped_at: float | None = None,
     heartbeat_interval: float = 1.0,
     watched: tuple[str, str] | None = None,
+    checks: Sequence[Check] = (),
+    checks_at_abort: Sequence[CheckVerdict] | None = None,
 ) -> RunSnapshot:
     """The picture of the run now: ``state`` reads "waiting for workers" while a ready master has none.
 
     Missing workers are left out of ``user_count`` and ``workers_ready``; after a stop (``stopped_at``)
     the elapsed time stands still, also when the statistics are reset. ``watched``: the (method, name)
-    whose :class:`~tswarm.controller.snapshot.EntryDetail` goes in too.
+    whose :class:`~tswarm.controller.snapshot.EntryDetail` goes in too. ``checks`` are evaluated here
+    (once, and only when there are some); ``checks_at_abort`` are their verdicts when --check-abort
+    stopped the test (see :func:`check_rows`).
     """
     stats = environment.stats
     in_order = workers.in_order()
@@ -84,7 +90,58 @@ def build_snapshot(
         # without current percentiles: the Distributions view draws the histogram (1-2 ms a second)
         total_detail=entry_detail(stats.total, current=False),
         detail=detail,
+        checks=check_rows(stats, checks, checks_at_abort, ended=state is RunState.STOPPED),
+        stopped_by_check=_stopped_by(checks_at_abort),
     )
+
+
+def check_rows(
+    stats: Any,
+    checks: Sequence[Check],
+    checks_at_abort: Sequence[CheckVerdict] | None = None,
+    *,
+    ended: bool,
+) -> tuple[CheckRow, ...]:
+    """Each check's verdict on the whole-test numbers of ``stats`` so far, as the JSON report would
+    give it: a check that stopped the test (``checks_at_abort``) stays breached, and a scope no request
+    matched is pending until the test ``ended``, breached after."""
+    if not checks:
+        return ()
+    verdicts = evaluate_checks(stats, checks)
+    if checks_at_abort is not None and len(checks_at_abort) == len(verdicts):
+        verdicts = [
+            early if (now.passed and not early.passed) else now
+            for now, early in zip(verdicts, checks_at_abort, strict=True)
+        ]
+    rows = []
+    for verdict in verdicts:
+        if verdict.passed:
+            status = CheckStatus.PASSED
+        elif verdict.observed is None and not ended:
+            status = CheckStatus.PENDING
+        else:
+            status = CheckStatus.BREACHED
+        check = verdict.check
+        rows.append(
+            CheckRow(
+                check=check.text(),
+                scope=check.scope,
+                metric=check.metric,
+                observed=verdict.observed,
+                observed_text=verdict.observed_text,
+                limit_text=verdict.limit_text,
+                status=status,
+            )
+        )
+    return tuple(rows)
+
+
+def _stopped_by(checks_at_abort: Sequence[CheckVerdict] | None) -> str | None:
+    """The first check breached when --check-abort stopped the test, and what it observed."""
+    for verdict in checks_at_abort or ():
+        if not verdict.passed and verdict.observed is not None:
+            return f"{verdict.check.text()} (observed {verdict.observed_text})"
+    return None
 
 
 def _class_host(user_classes: list[type]) -> str:

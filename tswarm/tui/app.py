@@ -35,6 +35,7 @@ from tswarm.tui.screens.write import WriteScreen
 from tswarm.tui.settings import load_theme, save_theme
 from tswarm.tui.svg import svg_for_every_renderer
 from tswarm.tui.widgets.charts_view import ChartsView
+from tswarm.tui.widgets.checks_view import ChecksView
 from tswarm.tui.widgets.distributions_view import DistributionsView
 from tswarm.tui.widgets.exceptions_view import ExceptionsView
 from tswarm.tui.widgets.failures_view import FailuresView
@@ -137,7 +138,16 @@ class TswarmApp(App[None]):
 
     def _make_view(
         self, pane: str
-    ) -> StatsView | ChartsView | WorkersView | FailuresView | ExceptionsView | LogView | DistributionsView:
+    ) -> (
+        StatsView
+        | ChartsView
+        | WorkersView
+        | FailuresView
+        | ExceptionsView
+        | LogView
+        | DistributionsView
+        | ChecksView
+    ):
         match pane:
             case "stats":
                 return StatsView(percentiles=self.percentiles, id="stats-view")
@@ -153,6 +163,8 @@ class TswarmApp(App[None]):
                 return LogView(id="logs-view")
             case "distributions":
                 return DistributionsView(id="distributions-view")
+            case "checks":
+                return ChecksView(id="checks-view")
         raise ValueError(pane)
 
     def on_mount(self) -> None:

@@ -33,6 +33,7 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("exceptions", "Exceptions"),
     ("logs", "Logs"),
     ("distributions", "Distributions"),
+    ("checks", "Checks"),
 )
 
 _USERS = Binding.Group("users", compact=True)

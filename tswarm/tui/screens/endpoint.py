@@ -27,7 +27,7 @@ from tswarm.controller.formatting import (
 )
 from tswarm.controller.snapshot import EntryDetail, EntryRow, RunSnapshot
 from tswarm.tui.widgets.distribution import BarList, ResponseTimeHistogram, error_shares, status_code_shares
-from tswarm.tui.widgets.time_chart import TimeChart
+from tswarm.tui.widgets.time_chart import ChartSeries, TimeChart
 
 __all__ = ["AGGREGATE_KEY", "EndpointScreen", "entry_for_row_key"]
 
@@ -65,9 +65,6 @@ class EndpointScreen(Screen[None]):
         #endpoint-middle { height: 14; }
         #endpoint-middle > Vertical { width: 1fr; padding: 0 1; }
         #endpoint-failures { height: auto; padding: 0 1; }
-        #endpoint-chart-rps { color: $success; }
-        #endpoint-chart-p50 { color: $primary; }
-        #endpoint-chart-p95 { color: $warning; }
         TimeChart { height: 1fr; min-height: 3; }
     }
     """
@@ -78,6 +75,7 @@ class EndpointScreen(Screen[None]):
         self._last_snapshot: RunSnapshot | None = None
         self._times: list[float] = []
         self._rps: list[float] = []
+        self._fails: list[float] = []
         self._p50: list[float] = []
         self._p95: list[float] = []
 
@@ -100,9 +98,8 @@ class EndpointScreen(Screen[None]):
                     yield Static("Response times", classes="endpoint-title")
                     yield ResponseTimeHistogram(id="endpoint-histogram")
                 with Vertical():
-                    yield TimeChart("Requests/s", format_rps, id="endpoint-chart-rps")
-                    yield TimeChart("Median (p50)", _ms, id="endpoint-chart-p50")
-                    yield TimeChart("p95", _ms, id="endpoint-chart-p95")
+                    yield TimeChart("Requests/s", format_rps, show_time_axis=False, id="endpoint-chart-rps")
+                    yield TimeChart("Response times (ms)", format_ms, id="endpoint-chart-latency")
             with Vertical(id="endpoint-failures"):
                 yield Static("Errors", classes="endpoint-title")
                 yield BarList("No errors", id="endpoint-errors")
@@ -165,14 +162,31 @@ class EndpointScreen(Screen[None]):
         for series, value in (
             (self._times, when),
             (self._rps, entry.current_rps),
+            (self._fails, entry.current_fail_per_sec),
             (self._p50, detail.current_p50),
             (self._p95, detail.current_p95),
         ):
             series.append(value)
             del series[:-MAX_SAMPLES]
-        self.query_one("#endpoint-chart-rps", TimeChart).set_series(self._rps, self._times)
-        self.query_one("#endpoint-chart-p50", TimeChart).set_series(self._p50, self._times)
-        self.query_one("#endpoint-chart-p95", TimeChart).set_series(self._p95, self._times)
+        origin = snapshot.started_at
+
+        def points(values: list[float]) -> list[tuple[float, float]]:
+            return list(zip(self._times, values, strict=True))
+
+        self.query_one("#endpoint-chart-rps", TimeChart).set_series(
+            [
+                ChartSeries("requests/s", points(self._rps), "$success"),
+                ChartSeries("failures/s", points(self._fails), "$error"),
+            ],
+            origin,
+        )
+        self.query_one("#endpoint-chart-latency", TimeChart).set_series(
+            [
+                ChartSeries("p50", points(self._p50), "$primary", "max"),
+                ChartSeries("p95", points(self._p95), "$warning", "max"),
+            ],
+            origin,
+        )
 
     @staticmethod
     def _figures(entry: EntryRow | None) -> Table | Text:

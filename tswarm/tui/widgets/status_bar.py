@@ -7,7 +7,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from tswarm.controller.formatting import format_count, format_duration, format_percent, format_rps
-from tswarm.controller.snapshot import RunSnapshot, RunState, WorkerState
+from tswarm.controller.snapshot import CheckStatus, RunSnapshot, RunState, WorkerState
 
 __all__ = ["StatusBar"]
 
@@ -115,6 +115,34 @@ class StatusBar(Widget):
         ]
         if elapsed is not None:
             segments.append(elapsed)
+        return segments + self._check_segments(snap)
+
+    def _check_segments(self, snap: RunSnapshot) -> list[Text]:
+        """The --check badge (none without checks), and why the test stopped when a check stopped it."""
+        if not snap.checks:
+            return []
+        total = len(snap.checks)
+        breached = sum(1 for c in snap.checks if c.status is CheckStatus.BREACHED)
+        pending = sum(1 for c in snap.checks if c.status is CheckStatus.PENDING)
+        if breached:
+            badge = Text(
+                f"✗ {breached} of {total} breached", self.get_component_rich_style("status-bar--bad")
+            )
+        elif pending:
+            badge = Text(
+                f"✓ {total - pending}/{total}, {pending} waiting",
+                self.get_component_rich_style("status-bar--warn"),
+            )
+        else:  # the running state's green: all good
+            badge = Text(f"✓ {total}/{total}", self.get_component_rich_style("status-bar--running"))
+        segments = [Text.assemble(("checks ", self.get_component_rich_style("status-bar--label")), badge)]
+        if snap.stopped_by_check and snap.state in (RunState.STOPPING, RunState.STOPPED):
+            segments.append(
+                Text(
+                    f"stopped by check {snap.stopped_by_check}",
+                    self.get_component_rich_style("status-bar--bad"),
+                )
+            )
         return segments
 
     def _lines(self, width: int) -> list[Text]:
