@@ -141,11 +141,18 @@ async def drive(tui: Any, svg_dir: Path) -> list[str]:
             ("4", "failures"),
             ("5", "exceptions"),
             ("6", "logs"),
+            ("7", "distributions"),
+            ("8", "checks"),
         ):
             await pilot.press(key)
             await shot(name)
         await pilot.press("1")
         await shot("statistics")
+        # the drill-down of the endpoint with failures of several kinds, after a few seconds of its charts
+        await pilot.press("slash", *"checkout", "enter", "enter")
+        await pilot.pause(5.0)
+        await shot("endpoint")
+        await pilot.press("escape", "slash", "ctrl+u", "enter")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await shot("help")
@@ -165,6 +172,7 @@ def main() -> None:
     if shutil.which("rsvg-convert") is None:
         sys.exit("rsvg-convert not found: apt-get install -y librsvg2-bin fonts-firacode")
 
+    from tswarm.checks import parse_checks
     from tswarm.cli.distributed import create_master, start_local_workers, stop_processes
     from tswarm.cli.frontend import build_master_tui
     from tswarm.cli.options import RunOptions
@@ -186,6 +194,7 @@ def main() -> None:
             master_bind_host="127.0.0.1",
             master_bind_port=0,
             heartbeat_timeout=10,
+            checks=parse_checks(["p95<500ms", "fail_ratio<5%", "GET /items/*: p99<100ms", "rps>=20"]),
         )
         master = create_master(options)
         tui = build_master_tui(options, master)

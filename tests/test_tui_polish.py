@@ -283,6 +283,10 @@ async def test_tabs_get_short_labels_when_narrow() -> None:
         labels = [tabs.get_tab(pane).label.plain for pane, _ in VIEWS]
         assert labels[0] == "1 Stats" and labels[4] == "5 Exc"
         assert sum(len(label) + 2 for label in labels) <= 64
+        await pilot.resize_terminal(60, 20)  # the smallest size the app draws at: two letters each
+        await pilot.pause()
+        labels = [tabs.get_tab(pane).label.plain for pane, _ in VIEWS]
+        assert labels[0] == "1 St" and sum(len(label) + 2 for label in labels) <= 60
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert tabs.get_tab("exceptions").label.plain == "5 Exceptions"

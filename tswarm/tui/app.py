@@ -61,11 +61,13 @@ _SECONDARY_KEYS = frozenset(
 #: the tab labels when the terminal is too narrow for the titles
 _SHORT_TITLES = {
     "stats": "Stats",
-    "charts": "Charts",
+    "charts": "Chart",
     "workers": "Work",
-    "failures": "Fails",
+    "failures": "Fail",
     "exceptions": "Exc",
     "logs": "Logs",
+    "distributions": "Dist",
+    "checks": "Chk",
 }
 #: seconds a +/-/]/[ target waits to show in a snapshot before the snapshot's target counts again
 REQUESTED_TARGET_PATIENCE = 5.0
@@ -247,10 +249,16 @@ class TswarmApp(App[None]):
             tabs = self.screen_stack[0].query_one("#views", TabbedContent)
         except (IndexError, NoMatches):
             return
-        long_labels = [f"{number} {title}" for number, (_, title) in enumerate(VIEWS, start=1)]
-        short = sum(len(label) + 2 for label in long_labels) > width  # each tab has a cell of padding a side
-        for number, (pane, title) in enumerate(VIEWS, start=1):
-            label = f"{number} {_SHORT_TITLES.get(pane, title[:5]) if short else title}"
+        # the longest labels that fit: titles, short titles, then numbers with two letters
+        for titles in (
+            [title for _, title in VIEWS],
+            [_SHORT_TITLES.get(pane, title[:4]) for pane, title in VIEWS],
+            [_SHORT_TITLES.get(pane, title)[:2] for pane, title in VIEWS],
+        ):
+            labels = [f"{number} {title}" for number, title in enumerate(titles, start=1)]
+            if sum(len(label) + 2 for label in labels) <= width:  # each tab has a cell of padding a side
+                break
+        for (pane, _), label in zip(VIEWS, labels, strict=True):
             tab = tabs.get_tab(pane)
             if tab.label.plain != label:
                 tab.label = label
