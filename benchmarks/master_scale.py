@@ -5,14 +5,24 @@ Each simulated worker speaks the real protocol (docs/protocol.md): hello, a hear
 ``NODEID#hb`` socket, and a stats delta a second with 50 endpoints (built with RequestStats.take_delta
 from freshly logged requests), answering spawn/stop/quit as a worker does.
 
+The simulated workers must not be the bottleneck: each generator process builds one delta a second and
+packs it once; each worker's frame is that packed delta spliced between its own few fields (its node id,
+the time it was sent), so a generator costs little more than ZeroMQ's (and CURVE's) work per frame.
+
 For each N it measures, over a fixed window once all workers run:
-  * the master process's CPU (psutil cpu_times; 100% = one core),
-  * whether every report sent was merged, and how late the latest one was (lag),
+  * the master process's CPU (psutil cpu_times; 100% = one core), and its threads' shares: the Python
+    main thread (decoding, checks, merging, the loop), libzmq's I/O thread (TCP, and CURVE's
+    encryption with a secret) and the others (the socket monitor, the secret's ZAP handler);
+  * the generators' CPU and the machine's (2 cores shared with other work: the load is printed);
+  * whether every report sent was merged, and how late the latest one was (lag);
   * whether any worker was falsely marked missing (heartbeat timeout 5 s here, 60 s by default).
 
-N goes 50, 100, 200 and then doubles while the master keeps up (bounded by --max-workers).
+N goes 50, 100, 200 and then doubles while the master keeps up (bounded by --max-workers), or takes
+the sizes given with --workers.
 
     python benchmarks/master_scale.py [--window 8] [--max-workers 800] [--processes 2]
+    python benchmarks/master_scale.py --workers 2000 --secret          # the target of issue 10
+    python benchmarks/master_scale.py --workers 2000 --secret --profile /tmp/master.prof
 
 With ``--secret-cost N`` it measures instead what a shared secret (CURVE: authentication and encryption
 of every frame) costs the master at N workers: with and without, alternating, twice each.
@@ -49,7 +59,9 @@ class SimUser:
     fixed_count = 0
 
 
-def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> None:
+def run_master(
+    info: Any, results: Any, n: int, secret: str | None = None, profile: str | None = None
+) -> None:
     from tswarm.env import Environment
     from tswarm.secret import CurveKeys
 
@@ -86,12 +98,19 @@ def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> No
                 missing.update(w.node_id for w in runner.workers.values() if w.missing)
 
         watcher = asyncio.create_task(watch_missing())
-        code = await runner.run_headless(n, float(n), expect_workers=n, expect_workers_max_wait=60)
+        code = await runner.run_headless(n, float(n), expect_workers=n, expect_workers_max_wait=120)
         watcher.cancel()
         return code
 
     info.put((os.getpid(), runner.bind_port))
-    code = asyncio.run(main())
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        code = profiler.runcall(asyncio.run, main())
+        profiler.dump_stats(profile)
+    else:
+        code = asyncio.run(main())
     lags.sort()
     results.put(
         {
@@ -106,9 +125,21 @@ def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> No
     )
 
 
+def _map_header(size: int) -> bytes:
+    assert size < 16
+    return bytes([0x80 | size])
+
+
 def run_workers(
-    port: int, ids: list[str], connected: Any, results: Any, seed: int, secret: str | None = None
+    port: int,
+    ids: list[str],
+    connected: Any,
+    results: Any,
+    seed: int,
+    secret: str | None = None,
+    requests_per_endpoint: int = 4,
 ) -> None:
+    import msgpack
     import zmq
 
     from tswarm.protocol import PROTOCOL_VERSION, decode, encode
@@ -116,6 +147,7 @@ def run_workers(
     from tswarm.stats import RequestStats
 
     keys = CurveKeys.from_secret(secret) if secret else None
+    pack = msgpack.Packer(use_bin_type=True).pack
 
     rng = random.Random(seed)
     context = zmq.Context()
@@ -149,21 +181,45 @@ def run_workers(
     names = [f"/api/endpoint/{i}" for i in range(ENDPOINTS)]
     sent = 0
     next_tick = time.monotonic()
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
+    # the parts of a frame that are the same for every worker: [type, data, node_id], data a map
+    stats_head = b"\x93" + pack("stats") + _map_header(4)
+    beat_head = b"\x93" + pack("heartbeat") + _map_header(5)
+    beat_body = (
+        pack("state")
+        + pack("running")
+        + pack("user_count")
+        + pack(1)
+        + pack("cpu")
+        + pack(10.0)
+        + pack("memory")
+        + pack(50_000_000)
+        + pack("timestamp")
+    )
 
-    def send_stats(node_id: str, delta: dict[str, Any]) -> None:
-        nonlocal sent
+    def stats_frame(node_id: str, packed_delta: bytes) -> bytes:
         counts = users.get(node_id, {})
-        data = {
-            "stats": delta,
-            "user_count": sum(counts.values()),
-            "user_classes_count": counts,
-            "extra": {"sent": time.time()},
-        }
-        main[node_id].send(encode("stats", data, node_id))
+        return b"".join(
+            (
+                stats_head,
+                pack("stats"),
+                packed_delta,
+                pack("user_count"),
+                pack(sum(counts.values())),
+                pack("user_classes_count"),
+                pack(counts),
+                pack("extra"),
+                pack({"sent": time.time()}),
+                pack(node_id),
+            )
+        )
+
+    def send_stats(node_id: str, packed_delta: bytes) -> None:
+        nonlocal sent
+        main[node_id].send(stats_frame(node_id, packed_delta), copy=False)
         sent += 1
 
-    empty = RequestStats().take_delta()
+    empty = pack(RequestStats().take_delta())
     while len(done) < len(ids) and time.monotonic() < deadline:
         timeout = max(0, int((next_tick - time.monotonic()) * 1000))
         for sock, _ in poller.poll(timeout):
@@ -191,49 +247,57 @@ def run_workers(
             next_tick += 1.0
             # one fresh delta a second for all of this process's workers: 50 endpoints, a few errors
             for name in names:
-                for _ in range(4):
+                for _ in range(requests_per_endpoint):
                     stats.log_request("GET", name, rng.lognormvariate(4, 0.8), 1200)
                 if rng.random() < 0.1:
                     stats.log_error("GET", name, "HTTPError('500 Server Error')")
-            delta = stats.take_delta()
+            packed_delta = pack(stats.take_delta())
             for node_id in ids:
                 if node_id in done:
                     continue
                 if node_id not in acked:
                     main[node_id].send(encode("hello", hello, node_id))
                     continue
-                beat[node_id].send(
-                    encode(
-                        "heartbeat",
-                        {
-                            "state": "running",
-                            "user_count": 1,
-                            "cpu": 10.0,
-                            "memory": 50_000_000,
-                            "timestamp": time.time(),
-                        },
-                        node_id,
-                    )
-                )
-                send_stats(node_id, delta)
+                beat[node_id].send(b"".join((beat_head, beat_body, pack(time.time()), pack(node_id))))
+                send_stats(node_id, packed_delta)
     for sock in owner:
         sock.close()
     context.term()
     results.put({"sent": sent})
 
 
-def measure(n: int, window: float, processes: int, secret: str | None = None) -> dict[str, Any]:
+def _thread_times(process: psutil.Process) -> dict[str, float]:
+    """CPU seconds of a process's threads, grouped: the main thread, libzmq's I/O threads, the others."""
+    groups = {"main": 0.0, "zmq_io": 0.0, "other": 0.0}
+    for thread in process.threads():
+        try:
+            name = Path(f"/proc/{process.pid}/task/{thread.id}/comm").read_text().strip()
+        except OSError:
+            name = ""
+        group = "main" if thread.id == process.pid else "zmq_io" if name.startswith("ZMQbg/IO") else "other"
+        groups[group] += thread.user_time + thread.system_time
+    return groups
+
+
+def measure(
+    n: int,
+    window: float,
+    processes: int,
+    secret: str | None = None,
+    requests_per_endpoint: int = 4,
+    profile: str | None = None,
+) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     info, results, worker_results = ctx.Queue(), ctx.Queue(), ctx.Queue()
     connected = ctx.Value("i", 0)
-    master = ctx.Process(target=run_master, args=(info, results, n, secret), daemon=True)
+    master = ctx.Process(target=run_master, args=(info, results, n, secret, profile), daemon=True)
     master.start()
     master_pid, port = info.get(timeout=30)
     ids = [f"sim{n}_{i}" for i in range(n)]
     procs = [
         ctx.Process(
             target=run_workers,
-            args=(port, ids[p::processes], connected, worker_results, p, secret),
+            args=(port, ids[p::processes], connected, worker_results, p, secret, requests_per_endpoint),
             daemon=True,
         )
         for p in range(processes)
@@ -241,24 +305,42 @@ def measure(n: int, window: float, processes: int, secret: str | None = None) ->
     for proc in procs:
         proc.start()
     started = time.monotonic()
-    while connected.value < n and time.monotonic() - started < 60:
+    while connected.value < n and time.monotonic() - started < 120:
         time.sleep(0.1)
-    time.sleep(2.0)  # let the spawn settle and the first reports flow
+    time.sleep(3.0)  # let the spawn settle and the first reports flow
     process = psutil.Process(master_pid)
+    generators = [psutil.Process(p.pid) for p in procs]
     before = process.cpu_times()
+    threads_before = _thread_times(process)
+    generators_before = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
+    psutil.cpu_percent()
     t0 = time.monotonic()
     time.sleep(window)
     after = process.cpu_times()
+    threads_after = _thread_times(process)
+    generators_after = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
+    machine = psutil.cpu_percent() * (os.cpu_count() or 1)
+    load = os.getloadavg()[0]
     elapsed = time.monotonic() - t0
     cpu = 100.0 * ((after.user - before.user) + (after.system - before.system)) / elapsed
+    threads = {k: 100.0 * (threads_after[k] - threads_before[k]) / elapsed for k in threads_after}
     os.kill(master_pid, signal.SIGTERM)
-    result = results.get(timeout=60)
-    sent = sum(worker_results.get(timeout=30)["sent"] for _ in procs)
+    result = results.get(timeout=120)
+    sent = sum(worker_results.get(timeout=60)["sent"] for _ in procs)
     for proc in [*procs, master]:
         proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-    result.update(n=n, cpu=cpu, sent=sent, connected=connected.value)
+    result.update(
+        n=n,
+        cpu=cpu,
+        threads=threads,
+        generators=100.0 * (generators_after - generators_before) / elapsed,
+        machine=machine,
+        load=load,
+        sent=sent,
+        connected=connected.value,
+    )
     return result
 
 
@@ -268,7 +350,28 @@ def main() -> None:
     )
     parser.add_argument("--window", type=float, default=8.0, help="seconds of CPU measurement per N")
     parser.add_argument("--max-workers", type=int, default=800)
-    parser.add_argument("--processes", type=int, default=2, help="processes playing the workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="measure these N (default: 50, 100, 200, ... doubling)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="processes playing the workers (default: 2, and 1 per 500 beyond)",
+    )
+    parser.add_argument("--secret", action="store_true", help="master and workers share a secret (CURVE)")
+    parser.add_argument(
+        "--requests-per-endpoint",
+        type=int,
+        default=4,
+        metavar="R",
+        help="requests each worker logs per endpoint and second (4: 200 req/s per worker)",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the master into FILE (one N only)")
     parser.add_argument(
         "--secret-cost",
         type=int,
@@ -277,32 +380,57 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.secret_cost:
-        secret_cost(args.secret_cost, args.window, args.processes)
+        secret_cost(args.secret_cost, args.window, args.processes or _processes(args.secret_cost))
         return
+    from tswarm.secret import new_secret
+
     print(
-        f"{'workers':>7} {'master CPU':>10} {'sent':>7} {'merged':>7} {'max lag':>8} {'p99 lag':>8} "
-        f"{'missing':>7} {'bad':>4}  keeps up"
+        f"{'workers':>7} {'master CPU':>10} {'main':>6} {'zmq io':>6} {'other':>6} {'sent':>7} {'merged':>7} "
+        f"{'max lag':>8} {'p99 lag':>8} {'missing':>7} {'bad':>4} {'gen CPU':>7} {'machine':>7} {'load':>5}  "
+        "keeps up"
     )
-    sizes = [50, 100, 200]
+    sizes = list(args.workers or [50, 100, 200])
     best = 0
     while sizes:
         n = sizes.pop(0)
-        r = measure(n, args.window, args.processes)
-        keeps_up = r["merged"] == r["sent"] and r["max_lag"] < 1.0 and r["missing"] == 0 and r["cpu"] < 100.0
+        r = measure(
+            n,
+            args.window,
+            args.processes or _processes(n),
+            new_secret() if args.secret else None,
+            args.requests_per_endpoint,
+            args.profile,
+        )
+        keeps_up = (
+            r["merged"] == r["sent"]
+            and r["max_lag"] < 1.0
+            and r["missing"] == 0
+            and r["cpu"] < 100.0
+            and r["connected"] == n
+        )
+        t = r["threads"]
         print(
-            f"{n:>7} {r['cpu']:>9.1f}% {r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
-            f"{r['missing']:>7} {r['protocol_errors']:>4}  {'yes' if keeps_up else 'NO'}",
+            f"{n:>7} {r['cpu']:>9.1f}% {t['main']:>5.1f}% {t['zmq_io']:>5.1f}% {t['other']:>5.1f}% "
+            f"{r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
+            f"{r['missing']:>7} {r['protocol_errors']:>4} {r['generators']:>6.0f}% {r['machine']:>6.0f}% "
+            f"{r['load']:>5.2f}  {'yes' if keeps_up else 'NO'}",
             flush=True,
         )
-        if not keeps_up:
+        if not keeps_up and not args.workers:
             break
-        best = n
-        if not sizes and n * 2 <= args.max_workers:
+        if keeps_up:
+            best = max(best, n)
+        if not args.workers and not sizes and n * 2 <= args.max_workers:
             sizes.append(n * 2)
     print(
-        f"largest N kept up with: {best} (bounded by --max-workers {args.max_workers}; "
-        f"{os.cpu_count()} CPUs shared by the master and the simulated workers)"
+        f"largest N kept up with: {best} ({'with' if args.secret else 'without'} a secret; "
+        f"{os.cpu_count()} CPUs shared by the master, the simulated workers and other work; "
+        "CPU 100% = one core, machine = all cores)"
     )
+
+
+def _processes(n: int) -> int:
+    return max(2, (n + 499) // 500)
 
 
 def secret_cost(n: int, window: float, processes: int) -> None:
@@ -316,7 +444,8 @@ def secret_cost(n: int, window: float, processes: int) -> None:
             assert r["connected"] == n and r["merged"] == r["sent"], r
             cpu[with_secret].append(r["cpu"])
             print(
-                f"{n} workers, {'with' if with_secret else 'without'} a secret: master CPU {r['cpu']:.1f}%",
+                f"{n} workers, {'with' if with_secret else 'without'} a secret: master CPU {r['cpu']:.1f}% "
+                f"(libzmq I/O thread {r['threads']['zmq_io']:.1f}%)",
                 flush=True,
             )
     plain, secured = (sum(cpu[k]) / len(cpu[k]) for k in (False, True))

@@ -21,10 +21,12 @@ from tswarm.controller.run_log import RunLog, printable
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.protocol import (
     CUSTOM_TYPE,
+    MASTER_NODE_ID,
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     RESERVED_TYPES,
     Message,
+    encode,
     open_custom,
     split_identity,
 )
@@ -157,10 +159,10 @@ class WorkerMessages:
         now = time.monotonic()
         timestamp = time.time()
         fire = self.environment.events.heartbeat_sent.fire
+        # the same heartbeat for every worker: encoded once
+        frame = encode("heartbeat", {"timestamp": timestamp, "master_id": self.master_id}, MASTER_NODE_ID)
         for worker in list(self.workers.values()):
-            self.link.send(
-                worker.heartbeat_identity, "heartbeat", {"timestamp": timestamp, "master_id": self.master_id}
-            )
+            self.link.send_frame(worker.heartbeat_identity, frame)
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
                 self._mark_missing(worker, "no heartbeat", f"nothing heard for {now - worker.last_seen:.0f}s")
