@@ -37,6 +37,7 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import queue
 import random
 import signal
 import sys
@@ -60,7 +61,12 @@ class SimUser:
 
 
 def run_master(
-    info: Any, results: Any, n: int, secret: str | None = None, profile: str | None = None
+    info: Any,
+    results: Any,
+    n: int,
+    secret: str | None = None,
+    profile: str | None = None,
+    merged_counter: Any = None,
 ) -> None:
     from tswarm.env import Environment
     from tswarm.secret import CurveKeys
@@ -82,6 +88,8 @@ def run_master(
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         nonlocal merged, max_lag
         merged += 1
+        if merged_counter is not None:
+            merged_counter.value = merged  # only this process writes it
         lag = time.time() - data["extra"]["sent"]
         lags.append(lag)
         max_lag = max(max_lag, lag)
@@ -138,6 +146,7 @@ def run_workers(
     seed: int,
     secret: str | None = None,
     requests_per_endpoint: int = 4,
+    finished: Any = None,
 ) -> None:
     import msgpack
     import zmq
@@ -221,6 +230,10 @@ def run_workers(
 
     empty = pack(RequestStats().take_delta())
     while len(done) < len(ids) and time.monotonic() < deadline:
+        if finished is not None and finished.value:
+            # the master has ended (its result is in): what is left (workers it never acknowledged)
+            # stops within a few seconds
+            deadline = min(deadline, time.monotonic() + 5)
         timeout = max(0, int((next_tick - time.monotonic()) * 1000))
         for sock, _ in poller.poll(timeout):
             node_id = owner[sock]
@@ -290,14 +303,27 @@ def measure(
     ctx = mp.get_context("fork")
     info, results, worker_results = ctx.Queue(), ctx.Queue(), ctx.Queue()
     connected = ctx.Value("i", 0)
-    master = ctx.Process(target=run_master, args=(info, results, n, secret, profile), daemon=True)
+    finished = ctx.Value("i", 0)
+    merged_counter = ctx.Value("q", 0, lock=False)
+    master = ctx.Process(
+        target=run_master, args=(info, results, n, secret, profile, merged_counter), daemon=True
+    )
     master.start()
     master_pid, port = info.get(timeout=30)
     ids = [f"sim{n}_{i}" for i in range(n)]
     procs = [
         ctx.Process(
             target=run_workers,
-            args=(port, ids[p::processes], connected, worker_results, p, secret, requests_per_endpoint),
+            args=(
+                port,
+                ids[p::processes],
+                connected,
+                worker_results,
+                p,
+                secret,
+                requests_per_endpoint,
+                finished,
+            ),
             daemon=True,
         )
         for p in range(processes)
@@ -314,8 +340,10 @@ def measure(
     threads_before = _thread_times(process)
     generators_before = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
     psutil.cpu_percent()
+    merged_before = merged_counter.value
     t0 = time.monotonic()
     time.sleep(window)
+    merged_in_window = merged_counter.value - merged_before
     after = process.cpu_times()
     threads_after = _thread_times(process)
     generators_after = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
@@ -325,7 +353,12 @@ def measure(
     cpu = 100.0 * ((after.user - before.user) + (after.system - before.system)) / elapsed
     threads = {k: 100.0 * (threads_after[k] - threads_before[k]) / elapsed for k in threads_after}
     os.kill(master_pid, signal.SIGTERM)
-    result = results.get(timeout=120)
+    try:
+        result = results.get(timeout=120)
+    except queue.Empty:
+        master.join(timeout=1)
+        raise RuntimeError(f"the master gave no result (exit code {master.exitcode})") from None
+    finished.value = 1
     sent = sum(worker_results.get(timeout=60)["sent"] for _ in procs)
     for proc in [*procs, master]:
         proc.join(timeout=10)
@@ -336,6 +369,8 @@ def measure(
         cpu=cpu,
         threads=threads,
         generators=100.0 * (generators_after - generators_before) / elapsed,
+        # the master's CPU per report merged in the window (a report and a heartbeat per worker-second)
+        cpu_per_report=cpu / 100.0 * elapsed / merged_in_window if merged_in_window else float("nan"),
         machine=machine,
         load=load,
         sent=sent,
@@ -378,7 +413,23 @@ def main() -> None:
         metavar="N",
         help="compare the master's CPU at N workers with and without a secret",
     )
+    parser.add_argument(
+        "--replay",
+        type=int,
+        metavar="N",
+        help="measure the master's Python work for N workers in one process, without sockets",
+    )
     args = parser.parse_args()
+    if args.replay:
+        seconds = max(3, int(args.window))
+        r = replay(args.replay, seconds, args.requests_per_endpoint, args.profile)
+        parts = ", ".join(f"{k} {100 * v:.1f}%" for k, v in r.items() if k != "total")
+        print(
+            f"{args.replay} workers x {ENDPOINTS} endpoints, {args.requests_per_endpoint} requests per endpoint "
+            f"and second: the master's Python work takes {100 * r['total']:.1f}% of a core ({parts}); "
+            f"{1e6 * r['total'] / args.replay:.0f} us per worker-second"
+        )
+        return
     if args.secret_cost:
         secret_cost(args.secret_cost, args.window, args.processes or _processes(args.secret_cost))
         return
@@ -386,7 +437,8 @@ def main() -> None:
 
     print(
         f"{'workers':>7} {'master CPU':>10} {'main':>6} {'zmq io':>6} {'other':>6} {'sent':>7} {'merged':>7} "
-        f"{'max lag':>8} {'p99 lag':>8} {'missing':>7} {'bad':>4} {'gen CPU':>7} {'machine':>7} {'load':>5}  "
+        f"{'max lag':>8} {'p99 lag':>8} {'missing':>7} {'bad':>4} {'us/rep':>6} {'gen CPU':>7} {'machine':>7} "
+        f"{'load':>5}  "
         "keeps up"
     )
     sizes = list(args.workers or [50, 100, 200])
@@ -412,7 +464,8 @@ def main() -> None:
         print(
             f"{n:>7} {r['cpu']:>9.1f}% {t['main']:>5.1f}% {t['zmq_io']:>5.1f}% {t['other']:>5.1f}% "
             f"{r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
-            f"{r['missing']:>7} {r['protocol_errors']:>4} {r['generators']:>6.0f}% {r['machine']:>6.0f}% "
+            f"{r['missing']:>7} {r['protocol_errors']:>4} {1e6 * r['cpu_per_report']:>6.0f} "
+            f"{r['generators']:>6.0f}% {r['machine']:>6.0f}% "
             f"{r['load']:>5.2f}  {'yes' if keeps_up else 'NO'}",
             flush=True,
         )
@@ -427,6 +480,79 @@ def main() -> None:
         f"{os.cpu_count()} CPUs shared by the master, the simulated workers and other work; "
         "CPU 100% = one core, machine = all cores)"
     )
+
+
+def replay(n: int, seconds: int, requests_per_endpoint: int, profile: str | None) -> dict[str, float]:
+    """The master's own Python work for ``n`` workers, without sockets: every second, each worker's
+    heartbeat and stats frame go through the link's checks and the message handlers (decode, shape
+    checks, merge), then the master's once-a-second work (heartbeat tick, snapshot, history).
+
+    Returns CPU seconds per simulated second, in total and per part; libzmq's own work (TCP, CURVE) is
+    not in it (the socket runs measure it).
+    """
+    import msgpack
+
+    from tswarm.controller.link import Incoming
+    from tswarm.env import Environment
+    from tswarm.protocol import PROTOCOL_VERSION, decode, split_identity
+    from tswarm.stats import RequestStats
+
+    env = Environment(user_classes=[SimUser])
+    runner = env.create_master_runner("127.0.0.1", 0, heartbeat_interval=1.0, heartbeat_timeout=3600)
+    link, messages = runner.link, runner._messages
+    pack = msgpack.Packer(use_bin_type=True).pack
+    ids = [f"sim{i}" for i in range(n)]
+    for node_id in ids:
+        hello = {"protocol": PROTOCOL_VERSION, "version": "bench", "host": "h", "pid": 1, "cpu_count": 1}
+        messages.on_message(
+            Incoming(node_id.encode(), node_id, node_id, False, decode(pack(["hello", hello, node_id])))
+        )
+    rng = random.Random(1)
+    stats = RequestStats()
+    names = [f"/api/endpoint/{i}" for i in range(ENDPOINTS)]
+    cpu = {"decode+check": 0.0, "handle (merge)": 0.0, "per second": 0.0}
+    clock = time.process_time
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    for _ in range(seconds):
+        for name in names:
+            for _ in range(requests_per_endpoint):
+                stats.log_request("GET", name, rng.lognormvariate(4, 0.8), 1200)
+            if rng.random() < 0.1:
+                stats.log_error("GET", name, "HTTPError('500 Server Error')")
+        delta = stats.take_delta()
+        frames = []
+        for node_id in ids:
+            beat = {"state": "running", "user_count": 1, "cpu": 10.0, "memory": 1, "timestamp": time.time()}
+            data = {"stats": delta, "user_count": 1, "user_classes_count": {}, "extra": {"sent": 0.0}}
+            frames.append([(node_id + "#hb").encode(), pack(["heartbeat", beat, node_id])])
+            frames.append([node_id.encode(), pack(["stats", data, node_id])])
+        for frame in frames:
+            # one at a time, as the link does: each message is freed before the next is decoded
+            t0 = clock()
+            incoming = link._check(frame)
+            t1 = clock()
+            assert incoming is not None
+            messages.on_message(incoming)
+            cpu["decode+check"] += t1 - t0
+            cpu["handle (merge)"] += clock() - t1
+        t2 = clock()
+        messages.heartbeat_tick()
+        runner.history.record(env.stats, runner.user_count)
+        runner._refresh_snapshot()
+        cpu["per second"] += clock() - t2
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    runner.close()
+    assert split_identity(ids[0] + "#hb") == (ids[0], True)
+    result = {k: v / seconds for k, v in cpu.items()}
+    result["total"] = sum(result.values())
+    return result
 
 
 def _processes(n: int) -> int:

@@ -55,7 +55,9 @@ FD_WARNING_INTERVAL = 60.0
 #: vanished, a cut link) has its connection closed, so that its identity is free for it to come back
 ZMTP_HEARTBEAT_IVL_MS = 1000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 5000
-#: messages taken from the socket per wake-up of the loop, beyond the first (see receive_forever)
+#: connections waiting to be accepted (the kernel caps it at net.core.somaxconn)
+LISTEN_BACKLOG = 4096
+#: messages taken from the socket per turn of the loop, beyond the first (see receive_forever)
 RECEIVE_BATCH = 256
 #: how often the monitor thread looks whether the link closed
 MONITOR_POLL_MS = 100
@@ -143,6 +145,9 @@ class MasterLink:
         # frames queued per connection before TCP pushes back on the sender: 8 frames of MAX_FRAME_BYTES
         # at most (ZeroMQ's default, 1,000, would let one peer park 16 GB here)
         self._sync_socket.setsockopt(zmq.RCVHWM, 8)
+        # ZeroMQ listens with a backlog of 100: thousands of workers started at once (a Kubernetes
+        # Deployment) would see their connections dropped and retried after TCP's growing back-off
+        self._sync_socket.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         address = f"tcp://{bracket_host(host)}"
         try:
             if port == 0:
@@ -310,8 +315,8 @@ class MasterLink:
 
         Each wake-up of the loop takes what is queued already (up to RECEIVE_BATCH messages) without
         going back through the loop per message: with thousands of workers, a future and a loop turn
-        per message cost as much as checking it. The batch is bounded so that the heartbeats and the
-        dispatch still get their turn.
+        per message cost as much as checking it. After each batch the loop gets a turn, so that the
+        heartbeats, the dispatch and the signal handlers are never starved by a steady flow.
         """
         sock = self._socket
         raw = self._sync_socket
@@ -335,6 +340,10 @@ class MasterLink:
                     log.warning("Receiving failed: %s", e)
                     break
                 self._handle(frame_objects, on_message)
+            # awaiting a message that is there already returns without a turn of the loop: under a
+            # steady flow (thousands of workers) the heartbeats, the dispatch, the snapshot and the
+            # signal handlers would never run. One turn per batch bounds how long they wait.
+            await asyncio.sleep(0)
 
     def _handle(self, frame_objects: list[Any], on_message: Callable[[Incoming], None]) -> None:
         self._note_source(frame_objects[0])

@@ -225,13 +225,14 @@ class WorkerMessages:
                 node_id, printable(str(data["host"])), pid, int(data.get("cpu_count") or 1), identity
             )
             self.hooks.worker_joined(node_id)
-            log.info(
-                "Worker %s (index %d, %s) connected; %d ready",
-                node_id,
-                worker.index,
-                worker.host,
-                self.workers.live_count,
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "Worker %s (index %d, %s) connected; %d ready",
+                    node_id,
+                    worker.index,
+                    worker.host,
+                    self.workers.live_count,
+                )
             self.environment.events.worker_connect.fire(client_id=node_id)
         else:
             worker.last_seen = time.monotonic()
