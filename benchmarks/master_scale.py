@@ -5,14 +5,29 @@ Each simulated worker speaks the real protocol (docs/protocol.md): hello, a hear
 ``NODEID#hb`` socket, and a stats delta a second with 50 endpoints (built with RequestStats.take_delta
 from freshly logged requests), answering spawn/stop/quit as a worker does.
 
-For each N it measures, over a fixed window once all workers run:
-  * the master process's CPU (psutil cpu_times; 100% = one core),
-  * whether every report sent was merged, and how late the latest one was (lag),
-  * whether any worker was falsely marked missing (heartbeat timeout 5 s here, 60 s by default).
+The simulated workers must not be the bottleneck: each generator process builds one delta a second and
+packs it once; each worker's frame is that packed delta spliced between its own few fields (its node id,
+the time it was sent), so a generator costs little more than ZeroMQ's (and CURVE's) work per frame.
 
-N goes 50, 100, 200 and then doubles while the master keeps up (bounded by --max-workers).
+For each N it measures, over a fixed window once all workers run:
+  * the master process's CPU (psutil cpu_times; 100% = one core), and its threads' shares: the Python
+    main thread (decoding, checks, merging, the loop), libzmq's I/O thread (TCP, and CURVE's
+    encryption with a secret) and the others (the socket monitor, the secret's ZAP handler);
+  * the generators' CPU and the machine's (2 cores shared with other work: the load is printed);
+  * whether every report sent was merged, and how late the latest one was (lag);
+  * whether any worker was falsely marked missing while the test ran (heartbeat timeout 5 s here);
+  * the master's CPU per report merged (us/rep: one report and one heartbeat per worker-second), the
+    figure that least depends on how busy the machine is.
+
+With ``--replay N`` it measures the master's own Python work for N workers in one process, without
+sockets (decoding and checks, the handlers and merging, the once-a-second work), part by part.
+
+N goes 50, 100, 200 and then doubles while the master keeps up (bounded by --max-workers), or takes
+the sizes given with --workers.
 
     python benchmarks/master_scale.py [--window 8] [--max-workers 800] [--processes 2]
+    python benchmarks/master_scale.py --workers 2000 --secret          # the target of issue 10
+    python benchmarks/master_scale.py --workers 2000 --secret --profile /tmp/master.prof
 
 With ``--secret-cost N`` it measures instead what a shared secret (CURVE: authentication and encryption
 of every frame) costs the master at N workers: with and without, alternating, twice each.
@@ -27,6 +42,7 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import queue
 import random
 import signal
 import sys
@@ -49,7 +65,14 @@ class SimUser:
     fixed_count = 0
 
 
-def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> None:
+def run_master(
+    info: Any,
+    results: Any,
+    n: int,
+    secret: str | None = None,
+    profile: str | None = None,
+    merged_counter: Any = None,
+) -> None:
     from tswarm.env import Environment
     from tswarm.secret import CurveKeys
 
@@ -70,6 +93,8 @@ def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> No
     def on_report(client_id: str, data: dict[str, Any]) -> None:
         nonlocal merged, max_lag
         merged += 1
+        if merged_counter is not None:
+            merged_counter.value = merged  # only this process writes it
         lag = time.time() - data["extra"]["sent"]
         lags.append(lag)
         max_lag = max(max_lag, lag)
@@ -83,15 +108,25 @@ def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> No
         async def watch_missing() -> None:
             while True:
                 await asyncio.sleep(0.5)
-                missing.update(w.node_id for w in runner.workers.values() if w.missing)
+                # while the test runs: once it stops, the workers quit and close their sockets, and a
+                # close can be told before the quit queued ahead of it is read (see the README)
+                if runner.test_is_active():
+                    missing.update(w.node_id for w in runner.workers.values() if w.missing)
 
         watcher = asyncio.create_task(watch_missing())
-        code = await runner.run_headless(n, float(n), expect_workers=n, expect_workers_max_wait=60)
+        code = await runner.run_headless(n, float(n), expect_workers=n, expect_workers_max_wait=120)
         watcher.cancel()
         return code
 
     info.put((os.getpid(), runner.bind_port))
-    code = asyncio.run(main())
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        code = profiler.runcall(asyncio.run, main())
+        profiler.dump_stats(profile)
+    else:
+        code = asyncio.run(main())
     lags.sort()
     results.put(
         {
@@ -106,9 +141,22 @@ def run_master(info: Any, results: Any, n: int, secret: str | None = None) -> No
     )
 
 
+def _map_header(size: int) -> bytes:
+    assert size < 16
+    return bytes([0x80 | size])
+
+
 def run_workers(
-    port: int, ids: list[str], connected: Any, results: Any, seed: int, secret: str | None = None
+    port: int,
+    ids: list[str],
+    connected: Any,
+    results: Any,
+    seed: int,
+    secret: str | None = None,
+    requests_per_endpoint: int = 4,
+    finished: Any = None,
 ) -> None:
+    import msgpack
     import zmq
 
     from tswarm.protocol import PROTOCOL_VERSION, decode, encode
@@ -116,6 +164,7 @@ def run_workers(
     from tswarm.stats import RequestStats
 
     keys = CurveKeys.from_secret(secret) if secret else None
+    pack = msgpack.Packer(use_bin_type=True).pack
 
     rng = random.Random(seed)
     context = zmq.Context()
@@ -149,22 +198,50 @@ def run_workers(
     names = [f"/api/endpoint/{i}" for i in range(ENDPOINTS)]
     sent = 0
     next_tick = time.monotonic()
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
+    # the parts of a frame that are the same for every worker: [type, data, node_id], data a map
+    stats_head = b"\x93" + pack("stats") + _map_header(4)
+    beat_head = b"\x93" + pack("heartbeat") + _map_header(5)
+    beat_body = (
+        pack("state")
+        + pack("running")
+        + pack("user_count")
+        + pack(1)
+        + pack("cpu")
+        + pack(10.0)
+        + pack("memory")
+        + pack(50_000_000)
+        + pack("timestamp")
+    )
 
-    def send_stats(node_id: str, delta: dict[str, Any]) -> None:
-        nonlocal sent
+    def stats_frame(node_id: str, packed_delta: bytes) -> bytes:
         counts = users.get(node_id, {})
-        data = {
-            "stats": delta,
-            "user_count": sum(counts.values()),
-            "user_classes_count": counts,
-            "extra": {"sent": time.time()},
-        }
-        main[node_id].send(encode("stats", data, node_id))
+        return b"".join(
+            (
+                stats_head,
+                pack("stats"),
+                packed_delta,
+                pack("user_count"),
+                pack(sum(counts.values())),
+                pack("user_classes_count"),
+                pack(counts),
+                pack("extra"),
+                pack({"sent": time.time()}),
+                pack(node_id),
+            )
+        )
+
+    def send_stats(node_id: str, packed_delta: bytes) -> None:
+        nonlocal sent
+        main[node_id].send(stats_frame(node_id, packed_delta), copy=False)
         sent += 1
 
-    empty = RequestStats().take_delta()
+    empty = pack(RequestStats().take_delta())
     while len(done) < len(ids) and time.monotonic() < deadline:
+        if finished is not None and finished.value:
+            # the master has ended (its result is in): what is left (workers it never acknowledged)
+            # stops within a few seconds
+            deadline = min(deadline, time.monotonic() + 5)
         timeout = max(0, int((next_tick - time.monotonic()) * 1000))
         for sock, _ in poller.poll(timeout):
             node_id = owner[sock]
@@ -191,49 +268,70 @@ def run_workers(
             next_tick += 1.0
             # one fresh delta a second for all of this process's workers: 50 endpoints, a few errors
             for name in names:
-                for _ in range(4):
+                for _ in range(requests_per_endpoint):
                     stats.log_request("GET", name, rng.lognormvariate(4, 0.8), 1200)
                 if rng.random() < 0.1:
                     stats.log_error("GET", name, "HTTPError('500 Server Error')")
-            delta = stats.take_delta()
+            packed_delta = pack(stats.take_delta())
             for node_id in ids:
                 if node_id in done:
                     continue
                 if node_id not in acked:
                     main[node_id].send(encode("hello", hello, node_id))
                     continue
-                beat[node_id].send(
-                    encode(
-                        "heartbeat",
-                        {
-                            "state": "running",
-                            "user_count": 1,
-                            "cpu": 10.0,
-                            "memory": 50_000_000,
-                            "timestamp": time.time(),
-                        },
-                        node_id,
-                    )
-                )
-                send_stats(node_id, delta)
+                beat[node_id].send(b"".join((beat_head, beat_body, pack(time.time()), pack(node_id))))
+                send_stats(node_id, packed_delta)
     for sock in owner:
         sock.close()
     context.term()
     results.put({"sent": sent})
 
 
-def measure(n: int, window: float, processes: int, secret: str | None = None) -> dict[str, Any]:
+def _thread_times(process: psutil.Process) -> dict[str, float]:
+    """CPU seconds of a process's threads, grouped: the main thread, libzmq's I/O threads, the others."""
+    groups = {"main": 0.0, "zmq_io": 0.0, "other": 0.0}
+    for thread in process.threads():
+        try:
+            name = Path(f"/proc/{process.pid}/task/{thread.id}/comm").read_text().strip()
+        except OSError:
+            name = ""
+        group = "main" if thread.id == process.pid else "zmq_io" if name.startswith("ZMQbg/IO") else "other"
+        groups[group] += thread.user_time + thread.system_time
+    return groups
+
+
+def measure(
+    n: int,
+    window: float,
+    processes: int,
+    secret: str | None = None,
+    requests_per_endpoint: int = 4,
+    profile: str | None = None,
+) -> dict[str, Any]:
     ctx = mp.get_context("fork")
     info, results, worker_results = ctx.Queue(), ctx.Queue(), ctx.Queue()
     connected = ctx.Value("i", 0)
-    master = ctx.Process(target=run_master, args=(info, results, n, secret), daemon=True)
+    finished = ctx.Value("i", 0)
+    merged_counter = ctx.Value("q", 0, lock=False)
+    master = ctx.Process(
+        target=run_master, args=(info, results, n, secret, profile, merged_counter), daemon=True
+    )
     master.start()
     master_pid, port = info.get(timeout=30)
     ids = [f"sim{n}_{i}" for i in range(n)]
     procs = [
         ctx.Process(
             target=run_workers,
-            args=(port, ids[p::processes], connected, worker_results, p, secret),
+            args=(
+                port,
+                ids[p::processes],
+                connected,
+                worker_results,
+                p,
+                secret,
+                requests_per_endpoint,
+                finished,
+            ),
             daemon=True,
         )
         for p in range(processes)
@@ -241,24 +339,51 @@ def measure(n: int, window: float, processes: int, secret: str | None = None) ->
     for proc in procs:
         proc.start()
     started = time.monotonic()
-    while connected.value < n and time.monotonic() - started < 60:
+    while connected.value < n and time.monotonic() - started < 120:
         time.sleep(0.1)
-    time.sleep(2.0)  # let the spawn settle and the first reports flow
+    time.sleep(3.0)  # let the spawn settle and the first reports flow
     process = psutil.Process(master_pid)
+    generators = [psutil.Process(p.pid) for p in procs]
     before = process.cpu_times()
+    threads_before = _thread_times(process)
+    generators_before = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
+    psutil.cpu_percent()
+    merged_before = merged_counter.value
     t0 = time.monotonic()
     time.sleep(window)
+    merged_in_window = merged_counter.value - merged_before
     after = process.cpu_times()
+    threads_after = _thread_times(process)
+    generators_after = sum(g.cpu_times().user + g.cpu_times().system for g in generators)
+    machine = psutil.cpu_percent() * (os.cpu_count() or 1)
+    load = os.getloadavg()[0]
     elapsed = time.monotonic() - t0
     cpu = 100.0 * ((after.user - before.user) + (after.system - before.system)) / elapsed
+    threads = {k: 100.0 * (threads_after[k] - threads_before[k]) / elapsed for k in threads_after}
     os.kill(master_pid, signal.SIGTERM)
-    result = results.get(timeout=60)
-    sent = sum(worker_results.get(timeout=30)["sent"] for _ in procs)
+    try:
+        result = results.get(timeout=120)
+    except queue.Empty:
+        master.join(timeout=1)
+        raise RuntimeError(f"the master gave no result (exit code {master.exitcode})") from None
+    finished.value = 1
+    sent = sum(worker_results.get(timeout=60)["sent"] for _ in procs)
     for proc in [*procs, master]:
         proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-    result.update(n=n, cpu=cpu, sent=sent, connected=connected.value)
+    result.update(
+        n=n,
+        cpu=cpu,
+        threads=threads,
+        generators=100.0 * (generators_after - generators_before) / elapsed,
+        # the master's CPU per report merged in the window (a report and a heartbeat per worker-second)
+        cpu_per_report=cpu / 100.0 * elapsed / merged_in_window if merged_in_window else float("nan"),
+        machine=machine,
+        load=load,
+        sent=sent,
+        connected=connected.value,
+    )
     return result
 
 
@@ -268,41 +393,178 @@ def main() -> None:
     )
     parser.add_argument("--window", type=float, default=8.0, help="seconds of CPU measurement per N")
     parser.add_argument("--max-workers", type=int, default=800)
-    parser.add_argument("--processes", type=int, default=2, help="processes playing the workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="measure these N (default: 50, 100, 200, ... doubling)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="processes playing the workers (default: 2, and 1 per 500 beyond)",
+    )
+    parser.add_argument("--secret", action="store_true", help="master and workers share a secret (CURVE)")
+    parser.add_argument(
+        "--requests-per-endpoint",
+        type=int,
+        default=4,
+        metavar="R",
+        help="requests each worker logs per endpoint and second (4: 200 req/s per worker)",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the master into FILE (one N only)")
     parser.add_argument(
         "--secret-cost",
         type=int,
         metavar="N",
         help="compare the master's CPU at N workers with and without a secret",
     )
-    args = parser.parse_args()
-    if args.secret_cost:
-        secret_cost(args.secret_cost, args.window, args.processes)
-        return
-    print(
-        f"{'workers':>7} {'master CPU':>10} {'sent':>7} {'merged':>7} {'max lag':>8} {'p99 lag':>8} "
-        f"{'missing':>7} {'bad':>4}  keeps up"
+    parser.add_argument(
+        "--replay",
+        type=int,
+        metavar="N",
+        help="measure the master's Python work for N workers in one process, without sockets",
     )
-    sizes = [50, 100, 200]
+    args = parser.parse_args()
+    if args.replay:
+        seconds = max(3, int(args.window))
+        r = replay(args.replay, seconds, args.requests_per_endpoint, args.profile)
+        parts = ", ".join(f"{k} {100 * v:.1f}%" for k, v in r.items() if k != "total")
+        print(
+            f"{args.replay} workers x {ENDPOINTS} endpoints, {args.requests_per_endpoint} requests per endpoint "
+            f"and second: the master's Python work takes {100 * r['total']:.1f}% of a core ({parts}); "
+            f"{1e6 * r['total'] / args.replay:.0f} us per worker-second"
+        )
+        return
+    if args.secret_cost:
+        secret_cost(args.secret_cost, args.window, args.processes or _processes(args.secret_cost))
+        return
+    from tswarm.secret import new_secret
+
+    print(
+        f"{'workers':>7} {'master CPU':>10} {'main':>6} {'zmq io':>6} {'other':>6} {'sent':>7} {'merged':>7} "
+        f"{'max lag':>8} {'p99 lag':>8} {'missing':>7} {'bad':>4} {'us/rep':>6} {'gen CPU':>7} {'machine':>7} "
+        f"{'load':>5}  "
+        "keeps up"
+    )
+    sizes = list(args.workers or [50, 100, 200])
     best = 0
     while sizes:
         n = sizes.pop(0)
-        r = measure(n, args.window, args.processes)
-        keeps_up = r["merged"] == r["sent"] and r["max_lag"] < 1.0 and r["missing"] == 0 and r["cpu"] < 100.0
+        r = measure(
+            n,
+            args.window,
+            args.processes or _processes(n),
+            new_secret() if args.secret else None,
+            args.requests_per_endpoint,
+            args.profile,
+        )
+        keeps_up = (
+            r["merged"] == r["sent"]
+            and r["max_lag"] < 1.0
+            and r["missing"] == 0
+            and r["cpu"] < 100.0
+            and r["connected"] == n
+        )
+        t = r["threads"]
         print(
-            f"{n:>7} {r['cpu']:>9.1f}% {r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
-            f"{r['missing']:>7} {r['protocol_errors']:>4}  {'yes' if keeps_up else 'NO'}",
+            f"{n:>7} {r['cpu']:>9.1f}% {t['main']:>5.1f}% {t['zmq_io']:>5.1f}% {t['other']:>5.1f}% "
+            f"{r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
+            f"{r['missing']:>7} {r['protocol_errors']:>4} {1e6 * r['cpu_per_report']:>6.0f} "
+            f"{r['generators']:>6.0f}% {r['machine']:>6.0f}% "
+            f"{r['load']:>5.2f}  {'yes' if keeps_up else 'NO'}",
             flush=True,
         )
-        if not keeps_up:
+        if not keeps_up and not args.workers:
             break
-        best = n
-        if not sizes and n * 2 <= args.max_workers:
+        if keeps_up:
+            best = max(best, n)
+        if not args.workers and not sizes and n * 2 <= args.max_workers:
             sizes.append(n * 2)
     print(
-        f"largest N kept up with: {best} (bounded by --max-workers {args.max_workers}; "
-        f"{os.cpu_count()} CPUs shared by the master and the simulated workers)"
+        f"largest N kept up with: {best} ({'with' if args.secret else 'without'} a secret; "
+        f"{os.cpu_count()} CPUs shared by the master, the simulated workers and other work; "
+        "CPU 100% = one core, machine = all cores)"
     )
+
+
+def replay(n: int, seconds: int, requests_per_endpoint: int, profile: str | None) -> dict[str, float]:
+    """The master's own Python work for ``n`` workers, without sockets: every second, each worker's
+    heartbeat and stats frame go through the link's checks and the message handlers (decode, shape
+    checks, merge), then the master's once-a-second work (heartbeat tick, snapshot, history).
+
+    Returns CPU seconds per simulated second, in total and per part; libzmq's own work (TCP, CURVE) is
+    not in it (the socket runs measure it).
+    """
+    import msgpack
+
+    from tswarm.controller.link import Incoming
+    from tswarm.env import Environment
+    from tswarm.protocol import PROTOCOL_VERSION, decode, split_identity
+    from tswarm.stats import RequestStats
+
+    env = Environment(user_classes=[SimUser])
+    runner = env.create_master_runner("127.0.0.1", 0, heartbeat_interval=1.0, heartbeat_timeout=3600)
+    link, messages = runner.link, runner._messages
+    pack = msgpack.Packer(use_bin_type=True).pack
+    ids = [f"sim{i}" for i in range(n)]
+    for node_id in ids:
+        hello = {"protocol": PROTOCOL_VERSION, "version": "bench", "host": "h", "pid": 1, "cpu_count": 1}
+        messages.on_message(
+            Incoming(node_id.encode(), node_id, node_id, False, decode(pack(["hello", hello, node_id])))
+        )
+    rng = random.Random(1)
+    stats = RequestStats()
+    names = [f"/api/endpoint/{i}" for i in range(ENDPOINTS)]
+    cpu = {"decode+check": 0.0, "handle (merge)": 0.0, "per second": 0.0}
+    clock = time.process_time
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    for _ in range(seconds):
+        for name in names:
+            for _ in range(requests_per_endpoint):
+                stats.log_request("GET", name, rng.lognormvariate(4, 0.8), 1200)
+            if rng.random() < 0.1:
+                stats.log_error("GET", name, "HTTPError('500 Server Error')")
+        delta = stats.take_delta()
+        frames = []
+        for node_id in ids:
+            beat = {"state": "running", "user_count": 1, "cpu": 10.0, "memory": 1, "timestamp": time.time()}
+            data = {"stats": delta, "user_count": 1, "user_classes_count": {}, "extra": {"sent": 0.0}}
+            frames.append([(node_id + "#hb").encode(), pack(["heartbeat", beat, node_id])])
+            frames.append([node_id.encode(), pack(["stats", data, node_id])])
+        for frame in frames:
+            # one at a time, as the link does: each message is freed before the next is decoded
+            t0 = clock()
+            incoming = link._check(frame)
+            t1 = clock()
+            assert incoming is not None
+            messages.on_message(incoming)
+            cpu["decode+check"] += t1 - t0
+            cpu["handle (merge)"] += clock() - t1
+        t2 = clock()
+        messages.heartbeat_tick()
+        runner.history.record(env.stats, runner.user_count)
+        runner._refresh_snapshot()
+        cpu["per second"] += clock() - t2
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    runner.close()
+    assert split_identity(ids[0] + "#hb") == (ids[0], True)
+    result = {k: v / seconds for k, v in cpu.items()}
+    result["total"] = sum(result.values())
+    return result
+
+
+def _processes(n: int) -> int:
+    return max(2, (n + 499) // 500)
 
 
 def secret_cost(n: int, window: float, processes: int) -> None:
@@ -316,7 +578,8 @@ def secret_cost(n: int, window: float, processes: int) -> None:
             assert r["connected"] == n and r["merged"] == r["sent"], r
             cpu[with_secret].append(r["cpu"])
             print(
-                f"{n} workers, {'with' if with_secret else 'without'} a secret: master CPU {r['cpu']:.1f}%",
+                f"{n} workers, {'with' if with_secret else 'without'} a secret: master CPU {r['cpu']:.1f}% "
+                f"(libzmq I/O thread {r['threads']['zmq_io']:.1f}%)",
                 flush=True,
             )
     plain, secured = (sum(cpu[k]) / len(cpu[k]) for k in (False, True))

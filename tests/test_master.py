@@ -643,3 +643,69 @@ async def test_watch_entry_puts_that_entrys_detail_into_the_snapshot(
     assert snapshot.total.status_codes == ((0, 1), (200, 1), (503, 1))
     master.watch_entry(None)
     await wait_for(lambda: master.snapshot().detail is None)
+
+
+class _Frame:
+    """A received ZeroMQ frame, as the link reads it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.bytes = data
+
+    def get(self, option: int) -> int:
+        raise zmq.ZMQError(zmq.EINVAL)
+
+
+class _SteadyFlow:
+    """Both faces of a socket that has a message queued each time it is asked, ``limit`` times."""
+
+    def __init__(self, frame: bytes, limit: int) -> None:
+        self.frames = [_Frame(b"flood"), _Frame(frame)]
+        self.given = 0
+        self.limit = limit
+
+    async def recv_multipart(self, copy: bool = True) -> list[_Frame]:
+        # as zmq.asyncio does when a message is there already: no turn of the loop
+        if self.given >= self.limit:
+            await asyncio.Future()
+        self.given += 1
+        return self.frames
+
+    def recv_sync(self, flags: int = 0, copy: bool = True) -> list[_Frame]:
+        if self.given >= self.limit:
+            raise zmq.Again
+        self.given += 1
+        return self.frames
+
+
+async def test_a_steady_flow_of_messages_does_not_starve_the_loop() -> None:
+    # awaiting a message that is queued already does not yield to the loop: without a turn per batch,
+    # a master under a steady flow never sent its heartbeats nor ran its signal handlers
+    from tswarm.controller.link import RECEIVE_BATCH, MasterLink
+
+    link = MasterLink("127.0.0.1", 0)
+    flow = _SteadyFlow(encode("heartbeat", {"timestamp": 1.0}, "flood"), 4 * RECEIVE_BATCH)
+    real_socket, real_sync_socket = link._socket, link._sync_socket
+    fake_sync = type("SyncFace", (), {"recv_multipart": staticmethod(flow.recv_sync)})()
+    link._socket, link._sync_socket = flow, fake_sync
+    handled = 0
+    handled_when_other_ran: list[int] = []
+
+    def on_message(incoming: Any) -> None:
+        nonlocal handled
+        handled += 1
+
+    async def other_task() -> None:
+        handled_when_other_ran.append(handled)
+
+    receiving = asyncio.create_task(link.receive_forever(on_message))
+    other = asyncio.create_task(other_task())  # scheduled after the receiving task's first run
+    try:
+        await other
+        await wait_for(lambda: flow.given >= flow.limit)
+    finally:
+        receiving.cancel()
+        link._socket, link._sync_socket = real_socket, real_sync_socket
+        link.close()
+    assert handled == flow.limit
+    # the other task ran within the first batch, not once the flow had dried up
+    assert handled_when_other_ran and handled_when_other_ran[0] <= RECEIVE_BATCH + 1

@@ -331,3 +331,17 @@ def test_merge_delta_raises_only_value_error_and_merges_nothing(delta: Any) -> N
     except ValueError as e:
         assert str(e).startswith("malformed stats delta from w1: ")
         assert master.num_requests == 0 and not master.entries and not master.errors
+
+
+_PLAIN_CASES = [(OUTER, GOOD), *((shape_checker(d, "data"), None) for d in PAYLOADS.values())]
+_PLAIN_CASES.append((shape_checker(StatsDelta, "delta"), None))
+
+
+@settings(FUZZ, max_examples=100)
+@given(st.sampled_from(range(len(_PLAIN_CASES))), payload_like | delta_like | values)
+def test_the_fast_path_never_passes_what_the_checks_reject(case: int, value: Any) -> None:
+    # ShapeChecker's generated fast path answers "plainly valid" first; the compiled checks must agree
+    checker, good = _PLAIN_CASES[case]
+    for candidate in (value, good):
+        if candidate is not None and checker._plain(candidate):
+            assert checker._check(candidate, True) is None

@@ -17,8 +17,11 @@ The declaration language (what a TypedDict field may be annotated with):
   many items: a list or a tuple); ``Any`` (not looked into); another TypedDict; ``NotRequired[X]``
   for a key that may be left out. Keys that are not declared are allowed (and not looked at).
 
-A checker on a valid value does no more work than a hand-written loop would (containers of plain
-numbers or strings are checked in one tight loop); it only builds paths and messages for a problem.
+A checker on a valid value does no more work than a hand-written loop would: the whole declaration is
+first compiled into one generated function that only says whether a value is plainly valid (exact
+types, within bounds), with every record, list and dict inlined (:func:`_compile_plain`); only a value
+it does not pass goes through the checks below, which accept what they must (a tuple for a list, an
+IntEnum for an int) and build paths and messages for a problem.
 """
 
 from __future__ import annotations
@@ -75,15 +78,18 @@ _Check: TypeAlias = Callable[[Any, bool], list[_Problem] | None]
 class ShapeChecker:
     """The checker of one declared shape (see :func:`shape_checker`)."""
 
-    __slots__ = ("_check", "declaration", "root")
+    __slots__ = ("_check", "_plain", "declaration", "root")
 
     def __init__(self, declaration: Any, root: str) -> None:
         self.declaration = declaration
         self.root = root
         self._check = _compile(declaration)
+        self._plain = _compile_plain(declaration)
 
     def first_problem(self, value: Any) -> str | None:
         """The first mismatch, as ``path: expected ..., got ...``; None when ``value`` matches."""
+        if self._plain(value):
+            return None
         problems = self._check(value, False)
         return self._render(problems[0]) if problems else None
 
@@ -441,3 +447,101 @@ def _tuple_check(item_declarations: tuple[Any, ...]) -> _Check:
         return found
 
     return check
+
+
+# -- the fast path: one generated function per declaration -----------------------------------------------
+
+#: records nested deeper than this are checked by calling their compiled check, not inlined
+_MAX_INLINE_DEPTH = 8
+
+
+class _PlainSource:
+    """Generates ``def plain(v0)``: True when the value is plainly valid, False when it may not be.
+
+    "Plainly valid" is stricter than valid (exact ``dict`` and ``list`` types, plain scalars): False
+    only sends the value to the compiled checks, which decide. Every test comes from the declaration
+    (type names, finite bounds, field names as repr'd literals), never from the data checked.
+    """
+
+    def __init__(self) -> None:
+        self.lines = ["def plain(v0):"]
+        self.names: dict[str, Any] = {"_MISSING": _MISSING}
+        self._variables = 0
+
+    def variable(self) -> str:
+        self._variables += 1
+        return f"v{self._variables}"
+
+    def line(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def block(self, declaration: Any, var: str, indent: int, depth: int) -> None:
+        """The body of an ``if`` or a ``for``: :meth:`emit`'s lines, or ``pass`` when it has none."""
+        size = len(self.lines)
+        self.emit(declaration, var, indent, depth)
+        if len(self.lines) == size:
+            self.line(indent, "pass")
+
+    def emit(self, declaration: Any, var: str, indent: int, depth: int = 0) -> None:
+        """Lines that return False unless ``var`` is plainly a value of ``declaration``."""
+        if declaration is Any:
+            return
+        scalar = _scalar(declaration)
+        if scalar is not None:
+            self.line(indent, f"if {_rejects(scalar, var)}: return False")
+            return
+        origin = typing.get_origin(declaration)
+        args = typing.get_args(declaration)
+        if typing.is_typeddict(declaration) and depth < _MAX_INLINE_DEPTH:
+            self.line(indent, f"if type({var}) is not dict: return False")
+            for name, (hint, required) in typed_dict_fields(declaration).items():
+                if hint is Any and not required:
+                    continue
+                item = self.variable()
+                self.line(indent, f"{item} = {var}.get({name!r}, _MISSING)")
+                if required:
+                    self.line(indent, f"if {item} is _MISSING: return False")
+                    self.emit(hint, item, indent, depth + 1)
+                else:
+                    self.line(indent, f"if {item} is not _MISSING:")
+                    self.block(hint, item, indent + 1, depth + 1)
+        elif origin is list:
+            self.line(indent, f"if type({var}) is not list: return False")
+            if args[0] is not Any:
+                item = self.variable()
+                self.line(indent, f"for {item} in {var}:")
+                self.block(args[0], item, indent + 1, depth + 1)
+        elif origin is dict:
+            self.line(indent, f"if type({var}) is not dict: return False")
+            if args[0] is not Any or args[1] is not Any:
+                key, item = self.variable(), self.variable()
+                self.line(indent, f"for {key}, {item} in {var}.items():")
+                self.emit(args[0], key, indent + 1, depth + 1)
+                self.block(args[1], item, indent + 1, depth + 1)
+        elif origin is tuple and args and args[-1] is not Ellipsis:
+            self.line(indent, f"if type({var}) is not list or len({var}) != {len(args)}: return False")
+            items = [self.variable() for _ in args]
+            self.line(indent, f"{', '.join(items)}{',' if len(items) == 1 else ''} = {var}")
+            for item_declaration, item in zip(args, items, strict=True):
+                self.emit(item_declaration, item, indent, depth + 1)
+        else:
+            # unions, literals, records nested too deep: their compiled check, called
+            check = f"c{len(self.names)}"
+            self.names[check] = _compile(declaration)
+            self.line(indent, f"if {check}({var}, False) is not None: return False")
+
+
+class _Missing:
+    __slots__ = ()
+
+
+_MISSING = _Missing()
+
+
+def _compile_plain(declaration: Any) -> Callable[[Any], bool]:
+    """A function that is True when a value plainly matches ``declaration`` (see :class:`_PlainSource`)."""
+    source = _PlainSource()
+    source.emit(declaration, "v0", 1)
+    source.line(1, "return True")
+    plain: Callable[[Any], bool] = _generate("\n".join(source.lines) + "\n", "plain", **source.names)
+    return plain

@@ -55,6 +55,10 @@ FD_WARNING_INTERVAL = 60.0
 #: vanished, a cut link) has its connection closed, so that its identity is free for it to come back
 ZMTP_HEARTBEAT_IVL_MS = 1000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 5000
+#: connections waiting to be accepted (the kernel caps it at net.core.somaxconn)
+LISTEN_BACKLOG = 4096
+#: messages taken from the socket per turn of the loop, beyond the first (see receive_forever)
+RECEIVE_BATCH = 256
 #: how often the monitor thread looks whether the link closed
 MONITOR_POLL_MS = 100
 #: the monitor events the master reacts to
@@ -141,6 +145,9 @@ class MasterLink:
         # frames queued per connection before TCP pushes back on the sender: 8 frames of MAX_FRAME_BYTES
         # at most (ZeroMQ's default, 1,000, would let one peer park 16 GB here)
         self._sync_socket.setsockopt(zmq.RCVHWM, 8)
+        # ZeroMQ listens with a backlog of 100: thousands of workers started at once (a Kubernetes
+        # Deployment) would see their connections dropped and retried after TCP's growing back-off
+        self._sync_socket.setsockopt(zmq.BACKLOG, LISTEN_BACKLOG)
         address = f"tcp://{bracket_host(host)}"
         try:
             if port == 0:
@@ -304,8 +311,15 @@ class MasterLink:
             self._fd_peers[fd] = frame.bytes
 
     async def receive_forever(self, on_message: Callable[[Incoming], None]) -> None:
-        """Hand every message that passes the checks to ``on_message``, until the socket closes."""
+        """Hand every message that passes the checks to ``on_message``, until the socket closes.
+
+        Each wake-up of the loop takes what is queued already (up to RECEIVE_BATCH messages) without
+        going back through the loop per message: with thousands of workers, a future and a loop turn
+        per message cost as much as checking it. After each batch the loop gets a turn, so that the
+        heartbeats, the dispatch and the signal handlers are never starved by a steady flow.
+        """
         sock = self._socket
+        raw = self._sync_socket
         while True:
             try:
                 frame_objects = await sock.recv_multipart(copy=False)
@@ -314,14 +328,32 @@ class MasterLink:
                     return
                 log.warning("Receiving failed: %s", e)
                 continue
-            self._note_source(frame_objects[0])
-            frames = [f.bytes for f in frame_objects]
-            try:
-                incoming = self._check(frames)
-                if incoming is not None:
-                    on_message(incoming)
-            except Exception:
-                log.exception("Failed to handle a message from %r", frames[0] if frames else None)
+            self._handle(frame_objects, on_message)
+            for _ in range(RECEIVE_BATCH):
+                try:
+                    frame_objects = raw.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError as e:
+                    if e.errno == zmq.ETERM or self.closed:
+                        return
+                    log.warning("Receiving failed: %s", e)
+                    break
+                self._handle(frame_objects, on_message)
+            # awaiting a message that is there already returns without a turn of the loop: under a
+            # steady flow (thousands of workers) the heartbeats, the dispatch, the snapshot and the
+            # signal handlers would never run. One turn per batch bounds how long they wait.
+            await asyncio.sleep(0)
+
+    def _handle(self, frame_objects: list[Any], on_message: Callable[[Incoming], None]) -> None:
+        self._note_source(frame_objects[0])
+        frames = [f.bytes for f in frame_objects]
+        try:
+            incoming = self._check(frames)
+            if incoming is not None:
+                on_message(incoming)
+        except Exception:
+            log.exception("Failed to handle a message from %r", frames[0] if frames else None)
 
     def _check(self, frames: list[bytes]) -> Incoming | None:
         identity = frames[0]
@@ -343,11 +375,20 @@ class MasterLink:
 
     def send(self, identity: bytes, msg_type: str, data: Any) -> None:
         """Queue one message to the peer ``identity`` (dropped by ZeroMQ if no such peer is connected)."""
+        self.send_frame(identity, encode(msg_type, data, MASTER_NODE_ID))
+
+    def send_frame(self, identity: bytes, frame: bytes) -> None:
+        """Queue one encoded message (see :func:`tswarm.protocol.encode`) to the peer ``identity``.
+
+        A ROUTER socket never blocks a send (a message to a peer that is gone, or whose queue is full,
+        is dropped), so it is sent at once on the socket itself, without an asyncio future per message.
+        """
         if self._socket is None or self.closed:
             return
-        future = self._socket.send_multipart([identity, encode(msg_type, data, MASTER_NODE_ID)])
-        if hasattr(future, "add_done_callback"):
-            future.add_done_callback(_consume_exception)
+        try:
+            self._sync_socket.send_multipart([identity, frame], zmq.NOBLOCK)
+        except zmq.ZMQError as e:
+            log.debug("Sending failed: %s", e)
 
     def bad_frame(self, peer: str, reason: str) -> None:
         """Count a frame of ``peer`` that was dropped; the first one of each peer is logged."""
@@ -426,8 +467,3 @@ def _peer_address(fd: int) -> str | None:
 def bracket_host(host: str) -> str:
     """An IPv6 address in brackets, as a ZeroMQ endpoint wants it; other hosts as they are."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def _consume_exception(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.debug("Sending failed: %s", future.exception())

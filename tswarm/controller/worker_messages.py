@@ -21,10 +21,12 @@ from tswarm.controller.run_log import RunLog, printable
 from tswarm.controller.workers import WorkerNode, WorkerNodes
 from tswarm.protocol import (
     CUSTOM_TYPE,
+    MASTER_NODE_ID,
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     RESERVED_TYPES,
     Message,
+    encode,
     open_custom,
     split_identity,
 )
@@ -160,15 +162,17 @@ class WorkerMessages:
         timestamp = time.time()
         fire = self.environment.events.heartbeat_sent.fire
         for worker in list(self.workers.values()):
-            self.link.send(
-                worker.heartbeat_identity,
+            # its own frame: the number up to which its stats reports were merged is its own
+            frame = encode(
                 "heartbeat",
                 {
                     "timestamp": timestamp,
                     "master_id": self.master_id,
                     "stats_acked": worker.report_numbers.acked,
                 },
+                MASTER_NODE_ID,
             )
+            self.link.send_frame(worker.heartbeat_identity, frame)
             fire(client_id=worker.node_id, timestamp=timestamp)
             if not worker.missing and now - worker.last_seen > self.heartbeat_timeout:
                 self._mark_missing(worker, "no heartbeat", f"nothing heard for {now - worker.last_seen:.0f}s")
@@ -231,13 +235,14 @@ class WorkerMessages:
                 node_id, printable(str(data["host"])), pid, int(data.get("cpu_count") or 1), identity
             )
             self.hooks.worker_joined(node_id)
-            log.info(
-                "Worker %s (index %d, %s) connected; %d ready",
-                node_id,
-                worker.index,
-                worker.host,
-                self.workers.live_count,
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "Worker %s (index %d, %s) connected; %d ready",
+                    node_id,
+                    worker.index,
+                    worker.host,
+                    self.workers.live_count,
+                )
             self.environment.events.worker_connect.fire(client_id=node_id)
         else:
             worker.last_seen = time.monotonic()

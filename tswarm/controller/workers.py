@@ -222,6 +222,8 @@ class WorkerNodes(Mapping[str, WorkerNode]):
     def __init__(self) -> None:
         self._nodes: dict[str, WorkerNode] = {}
         self._indexes: dict[str, int] = {}
+        #: the highest index in _indexes (-1: none), kept so that a new worker's is not a scan of all
+        self._top_index = -1
         #: workers that said quit, oldest first (a dict as an ordered set)
         self._departed: dict[str, None] = {}
         #: workers that said hello during this master's life (a worker that came back counts once)
@@ -243,15 +245,20 @@ class WorkerNodes(Mapping[str, WorkerNode]):
         """Register a worker that said hello (with the index it had, if it was here before)."""
         if node_id not in self._indexes:
             self.joined += 1
-        if node_id not in self._nodes:
+        # (fewer workers than the cap cannot hold as many missing ones: no need to look at each)
+        if node_id not in self._nodes and len(self._nodes) >= MAX_MISSING_KEPT:
             missing = [n for n in self._nodes.values() if n.missing]
             if len(missing) >= MAX_MISSING_KEPT:
                 missing.sort(key=lambda n: n.last_seen)
                 for forgotten in missing[: len(missing) - MAX_MISSING_KEPT + 1]:
                     del self._nodes[forgotten.node_id]
                     del self._indexes[forgotten.node_id]
+                self._top_index = max(self._indexes.values(), default=-1)
         # one past the highest index, not the count: forgotten workers leave gaps
-        index = self._indexes.setdefault(node_id, max(self._indexes.values(), default=-1) + 1)
+        index = self._indexes.get(node_id)
+        if index is None:
+            index = self._indexes[node_id] = self._top_index + 1
+            self._top_index = index
         self._departed.pop(node_id, None)
         node = WorkerNode(
             node_id=node_id, host=host, index=index, pid=pid, cpu_count=cpu_count, identity=identity
@@ -321,7 +328,10 @@ class WorkerNodes(Mapping[str, WorkerNode]):
     @property
     def live_count(self) -> int:
         """How many workers are not missing."""
-        return sum(1 for w in self._nodes.values() if not w.missing)
+        # counted from a list of states (asked on every hello: a scan of thousands of properties
+        # would cost more than the hello)
+        states = [w.state for w in self._nodes.values()]
+        return len(states) - states.count(WorkerState.MISSING)
 
     @property
     def user_count(self) -> int:

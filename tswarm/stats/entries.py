@@ -409,7 +409,12 @@ class StatsEntry:
         last = wire["last_request_timestamp"]
         if last and (self.last_request_timestamp is None or last > self.last_request_timestamp):
             self.last_request_timestamp = last
-        self.histogram.merge_wire(wire["histogram"])
+        # the histogram's own dict (self._buckets is self.histogram._buckets), inlined: a master merges
+        # every entry of every worker's report here, twice (the entry and the aggregate)
+        buckets = self._buckets
+        get = buckets.get
+        for key, n in wire["histogram"].items():
+            buckets[key] = get(key, 0) + n
         codes = wire.get("status_codes")
         if codes:
             mine = self.status_codes
@@ -418,15 +423,17 @@ class StatsEntry:
                     mine[status] += count
                 else:
                     _count_status(mine, status, count)
+        slot_seconds = self._slot_second
         for second, slot_requests, slot_failures, slot_buckets in wire["per_second"]:
             i = second & _SLOT_MASK
-            if self._slot_second[i] != second and not self._claim_slot(i, second):
+            if slot_seconds[i] != second and not self._claim_slot(i, second):
                 continue
             self._slot_requests[i] += slot_requests
             self._slot_failures[i] += slot_failures
             target = self._slot_buckets[i]
+            get = target.get
             for key, n in slot_buckets.items():
-                target[key] = target.get(key, 0) + n
+                target[key] = get(key, 0) + n
 
     def __repr__(self) -> str:
         return f"StatsEntry({self.method!r}, {self.name!r}, requests={self.num_requests}, failures={self.num_failures})"
@@ -712,10 +719,15 @@ class RequestStats:
         problem = delta_problem(delta)
         if problem:
             raise ValueError(f"malformed stats delta from {node_id}: {problem}")
+        entries, total = self.entries, self.total
         for wire in delta["entries"]:
             if self.cumulative:
-                self.get(wire["name"], wire["method"])._merge_wire(wire)
-                self.total._merge_wire(wire)
+                key = (wire["name"], wire["method"])
+                entry = entries.get(key)
+                if entry is None:
+                    entry = self.get(*key)
+                entry._merge_wire(wire)
+                total._merge_wire(wire)
             if self.track_deltas:
                 self._delta_entry((wire["name"], wire["method"]))._merge_wire(wire)
         interrupted = delta.get("interrupted", 0)
