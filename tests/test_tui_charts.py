@@ -365,3 +365,16 @@ async def test_a_chart_on_its_own_draws_series_of_timestamped_values() -> None:
         assert lines[-1].strip().startswith("└0:20")
         assert chart.shown_range == (T0 + 20, T0 + 30)
         assert all("█" in line for line in lines[-3:-1])  # a steady 10/s fills the bottom rows
+
+
+async def test_failures_as_high_as_requests_are_drawn_in_front() -> None:
+    # every request failed: the two series are equal, and the chart must show the failures
+    app = OneChart()
+    async with app.run_test(size=(60, 10)) as pilot:
+        chart = app.query_one(TimeChart)
+        points = [(T0 + s, 10.0) for s in range(1, 31)]
+        chart.set_series(
+            [ChartSeries("requests/s", points, "$success"), ChartSeries("failures/s", points, "$error")], T0
+        )
+        await pilot.pause()
+        assert _plot_columns_in(chart, "$error") and not _plot_columns_in(chart, "$success")

@@ -197,12 +197,13 @@ class TimeChart(Widget):
         axis_style = self.get_component_rich_style("time-chart--axis")
         labels = {row: text for (row, _), text in zip(label_values, values, strict=True)}
         eighths = rows * 8
-        # (height in eighths, colour) of each series with a value in a column, shortest first
+        # (height in eighths, colour) of each series with a value in a column, shortest first; of equal
+        # heights the later series is in front (failures/s as high as requests/s: every request failed)
         layers = [
             sorted(
                 (
                     (min(eighths, max(1, round(value / top * eighths))), color)
-                    for value, color in zip(column_values, colors, strict=True)
+                    for value, color in reversed(list(zip(column_values, colors, strict=True)))
                     if value is not None and value > 0
                 ),
                 key=_height,
