@@ -180,8 +180,6 @@ def _delta() -> dict[str, Any]:
         ("errors", 0, "occurrences"),
         ("errors", 0, "first_seen"),
         ("exceptions", 0, "count"),
-        ("total", "num_failures"),
-        ("total", "per_second", 0, 2),
     ],
 )
 def test_stats_delta_rejects_a_bool_for_a_number(path: tuple[Any, ...]) -> None:
@@ -318,7 +316,6 @@ delta_like = st.fixed_dictionaries(
     {"version": st.just(DELTA_VERSION) | values},
     optional={
         "entries": st.lists(delta_entry_like | values, max_size=3),
-        "total": delta_entry_like | values,
         "errors": st.lists(payload_like, max_size=2) | values,
         "exceptions": st.lists(payload_like, max_size=2) | values,
     },

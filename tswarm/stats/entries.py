@@ -410,7 +410,7 @@ class StatsEntry:
         if last and (self.last_request_timestamp is None or last > self.last_request_timestamp):
             self.last_request_timestamp = last
         # the histogram's own dict (self._buckets is self.histogram._buckets), inlined: a master merges
-        # every entry of every worker's report here (and each report's aggregate)
+        # every entry of every worker's report here, twice (the entry and the aggregate)
         buckets = self._buckets
         get = buckets.get
         for key, n in wire["histogram"].items():
@@ -694,28 +694,17 @@ class RequestStats:
         Its shape is declared by :class:`StatsDelta` (version 1): ``entries`` (:class:`WireEntry`, with
         their ``status_codes`` when any were counted: an optional key, so versions 1 without it merge),
         ``errors`` (:class:`WireError`) and ``exceptions`` (:class:`WireException`). Histograms are
-        ``{bucket key: count}`` with int keys (decode msgpack with ``strict_map_key=False``). ``total``
-        (a :class:`WireEntry`, when there are entries) is the sum of the entries: the master merges it
-        into its aggregate; a delta without it (an older worker) has its entries merged there instead.
+        ``{bucket key: count}`` with int keys (decode msgpack with ``strict_map_key=False``). The aggregate is not sent: the master rebuilds it from the entries.
         """
-        entries = self._delta_entries.values()
         delta: StatsDelta = {
             "version": DELTA_VERSION,
-            "entries": [entry._wire(copy=False) for entry in entries],
+            "entries": [entry._wire(copy=False) for entry in self._delta_entries.values()],
             "errors": [err.to_wire() for err in self._delta_errors.values()],
             "exceptions": [
                 {"count": group.count, "message": group.message, "traceback": group.traceback}
                 for group in self._delta_exceptions.values()
             ],
         }
-        if entries:
-            # the delta's own aggregate, added up here once a second so that the master merges one
-            # entry into its total per report instead of every entry (same sums: counts, histogram,
-            # status codes and per-second slots add the same way on either side)
-            total = StatsEntry("", "Aggregated", start_time=0.0)
-            for entry in entries:
-                total.merge(entry)
-            delta["total"] = total._wire(copy=False)
         if self._delta_interrupted:
             delta["interrupted"] = self._delta_interrupted
         self._new_delta()
@@ -731,7 +720,6 @@ class RequestStats:
         if problem:
             raise ValueError(f"malformed stats delta from {node_id}: {problem}")
         entries, total = self.entries, self.total
-        sent_total = delta.get("total")
         for wire in delta["entries"]:
             if self.cumulative:
                 key = (wire["name"], wire["method"])
@@ -739,12 +727,9 @@ class RequestStats:
                 if entry is None:
                     entry = self.get(*key)
                 entry._merge_wire(wire)
-                if sent_total is None:  # an older worker's delta: the aggregate is rebuilt here
-                    total._merge_wire(wire)
+                total._merge_wire(wire)
             if self.track_deltas:
                 self._delta_entry((wire["name"], wire["method"]))._merge_wire(wire)
-        if sent_total is not None and self.cumulative:
-            total._merge_wire(sent_total)
         interrupted = delta.get("interrupted", 0)
         if interrupted:
             self.log_interrupted(interrupted)
@@ -837,10 +822,6 @@ class StatsDelta(TypedDict):
     exceptions: list[WireException]
     #: requests cut off by a stop since the last delta (left out when none)
     interrupted: NotRequired[Count]
-    #: the sum of ``entries`` (method "", name "Aggregated"), merged into the master's aggregate once;
-    #: left out when there are no entries, and by tswarm versions before it (their entries are merged
-    #: into the aggregate one by one). Its requests and failures must equal the entries' sums.
-    total: NotRequired[WireEntry]
 
 
 _DELTA_SHAPE = shape_checker(StatsDelta, "delta")
@@ -852,22 +833,11 @@ def delta_problem(delta: object) -> str | None:
     if problem is not None:
         return problem
     assert isinstance(delta, dict)
-    wires = [(f"entries[{i}]", wire) for i, wire in enumerate(delta["entries"])]
-    total = delta.get("total")
-    if total is not None:
-        wires.append(("total", total))
-    for path, wire in wires:
+    for i, wire in enumerate(delta["entries"]):
         # the one rule the declaration cannot say: every counted request sits in a bucket
         if sum(wire["histogram"].values()) != wire["num_requests"]:
-            return f"{path}: histogram counts do not add up to num_requests"
+            return f"entries[{i}]: histogram counts do not add up to num_requests"
         codes = wire.get("status_codes")
         if codes and sum(codes.values()) > wire["num_requests"]:
-            return f"{path}: status code counts add up to more than num_requests"
-    if total is not None:
-        # the aggregate stands for the entries: their counts must agree (cheap, two sums)
-        entries = delta["entries"]
-        if total["num_requests"] != sum(wire["num_requests"] for wire in entries):
-            return "total: num_requests is not the sum of the entries' num_requests"
-        if total["num_failures"] != sum(wire["num_failures"] for wire in entries):
-            return "total: num_failures is not the sum of the entries' num_failures"
+            return f"entries[{i}]: status code counts add up to more than num_requests"
     return None
