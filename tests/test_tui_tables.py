@@ -18,10 +18,10 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 from tui_fixtures import FakeController, make_snapshot
 
+from tswarm.controller.elide import common_stem, elide_middle, elide_name
 from tswarm.controller.formatting import format_rps
 from tswarm.controller.snapshot import EntryRow, ExceptionRow, FailureRow, RunSnapshot, RunState, WorkerState
 from tswarm.tui import TswarmApp
-from tswarm.tui.widgets.elide import common_stem, elide_middle, elide_name
 from tswarm.tui.widgets.exceptions_view import ExceptionsView, group_exceptions
 from tswarm.tui.widgets.failures_view import FailuresView, status_of
 from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tswarm.checks import CheckVerdict
+from tswarm.controller.elide import ELLIPSIS, elide_middle
 from tswarm.controller.formatting import (
     format_age,
     format_clock,
@@ -28,7 +29,6 @@ from tswarm.controller.outputs import sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
 __all__ = [
-    "elide_middle",
     "render_check_table",
     "render_live_table",
     "render_summary",
@@ -58,19 +58,6 @@ _STATS_HEADERS = ("Type", "Name", "# reqs", "# fails (%)", "Avg", "Min", "Max", 
 def _cell(text: str, width: int = NAME_WIDTH) -> str:
     text = text.replace("\r", " ").replace("\n", " ")
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def elide_middle(text: str, width: int) -> str:
-    """``text`` in at most ``width`` characters, cut in the middle so that its start and its
-    (often distinctive) end stay: ``/api/v2/tenants/.../logs``."""
-    text = text.replace("\r", " ").replace("\n", " ")
-    if len(text) <= width:
-        return text
-    if width <= 3:
-        return text[:width]
-    kept = width - 3
-    head = (kept + 1) // 2
-    return text[:head] + "..." + text[len(text) - (kept - head) :]
 
 
 @dataclass(frozen=True)
@@ -135,7 +122,9 @@ def _fit_columns(
             cell = row[i]
             if len(cell) > widths[i]:
                 middle = fit.elastic.get(i, (0, False))[1]
-                cell = elide_middle(cell, widths[i]) if middle else cell[: widths[i] - 3] + "..."
+                # an error's text may hold line breaks: one line per cell
+                one_line = cell.replace("\r", " ").replace("\n", " ")
+                cell = elide_middle(one_line, widths[i]) if middle else cell[: widths[i] - 1] + ELLIPSIS
             cells.append(cell)
         return cells
 

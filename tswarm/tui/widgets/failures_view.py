@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.events import Resize
 from textual.widgets import Static
 
+from tswarm.controller.elide import common_stem, elide_name
 from tswarm.controller.formatting import format_clock, format_count
 from tswarm.controller.snapshot import FailureRow, RunSnapshot
 from tswarm.tui.widgets.detail_table import DetailTable
-from tswarm.tui.widgets.elide import common_stem, elide_name
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["FailuresView", "status_of"]

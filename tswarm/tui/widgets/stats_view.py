@@ -14,9 +14,9 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, Input, Static
 
+from tswarm.controller.elide import common_stem, elide_name
 from tswarm.controller.formatting import format_bytes, format_count, format_ms, format_rps, percentile_label
 from tswarm.controller.snapshot import EntryRow, RunSnapshot, RunState
-from tswarm.tui.widgets.elide import common_stem, elide_name
 from tswarm.tui.widgets.synced_table import Cell, ColumnSpec, SyncedTable
 
 __all__ = ["PERCENTILE_SORT", "SORT_COLUMNS", "StatsView", "TOTAL_KEY"]

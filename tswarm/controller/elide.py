@@ -1,7 +1,8 @@
 """Shortening names to a width by cutting out their middle, so that REST paths stay distinguishable.
 
 Endpoint names share their start (``/api/v2/tenants/{tenant_id}/...``) and differ at the end, so cutting
-from the right makes every row look the same. Plain Python; imports nothing of tswarm.
+from the right makes every row look the same. Used by the TUI's tables and the summary fitted to a
+terminal. Plain Python; imports nothing of tswarm.
 """
 
 from __future__ import annotations
