@@ -18,7 +18,7 @@ from conftest import repo_env
 
 from tswarm.cli.options import expand_html_path
 from tswarm.controller.formatting import percentile_column
-from tswarm.controller.html_report import distribution_bars, render_html_report
+from tswarm.controller.html_report import render_html_report
 from tswarm.controller.markdown_report import render_markdown_report
 from tswarm.controller.outputs import (
     ReportFileError,
@@ -28,6 +28,7 @@ from tswarm.controller.outputs import (
     validate_json_report,
 )
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats
+from tswarm.stats.histogram import distribution_bars
 
 RUN_TIMEOUT = 60
 HOSTILE_NAME = "/x?<script>alert('name')</script>&a=1"

@@ -23,9 +23,9 @@ from tswarm.controller.formatting import (
     percentile_column,
 )
 from tswarm.controller.outputs import EntryReport, JsonReport
-from tswarm.stats.histogram import bucket_value
+from tswarm.stats.histogram import distribution_bars
 
-__all__ = ["distribution_bars", "render_html_report"]
+__all__ = ["render_html_report"]
 
 #: chart sizes in SVG units (the page scales them to its width; the charts over time sit side by side)
 CHART_WIDTH = 880
@@ -390,33 +390,11 @@ def _line_chart(
     return f"<figure><figcaption>{escape(title)}</figcaption>{svg}</figure>"
 
 
-def distribution_bars(
-    histogram: Sequence[Sequence[int]], bars: int = DISTRIBUTION_BARS
-) -> list[tuple[float, float, int]]:
-    """The histogram's buckets gathered into at most ``bars`` bars of equal width on a log scale:
-    (from ms, to ms, count) each, slowest last; zero-ms responses go into the first bar."""
-    values = [(bucket_value(key), count) for key, count in histogram]
-    if not values:
-        return []
-    positive = [v for v, _ in values if v > 0]
-    low = min(positive, default=0.001)
-    high = max(positive, default=0.001)
-    if high <= low * 1.0001:
-        return [(low, high, sum(c for _, c in values))]
-    log_low, log_high = math.log10(low), math.log10(high)
-    width = (log_high - log_low) / bars
-    counts = [0] * bars
-    for value, count in values:
-        index = 0 if value <= low else min(bars - 1, int((math.log10(value) - log_low) / width))
-        counts[index] += count
-    return [(10 ** (log_low + i * width), 10 ** (log_low + (i + 1) * width), counts[i]) for i in range(bars)]
-
-
 def _distribution(total: EntryReport) -> str:
     histogram = total.get("histogram")
     if histogram is None:
         return _empty("This report has no histograms (written by an older tswarm).")
-    bars = distribution_bars(histogram)
+    bars = distribution_bars(histogram, DISTRIBUTION_BARS)
     if not bars:
         return _empty("No requests.")
     left, right = _MARGIN_LEFT, CHART_WIDTH - _MARGIN_RIGHT

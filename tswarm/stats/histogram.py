@@ -14,12 +14,14 @@ Merging adds bucket counts, so percentiles merged from many workers equal those 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, TypeAlias
 
 from tswarm.shapes import MAX_EXACT_INT, Bounds, shape_checker
 
 __all__ = [
+    "distribution_bars",
     "ResponseTimeHistogram",
     "WireHistogram",
     "bucket_key",
@@ -217,3 +219,23 @@ _WIRE_SHAPE = shape_checker(WireHistogram, "histogram")
 def wire_problem(wire: object) -> str | None:
     """Why ``wire`` is not a histogram in the wire format (:data:`WireHistogram`), or None when it is."""
     return _WIRE_SHAPE.first_problem(wire)
+
+
+def distribution_bars(histogram: Sequence[Sequence[int]], bars: int) -> list[tuple[float, float, int]]:
+    """The histogram's buckets gathered into at most ``bars`` bars of equal width on a log scale:
+    (from ms, to ms, count) each, slowest last; zero-ms responses go into the first bar."""
+    values = [(bucket_value(key), count) for key, count in histogram]
+    if not values:
+        return []
+    positive = [v for v, _ in values if v > 0]
+    low = min(positive, default=0.001)
+    high = max(positive, default=0.001)
+    if high <= low * 1.0001:
+        return [(low, high, sum(c for _, c in values))]
+    log_low, log_high = math.log10(low), math.log10(high)
+    width = (log_high - log_low) / bars
+    counts = [0] * bars
+    for value, count in values:
+        index = 0 if value <= low else min(bars - 1, int((math.log10(value) - log_low) / width))
+        counts[index] += count
+    return [(10 ** (log_low + i * width), 10 ** (log_low + (i + 1) * width), counts[i]) for i in range(bars)]

@@ -6,7 +6,6 @@ the controller's snapshot and formatting (never gevent, zmq or the runner).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
@@ -14,18 +13,16 @@ from textual.widget import Widget
 
 from tswarm.controller.formatting import format_count, format_ms, format_percent
 from tswarm.controller.snapshot import FailureRow
+from tswarm.stats.histogram import distribution_bars
 
 __all__ = [
     "BarList",
     "ResponseTimeHistogram",
     "error_shares",
-    "histogram_rows",
     "status_code_label",
     "status_code_shares",
 ]
 
-#: the histogram's bucket keys count in 10 ns units (tswarm.stats.histogram): key / 1e5 is ms
-_KEY_PER_MS = 100_000
 #: the status code tswarm.stats counts for codes past an entry's cap or outside 0..999
 _OTHER_STATUS = -1
 #: at most this many rows in a histogram, however tall the widget
@@ -63,32 +60,6 @@ def error_shares(failures: Iterable[FailureRow], key: tuple[str, str] | None = N
         if key is None or (row.method, row.name) == key:
             totals[row.error] = totals.get(row.error, 0) + row.occurrences
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-
-
-def histogram_rows(buckets: Sequence[tuple[int, int]], rows: int) -> list[tuple[float, float, int]]:
-    """The buckets of a mergeable histogram regrouped into at most ``rows`` log-spaced ranges.
-
-    Returns (low ms, high ms, requests) per range, fastest first; empty without requests. A range
-    covers the buckets whose lower bound lies in [low, high), the last one includes its high end.
-    """
-    counted = [(key / _KEY_PER_MS, count) for key, count in buckets if count > 0]
-    if not counted or rows < 1:
-        return []
-    low = min(ms for ms, _ in counted)
-    high = max(ms for ms, _ in counted)
-    # a bucket is 0.1% wide or more: its upper end is above its key
-    high = max(high * 1.01, low + 0.001)
-    floor = max(low, 0.001)
-    if high <= floor * 1.0001:
-        return [(low, high, sum(count for _, count in counted))]
-    ratio = math.log(high / floor)
-    edges = [floor * math.exp(ratio * i / rows) for i in range(rows + 1)]
-    edges[0] = low
-    counts = [0] * rows
-    for ms, count in counted:
-        index = 0 if ms <= floor else int(math.log(ms / floor) / ratio * rows)
-        counts[min(max(index, 0), rows - 1)] += count
-    return [(edges[i], edges[i + 1], counts[i]) for i in range(rows)]
 
 
 def _bar(fraction: float, width: int) -> str:
@@ -161,7 +132,7 @@ class ResponseTimeHistogram(Widget):
             self.refresh()
 
     def render(self) -> Text:
-        rows = histogram_rows(self._buckets, min(MAX_HISTOGRAM_ROWS, max(1, self.size.height or 10)))
+        rows = distribution_bars(self._buckets, min(MAX_HISTOGRAM_ROWS, max(1, self.size.height or 10)))
         if not rows:
             return Text("No requests yet", style="dim")
         total = sum(count for _, _, count in rows) or 1
