@@ -37,11 +37,14 @@ pytestmark = pytest.mark.timeout(60)
 PER_WORKER = """
     import os
     from locust import FastHttpUser, events, task, constant
+    from tswarm.stats.entries import WIRE_ENTRY_FIELDS
+
+    REQUESTS = WIRE_ENTRY_FIELDS.index("num_requests")
 
     @events.worker_report.add_listener
     def report(client_id, data, **kw):
         print(f"REPORT {client_id} {data['user_count']}", flush=True)
-        if any(entry["num_requests"] for entry in data["stats"]["entries"]):
+        if any(entry[REQUESTS] for entry in data["stats"]["entries"]):
             print(f"MEASURED {client_id}", flush=True)
 
     @events.init.add_listener

@@ -25,7 +25,15 @@ from test_distributed import STEADY, master_args, procs, worker_args, write
 from tswarm.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode
 from tswarm.protocol.messages import MAX_FRAME_BYTES, MAX_FRAME_ITEMS
 from tswarm.stats import RequestStats
-from tswarm.stats.entries import MAX_ERRORS, MAX_NAMES, OTHER_ERROR, OTHER_METHOD, OTHER_NAME
+from tswarm.stats.entries import (
+    DELTA_VERSION,
+    MAX_ERRORS,
+    MAX_NAMES,
+    OTHER_ERROR,
+    OTHER_METHOD,
+    OTHER_NAME,
+    WIRE_ENTRY_FIELDS,
+)
 
 __all__ = ["procs"]  # the fixture, imported for the tests of this module
 
@@ -67,8 +75,10 @@ def one_request_delta(**changes: Any) -> dict[str, Any]:
     """A valid stats delta of one request, with ``changes`` made to its entry."""
     stats = RequestStats()
     stats.log_request("GET", "/hostile", 12.0, 100)
-    delta: dict[str, Any] = dict(stats.take_delta())
-    delta["entries"][0].update(changes)
+    delta: dict[str, Any] = msgpack.unpackb(msgpack.packb(stats.take_delta()), strict_map_key=False)
+    entry = delta["entries"][0]
+    for name, value in changes.items():
+        entry[WIRE_ENTRY_FIELDS.index(name)] = value
     return delta
 
 
@@ -126,7 +136,7 @@ def test_out_of_range_numbers_are_dropped_and_the_outputs_survive(
             {"max_response_time": float("inf")},
             {"total_response_time": float("nan")},
             {"min_response_time": -1.0},
-            {"num_requests": 2**53 + 1, "histogram": {1_200_000: 2**53 + 1}},
+            {"num_requests": 2**53 + 1, "unslotted": {1_200_000: 2**53 + 1}},
             {"last_request_timestamp": float("-inf")},
         ):
             peer.send("stats", stats_frame(one_request_delta(**bad)))
@@ -258,21 +268,9 @@ class PeakRss:
         return self.peak
 
 
-def wire_entry(name: str) -> dict[str, Any]:
+def wire_entry(name: str) -> list[Any]:
     """One entry of a stats delta, of one request, built by hand (a RequestStats would cap the names)."""
-    return {
-        "method": "GET",
-        "name": name,
-        "num_requests": 1,
-        "num_failures": 0,
-        "total_response_time": 1.0,
-        "min_response_time": 1.0,
-        "max_response_time": 1.0,
-        "total_content_length": 1,
-        "last_request_timestamp": 1.0,
-        "histogram": {100_000: 1},
-        "per_second": [],
-    }
+    return ["GET", name, 1, 0, 1.0, 1.0, 1.0, 1, 1.0, [], {}, {100_000: 1}]
 
 
 def empty_maps_frame(count: int, per_array: int = 200_000) -> bytes:
@@ -300,7 +298,7 @@ def test_hostile_frames_leave_the_master_bounded(tmp_path: Path, procs: Any) -> 
         # a million distinct names over 25 frames
         for frame in range(25):
             entries = [wire_entry(f"/{frame}/{i}") for i in range(40_000)]
-            delta = {"version": 1, "entries": entries, "errors": [], "exceptions": []}
+            delta = {"version": DELTA_VERSION, "entries": entries, "errors": [], "exceptions": []}
             peer.send("stats", stats_frame(delta))
         peer.send("quit", {})
         master.wait_for(lambda line: "Worker hostile quit" in line, timeout=60)

@@ -42,6 +42,9 @@ PER_HOST = """
     import os
     from collections import Counter
     from locust import FastHttpUser, events, task, constant
+    from tswarm.stats.entries import WIRE_ENTRY_FIELDS
+
+    NAME, REQUESTS = WIRE_ENTRY_FIELDS.index("name"), WIRE_ENTRY_FIELDS.index("num_requests")
 
     EPOCH = 0
     BEGUN = Counter()
@@ -61,9 +64,9 @@ PER_HOST = """
 
     @events.worker_report.add_listener
     def report(client_id, data, **kw):
-        entries = [e for e in data["stats"]["entries"] if e["num_requests"]]
-        requests = sum(entry["num_requests"] for entry in entries)
-        epochs = ",".join(sorted({entry["name"].rsplit("-", 1)[1] for entry in entries})) or "-"
+        entries = [e for e in data["stats"]["entries"] if e[REQUESTS]]
+        requests = sum(entry[REQUESTS] for entry in entries)
+        epochs = ",".join(sorted({entry[NAME].rsplit("-", 1)[1] for entry in entries})) or "-"
         print(f"REPORT {client_id} {data['user_count']} {requests} {epochs}", flush=True)
 
     @events.test_stop.add_listener

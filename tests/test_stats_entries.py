@@ -12,7 +12,7 @@ import msgpack
 import pytest
 
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsHistory, normalize_error
-from tswarm.stats.entries import MAX_STATUS_CODES, OTHER_STATUS, WINDOW_SLOTS
+from tswarm.stats.entries import MAX_STATUS_CODES, OTHER_STATUS, WINDOW_SLOTS, WIRE_ENTRY_FIELDS
 
 T0 = 1_700_000_000.0
 
@@ -235,7 +235,7 @@ def test_delta_is_basic_types_only() -> None:
             for k, v in obj.items():
                 assert type(k) in (str, int)
                 check(v)
-        elif isinstance(obj, list):
+        elif isinstance(obj, (list, tuple)):  # an entry is a tuple, an array on the wire
             for v in obj:
                 check(v)
         else:
@@ -244,20 +244,49 @@ def test_delta_is_basic_types_only() -> None:
     check(delta)
 
 
+def test_a_delta_longer_than_the_ring_keeps_every_request() -> None:
+    """The whole-test histogram is rebuilt from the per-second slots, plus the requests of seconds the
+    ring no longer holds (a worker that held its reports while its master was behind)."""
+    worker = RequestStats(start_time=T0)
+    single = RequestStats(start_time=T0, track_deltas=False)
+    for second in range(3 * WINDOW_SLOTS):
+        for stats in (worker, single):
+            stats.log_request("GET", "/a", 1.0 + second, 10, now=T0 + second, status_code=200)
+    delta = msgpack.unpackb(msgpack.packb(worker.take_delta()), strict_map_key=False)
+    (entry,) = delta["entries"]
+    assert len(entry[_field("per_second")]) == WINDOW_SLOTS
+    assert sum(entry[_field("unslotted")].values()) == 2 * WINDOW_SLOTS
+    master = RequestStats(start_time=T0, track_deltas=False)
+    master.merge_delta(delta, node_id="w1")
+    _assert_same(master.entries[("/a", "GET")], single.entries[("/a", "GET")])
+    _assert_same(master.total, single.total)
+
+
+def _field(name: str) -> int:
+    return WIRE_ENTRY_FIELDS.index(name)
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
         lambda d: d.pop("entries"),
         lambda d: d.__setitem__("version", 99),
-        lambda d: d["entries"][0].__setitem__("num_requests", "3"),
-        lambda d: d["entries"][0].__setitem__("histogram", {"x": 1}),
-        lambda d: d["entries"][0].__setitem__("num_requests", d["entries"][0]["num_requests"] + 1),
-        lambda d: d["entries"][0]["per_second"].append([1, 2]),
-        lambda d: d["entries"][0].__setitem__("status_codes", {200: 2}),
-        lambda d: d["entries"][0].__setitem__("status_codes", {1000: 1}),
-        lambda d: d["entries"][0].__setitem__("status_codes", {"200": 1}),
-        lambda d: d["entries"][0].__setitem__("status_codes", {200: -1}),
-        lambda d: d["entries"][0].pop("max_response_time"),
+        lambda d: d.__setitem__("version", 1),  # keyed entries, before protocol 3
+        lambda d: d["entries"][0].__setitem__(_field("num_requests"), "3"),
+        lambda d: d["entries"][0].__setitem__(_field("unslotted"), {"x": 1}),
+        lambda d: d["entries"][0].__setitem__(_field("unslotted"), {100: 1}),  # one request too many
+        lambda d: d["entries"][0].__setitem__(
+            _field("num_requests"), d["entries"][0][_field("num_requests")] + 1
+        ),
+        lambda d: d["entries"][0][_field("per_second")].append([1, 2]),
+        lambda d: d["entries"][0][_field("per_second")][0].__setitem__(1, 2),  # its buckets hold 1
+        lambda d: d["entries"][0][_field("per_second")][0][3].clear(),
+        lambda d: d["entries"][0].__setitem__(_field("status_codes"), {200: 2}),
+        lambda d: d["entries"][0].__setitem__(_field("status_codes"), {1000: 1}),
+        lambda d: d["entries"][0].__setitem__(_field("status_codes"), {"200": 1}),
+        lambda d: d["entries"][0].__setitem__(_field("status_codes"), {200: -1}),
+        lambda d: d["entries"][0].pop(),
+        lambda d: d["entries"][0].append({}),
         lambda d: d["errors"].append({"method": "GET"}),
         lambda d: d["exceptions"].append({"count": True, "message": "m", "traceback": "t"}),
     ],
@@ -265,7 +294,7 @@ def test_delta_is_basic_types_only() -> None:
 def test_malformed_delta_raises_and_merges_nothing(mutate) -> None:
     worker = RequestStats(start_time=T0)
     worker.log_request("GET", "/a", 5.0, 10, now=T0)
-    delta = worker.take_delta()
+    delta = msgpack.unpackb(msgpack.packb(worker.take_delta()), strict_map_key=False)  # as sent
     mutate(delta)
     master = RequestStats(start_time=T0, track_deltas=False)
     with pytest.raises(ValueError, match="malformed stats delta"):
@@ -382,16 +411,15 @@ def test_status_codes_are_capped_and_odd_codes_count_as_other() -> None:
     assert merged[OTHER_STATUS] == codes[OTHER_STATUS] + 1
 
 
-def test_delta_without_status_codes_from_an_older_worker_merges() -> None:
+def test_delta_without_status_codes_merges() -> None:
     worker = RequestStats(start_time=T0)
     worker.log_request("GET", "/a", 5.0, 10, now=T0, status_code=200)
     worker.log_request("GET", "/a", 5.0, 10, now=T0)
     delta = worker.take_delta()
-    assert delta["entries"][0]["status_codes"] == {200: 1}
-    old = worker.take_delta()
+    assert delta["entries"][0][_field("status_codes")] == {200: 1}
     worker.log_request("GET", "/a", 5.0, 10, now=T0)
     old = worker.take_delta()
-    assert "status_codes" not in old["entries"][0]  # what an older worker sends: no key at all
+    assert old["entries"][0][_field("status_codes")] == {}  # no request had a status code
     master = RequestStats(start_time=T0, track_deltas=False)
     master.merge_delta(delta, node_id="w1")
     master.merge_delta(old, node_id="w2")

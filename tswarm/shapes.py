@@ -361,10 +361,14 @@ def _rejects(scalar: _Scalar, name: str) -> str:
         test = f"type({name}) is not {scalar.exact[0].__name__}"
     else:
         test = f"type({name}) not in ({', '.join(t.__name__ for t in scalar.exact)})"
-    if scalar.number and math.isfinite(scalar.bounds.min):
-        test += f" or {name} < {scalar.bounds.min!r}"
-    if scalar.number and math.isfinite(scalar.bounds.max):
-        test += f" or {name} > {scalar.bounds.max!r}"
+    low, high = scalar.bounds.min, scalar.bounds.max
+    if scalar.number and math.isfinite(low) and math.isfinite(high):
+        # one chained comparison: false for NaN too (every comparison with it is false)
+        return f"{test} or not {low!r} <= {name} <= {high!r}"
+    if scalar.number and math.isfinite(low):
+        test += f" or {name} < {low!r}"
+    if scalar.number and math.isfinite(high):
+        test += f" or {name} > {high!r}"
     if float in scalar.exact and scalar.bounds != Bounds():
         test += f" or {name} != {name}"  # NaN: every comparison with it is false
     return test

@@ -24,7 +24,7 @@ from tswarm.controller.snapshot import EntryDetail, EntryRow, ExceptionRow, Fail
 from tswarm.exceptions import UsageError
 from tswarm.shapes import Bounds, Count, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
-from tswarm.stats.entries import OTHER_STATUS, ExceptionStats
+from tswarm.stats.entries import DELTA_VERSION, OTHER_STATUS, ExceptionStats, WireEntry
 from tswarm.stats.histogram import MAX_BUCKET_KEY
 
 __all__ = [
@@ -624,23 +624,23 @@ def load_json_report(path: str) -> JsonReport:
     return cast(JsonReport, doc)
 
 
-def _wire_entry(data: EntryReport) -> dict[str, Any]:
-    """A report's entry as a worker would send it: the per-second window is not in a report, so a
-    loaded entry has no current rates."""
-    return {
-        "method": data["method"],
-        "name": data["name"],
-        "num_requests": data["num_requests"],
-        "num_failures": data["num_failures"],
-        "total_response_time": data["total_response_time"],
-        "min_response_time": data["min_response_time"] or 0.0,
-        "max_response_time": data["max_response_time"],
-        "total_content_length": data["total_content_length"],
-        "last_request_timestamp": data["last_request_timestamp"] or 0.0,
-        "histogram": {key: count for key, count in data.get("histogram", [])},
-        "per_second": [],
-        "status_codes": _status_codes_from_report(data.get("status_codes", {})),
-    }
+def _wire_entry(data: EntryReport) -> WireEntry:
+    """A report's entry as a worker would send it: the per-second window is not in a report, so its
+    whole histogram is ``unslotted`` and a loaded entry has no current rates."""
+    return (
+        data["method"],
+        data["name"],
+        data["num_requests"],
+        data["num_failures"],
+        data["total_response_time"],
+        data["min_response_time"] or 0.0,
+        data["max_response_time"],
+        data["total_content_length"],
+        data["last_request_timestamp"] or 0.0,
+        [],
+        _status_codes_from_report(data.get("status_codes", {})),
+        {key: count for key, count in data.get("histogram", [])},
+    )
 
 
 def _status_codes_from_report(labels: dict[str, int]) -> dict[int, int]:
@@ -665,7 +665,7 @@ def stats_from_report(*reports: JsonReport) -> RequestStats:
     stats = RequestStats(track_deltas=False, start_time=start)
     for report in reports:
         delta = {
-            "version": 1,
+            "version": DELTA_VERSION,
             "entries": [_wire_entry(e) for e in report["entries"]],
             "errors": list(report["failures"]),
             "exceptions": [],

@@ -11,7 +11,9 @@ from tswarm.protocol.payloads import PAYLOADS, payload_checker
 
 #: Bumped whenever a change would make old and new peers misunderstand each other.
 #: 2: a test file's own messages travel in the ``custom`` envelope, under any name.
-PROTOCOL_VERSION = 2
+#: 3: a stats delta's entries are arrays, its whole-test histograms rebuilt from the per-second ones
+#:    (delta version 2), and workers hold reports while the master is behind (acknowledgements needed).
+PROTOCOL_VERSION = 3
 
 #: ZeroMQ drops a bigger frame than this (the master's ZMQ_MAXMSGSIZE). A worker's stats report of one
 #: second is well under 1 MiB even in a big test; a report of 1,000 names (stats.entries.MAX_NAMES)
