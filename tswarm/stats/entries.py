@@ -407,10 +407,18 @@ class StatsEntry:
         self._merge_wire(other._wire(copy=False))
 
     def _merge_wire(self, wire: WireEntry) -> None:
-        # wire is trusted here: RequestStats.merge_delta validates before merging. A master merges every
-        # entry of every worker's report here, twice (the entry and the aggregate): the histogram's own
-        # dict (self._buckets is self.histogram._buckets) and the slots are updated inline.
-        _, _, requests, failures, response_time, low, high, content, last, slots, codes, unslotted = wire
+        # wire is trusted here: RequestStats.merge_delta validates before merging
+        self._merge_figures(wire)
+        buckets = self._buckets
+        get = buckets.get
+        for second, requests, failures, slot_buckets in wire[9]:
+            self._merge_slot(second, requests, failures, slot_buckets)
+        for key, n in wire[11].items():
+            buckets[key] = get(key, 0) + n
+
+    def _merge_figures(self, wire: WireEntry) -> None:
+        """Add a wire entry's counts, sums, extremes and status codes (all but its buckets)."""
+        _, _, requests, failures, response_time, low, high, content, last, _, codes, _ = wire
         self.num_requests += requests
         self.num_failures += failures
         self.total_response_time += response_time
@@ -423,25 +431,6 @@ class StatsEntry:
                 self.min_response_time = low
         if last and (self.last_request_timestamp is None or last > self.last_request_timestamp):
             self.last_request_timestamp = last
-        buckets = self._buckets
-        get = buckets.get
-        slot_seconds = self._slot_second
-        for second, slot_requests, slot_failures, slot_buckets in slots:
-            i = second & _SLOT_MASK
-            if slot_seconds[i] != second and not self._claim_slot(i, second):
-                # older than the ring holds: only the histogram gets its requests
-                for key, n in slot_buckets.items():
-                    buckets[key] = get(key, 0) + n
-                continue
-            self._slot_requests[i] += slot_requests
-            self._slot_failures[i] += slot_failures
-            target = self._slot_buckets[i]
-            slot_get = target.get
-            for key, n in slot_buckets.items():
-                buckets[key] = get(key, 0) + n
-                target[key] = slot_get(key, 0) + n
-        for key, n in unslotted.items():
-            buckets[key] = get(key, 0) + n
         if codes:
             mine_codes = self.status_codes
             for status, count in codes.items():
@@ -450,8 +439,59 @@ class StatsEntry:
                 else:
                     _count_status(mine_codes, status, count)
 
+    def _merge_slot(self, second: int, requests: int, failures: int, slot_buckets: dict[int, int]) -> None:
+        """Add one second of a wire entry: to its slot while the ring holds it, and to the histogram."""
+        buckets = self._buckets
+        get = buckets.get
+        i = second & _SLOT_MASK
+        if self._slot_second[i] != second and not self._claim_slot(i, second):
+            for key, n in slot_buckets.items():
+                buckets[key] = get(key, 0) + n
+            return
+        self._slot_requests[i] += requests
+        self._slot_failures[i] += failures
+        target = self._slot_buckets[i]
+        slot_get = target.get
+        for key, n in slot_buckets.items():
+            buckets[key] = get(key, 0) + n
+            target[key] = slot_get(key, 0) + n
+
     def __repr__(self) -> str:
         return f"StatsEntry({self.method!r}, {self.name!r}, requests={self.num_requests}, failures={self.num_failures})"
+
+
+def _merge_wire_twice(entry: StatsEntry, total: StatsEntry, wire: WireEntry) -> None:
+    """``entry._merge_wire(wire)`` then ``total._merge_wire(wire)``, in one pass over the buckets.
+
+    The master's hot path: every entry of every worker's report goes into its entry and the aggregate.
+    """
+    entry._merge_figures(wire)
+    total._merge_figures(wire)
+    entry_buckets, total_buckets = entry._buckets, total._buckets
+    entry_get, total_get = entry_buckets.get, total_buckets.get
+    entry_seconds, total_seconds = entry._slot_second, total._slot_second
+    for second, requests, failures, slot_buckets in wire[9]:
+        i = second & _SLOT_MASK
+        if (entry_seconds[i] == second or entry._claim_slot(i, second)) and (
+            total_seconds[i] == second or total._claim_slot(i, second)
+        ):
+            entry._slot_requests[i] += requests
+            entry._slot_failures[i] += failures
+            total._slot_requests[i] += requests
+            total._slot_failures[i] += failures
+            entry_slot, total_slot = entry._slot_buckets[i], total._slot_buckets[i]
+            entry_slot_get, total_slot_get = entry_slot.get, total_slot.get
+            for key, n in slot_buckets.items():
+                entry_buckets[key] = entry_get(key, 0) + n
+                entry_slot[key] = entry_slot_get(key, 0) + n
+                total_buckets[key] = total_get(key, 0) + n
+                total_slot[key] = total_slot_get(key, 0) + n
+        else:  # a second older than one of the rings holds (rare): each on its own
+            entry._merge_slot(second, requests, failures, slot_buckets)
+            total._merge_slot(second, requests, failures, slot_buckets)
+    for key, n in wire[11].items():
+        entry_buckets[key] = entry_get(key, 0) + n
+        total_buckets[key] = total_get(key, 0) + n
 
 
 @dataclass(slots=True)
@@ -741,8 +781,7 @@ class RequestStats:
                 entry = entries.get(key)
                 if entry is None:
                     entry = self.get(*key)
-                entry._merge_wire(wire)
-                total._merge_wire(wire)
+                _merge_wire_twice(entry, total, wire)
             if self.track_deltas:
                 self._delta_entry((wire[1], wire[0]))._merge_wire(wire)
         interrupted = delta.get("interrupted", 0)
