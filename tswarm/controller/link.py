@@ -385,10 +385,14 @@ class MasterLink:
         except zmq.ZMQError:
             return
         identity = frame.bytes
-        if self._fd_peers.get(fd) == identity:
+        before = self._fd_peers.get(fd)
+        if before == identity:
             return
         if self._closing_on_fd and self._from_closed_connection(fd, identity):
             return
+        if before is not None and self._peer_fds.get(before) == fd:
+            # a previous peer on this fd whose close was not told: it is not connected there any more
+            del self._peer_fds[before]
         self._fd_peers[fd] = identity
         self._peer_fds[identity] = fd
 

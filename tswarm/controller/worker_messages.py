@@ -119,8 +119,9 @@ class WorkerMessages:
         #: stats reports a worker sent again that had been merged already (dropped)
         self.reports_sent_again = 0
         link.on_disconnect = self.connection_closed
-        # a close waits (at most this long) for the messages its connection sent before it to be read:
-        # never longer than silence would take to tell that worker is gone
+        # a close waits for the messages its connection sent before it to be read, at most as long as a
+        # silent worker is waited for: a master whose socket stays full that long is that far behind
+        # its workers anyway, and a dead worker is then known no later than its silence would tell
         link.close_wait_limit = heartbeat_timeout
 
     def on_message(self, incoming: Incoming) -> None:
