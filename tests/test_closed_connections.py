@@ -282,3 +282,42 @@ async def test_a_master_whose_socket_never_empties_acts_on_a_close_within_the_li
         os.close(flood_fd)
     assert closed == [b"gone"]
     assert handled > RECEIVE_BATCH
+
+
+def test_a_new_connection_on_the_fd_of_a_closed_one_is_not_confused_with_it() -> None:
+    # between a close and the moment it is acted on, the kernel can give its fd to a new connection: the
+    # closed one's last frames and the new one's come in on the same fd, and each close is its own peer's
+    link = MasterLink("127.0.0.1", 0)
+    closed: list[bytes] = []
+    link.on_disconnect = closed.append
+    heartbeat = encode("heartbeat", {"timestamp": 1.0}, "x")
+    fd = os.open(os.devnull, os.O_RDONLY)
+    gone_fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(gone_fd)  # a closed connection's fd that nothing took again
+    try:
+        link._handle([_Frame(b"old", fd), _Frame(heartbeat, fd)], lambda incoming: None)
+        link._handle_monitor_event(zmq.EVENT_DISCONNECTED, fd, None)
+        link._handle_monitor_event(zmq.EVENT_ACCEPTED, fd, "127.0.0.1")
+        for identity in (b"new", b"old", b"new", b"old"):  # fair-queued: the two connections interleave
+            link._handle([_Frame(identity, fd), _Frame(heartbeat, fd)], lambda incoming: None)
+        assert link._fd_peers[fd] == b"new"
+        # a connection that closed before any of its frames was read; its fd is not in use
+        link._handle_monitor_event(zmq.EVENT_DISCONNECTED, gone_fd, None)
+        link._handle([_Frame(b"brief", gone_fd), _Frame(heartbeat, gone_fd)], lambda incoming: None)
+        assert gone_fd not in link._fd_peers
+        link._settle_closes(0.0, everything=True)
+        assert closed == [b"old", b"brief"]
+        link._handle_monitor_event(zmq.EVENT_DISCONNECTED, fd, None)
+        link._settle_closes(0.0, everything=True)
+        assert closed == [b"old", b"brief", b"new"]
+        # closed before any of its frames was read, and its fd taken since: whose frames come in on
+        # it cannot be told, so the close is only counted (and the new peer is not taken for gone)
+        link._handle_monitor_event(zmq.EVENT_DISCONNECTED, fd, None)
+        link._handle_monitor_event(zmq.EVENT_ACCEPTED, fd, "127.0.0.1")
+        link._handle([_Frame(b"third", fd), _Frame(heartbeat, fd)], lambda incoming: None)
+        link._settle_closes(0.0, everything=True)
+        assert closed == [b"old", b"brief", b"new"]
+        assert link.closed_connections == 1 and link._fd_peers[fd] == b"third"
+    finally:
+        link.close()
+        os.close(fd)
