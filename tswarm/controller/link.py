@@ -3,9 +3,9 @@
 Frames are capped in size before they are decoded (ZMQ_MAXMSGSIZE), decoded and checked by
 :mod:`tswarm.protocol`, and a peer's identity is split into its node id and whether it is the heartbeat
 socket. What does not pass is counted, and logged once per peer. A socket monitor tells which peer's
-connection closed (so that a dead worker is known at once) and counts the connections ZeroMQ closes
-(junk, frames over the size cap), logged as one summary line per interval. May import tswarm.protocol
-and zmq.
+connection closed (so that a dead worker is known at once, once the messages it sent before its close
+are read) and counts the connections ZeroMQ closes (junk, frames over the size cap), logged as one
+summary line per interval. May import tswarm.protocol and zmq.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ LISTEN_BACKLOG = 4096
 RECEIVE_BATCH = 256
 #: how often the monitor thread looks whether the link closed
 MONITOR_POLL_MS = 100
+#: the longest a closed connection waits for the messages queued before its close to be read (s), unless
+#: the owner sets MasterLink.close_wait_limit (the master sets its heartbeat timeout)
+CLOSE_WAIT_LIMIT = 3.0
 #: the monitor events the master reacts to
 _MONITOR_EVENTS = (
     zmq.EVENT_DISCONNECTED
@@ -75,6 +78,19 @@ _AUTH_FAILURES = {
     zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC,
     zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE,
 }
+
+
+@dataclass(slots=True)
+class _ClosedConnection:
+    """A connection the monitor saw close, whose consequence waits until the messages it sent are read."""
+
+    fd: int
+    #: its peer's identity; None while none of its messages was read
+    identity: bytes | None
+    #: when it is acted on even though the socket was never found empty since (time.monotonic)
+    deadline: float
+    #: another connection was accepted on the same fd since: frames from the fd may be that one's
+    fd_reused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +124,18 @@ class MasterLink:
         self._refusals_logged: set[str] = set()
         #: file descriptor -> identity of the peer whose frames last came in on it (see SRCFD)
         self._fd_peers: dict[int, bytes] = {}
-        #: called with the identity of a peer whose connection closed
+        #: identity -> the file descriptor of its open connection (the reverse of _fd_peers)
+        self._peer_fds: dict[bytes, int] = {}
+        #: called with the identity of a peer whose connection closed, once the messages it sent before
+        #: are read (see receive_forever)
         self.on_disconnect: Callable[[bytes], None] | None = None
+        #: the longest a close waits for those messages, when the socket is never found empty (s)
+        self.close_wait_limit = CLOSE_WAIT_LIMIT
+        #: closed connections not acted on yet, in the order they closed, and by file descriptor
+        self._closing: list[_ClosedConnection] = []
+        self._closing_on_fd: dict[int, list[_ClosedConnection]] = {}
+        #: the receive loop's wait for a message, while it waits (see _settle_if_idle)
+        self._waiting: Any = None
         #: connections ZeroMQ closed that never carried a message (junk, failed handshakes, oversize)
         self.closed_connections = 0
         self._unsummed_closed = 0
@@ -209,6 +235,8 @@ class MasterLink:
         if event == zmq.EVENT_ACCEPTED:
             if address is not None and len(self._fd_addresses) < MAX_TRACKED_PEERS:
                 self._fd_addresses[value] = address
+            for closed in self._closing_on_fd.get(value, ()):
+                closed.fd_reused = True
         elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_AUTH):
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or value in _AUTH_FAILURES:
                 self._handshake_failure = (
@@ -220,20 +248,69 @@ class MasterLink:
             # the handshake failure, if any, was told just before this event of its own connection
             failure, self._handshake_failure = self._handshake_failure, None
             address = self._fd_addresses.pop(value, None)
-            if failure is not None:
-                self._refused(address, failure)
             identity = self._fd_peers.pop(value, None)
-            if identity is None:
-                # a connection that never carried a valid message: junk (a failed handshake), an
-                # identity already in use, or closed for a frame over the size cap
+            if identity is not None and self._peer_fds.get(identity) == value:
+                del self._peer_fds[identity]
+            if failure is not None:
+                # it never carried a message: nothing of it is queued
+                self._refused(address, failure)
                 self._count_closed()
-            elif self.on_disconnect is not None:
-                self.on_disconnect(identity)
+                return
+            # The messages it sent before it closed can still be queued in the socket (a busy master is
+            # behind): a worker that sent `quit` and closed would be taken for a dead one. What the
+            # close means waits until they are read (see receive_forever).
+            closed = _ClosedConnection(value, identity, time.monotonic() + self.close_wait_limit)
+            self._closing.append(closed)
+            self._closing_on_fd.setdefault(value, []).append(closed)
+            self._settle_if_idle()
         elif event == zmq.EVENT_ACCEPT_FAILED:
             if value in (errno.EMFILE, errno.ENFILE):
                 self._warn_out_of_fds(value)
             else:
                 self._count_closed()
+
+    def _settle_if_idle(self) -> None:
+        """Act on the closed connections at once when the receive loop waits on an empty socket: no
+        message of theirs is left to read."""
+        waiting = self._waiting
+        if waiting is None or waiting.done():
+            # the loop is between messages, or holds one it has not handed out: it settles them itself
+            return
+        # through the asyncio socket, which looks again for messages if this read its wake-up signal
+        if not self._socket.get(zmq.EVENTS) & zmq.POLLIN:
+            self._settle_closes(time.monotonic(), everything=True)
+
+    def _settle_closes(self, now: float, *, everything: bool) -> None:
+        """Act on closed connections: all of them (``everything``, when the socket was found empty
+        after they closed), or those that waited their close_wait_limit."""
+        if everything:
+            settled, self._closing = self._closing, []
+        else:
+            due = 0
+            while due < len(self._closing) and self._closing[due].deadline <= now:
+                due += 1
+            if not due:
+                return
+            settled, self._closing = self._closing[:due], self._closing[due:]
+        for closed in settled:
+            on_fd = self._closing_on_fd.get(closed.fd)
+            if on_fd is not None:
+                on_fd.remove(closed)
+                if not on_fd:
+                    del self._closing_on_fd[closed.fd]
+            identity = closed.identity
+            if identity is None:
+                # a connection that never carried a valid message: junk (a failed handshake), an
+                # identity already in use, or closed for a frame over the size cap
+                self._count_closed()
+            elif identity in self._peer_fds:
+                # its peer has connected again since (a DEALER reconnects on its own): it is there
+                continue
+            elif self.on_disconnect is not None:
+                try:
+                    self.on_disconnect(identity)
+                except Exception:
+                    log.exception("Failed to handle the closed connection of %r", identity)
 
     def _refused(self, address: str | None, reason: str) -> None:
         """A connection failed to authenticate: logged once per host.
@@ -307,8 +384,33 @@ class MasterLink:
             fd = frame.get(zmq.SRCFD)
         except zmq.ZMQError:
             return
-        if self._fd_peers.get(fd) != frame.bytes:
-            self._fd_peers[fd] = frame.bytes
+        identity = frame.bytes
+        before = self._fd_peers.get(fd)
+        if before == identity:
+            return
+        if self._closing_on_fd and self._from_closed_connection(fd, identity):
+            return
+        if before is not None and self._peer_fds.get(before) == fd:
+            # a previous peer on this fd whose close was not told: it is not connected there any more
+            del self._peer_fds[before]
+        self._fd_peers[fd] = identity
+        self._peer_fds[identity] = fd
+
+    def _from_closed_connection(self, fd: int, identity: bytes) -> bool:
+        """The frame of ``identity`` that came in on ``fd`` was queued by a connection that closed since
+        (its fd may be another connection's by now): that one's close is its peer's."""
+        on_fd = self._closing_on_fd.get(fd)
+        if not on_fd:
+            return False
+        if any(closed.identity == identity for closed in on_fd):
+            return True
+        closed = on_fd[0]
+        if len(on_fd) == 1 and closed.identity is None and not closed.fd_reused and not _fd_open(fd):
+            # the first message read of a connection that closed before any of its messages was: with
+            # the fd closed now, whichever connection had it sent this message, that connection closed
+            closed.identity = identity
+            return True
+        return False
 
     async def receive_forever(self, on_message: Callable[[Incoming], None]) -> None:
         """Hand every message that passes the checks to ``on_message``, until the socket closes.
@@ -317,22 +419,35 @@ class MasterLink:
         going back through the loop per message: with thousands of workers, a future and a loop turn
         per message cost as much as checking it. After each batch the loop gets a turn, so that the
         heartbeats, the dispatch and the signal handlers are never starved by a steady flow.
+
+        A connection's close is acted on (``on_disconnect``) when the socket is next found empty: the
+        messages that connection sent before it closed were queued before the monitor told the close,
+        and have all been handed out by then. A master whose socket is never empty acts on it after
+        ``close_wait_limit`` s at the latest.
         """
         sock = self._socket
         raw = self._sync_socket
         while True:
-            try:
-                frame_objects = await sock.recv_multipart(copy=False)
-            except zmq.ZMQError as e:
-                if e.errno == zmq.ETERM or self.closed:
-                    return
-                log.warning("Receiving failed: %s", e)
-                continue
-            self._handle(frame_objects, on_message)
+            if not self._closing:
+                # wait for a message; with closes to settle, look at once whether any is queued instead
+                self._waiting = sock.recv_multipart(copy=False)
+                try:
+                    frame_objects = await self._waiting
+                except zmq.ZMQError as e:
+                    if e.errno == zmq.ETERM or self.closed:
+                        return
+                    log.warning("Receiving failed: %s", e)
+                    continue
+                finally:
+                    self._waiting = None
+                self._handle(frame_objects, on_message)
             for _ in range(RECEIVE_BATCH):
                 try:
                     frame_objects = raw.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
+                    # (the closes were told before this look, so every message of theirs was read)
+                    if self._closing:
+                        self._settle_closes(time.monotonic(), everything=True)
                     break
                 except zmq.ZMQError as e:
                     if e.errno == zmq.ETERM or self.closed:
@@ -340,6 +455,9 @@ class MasterLink:
                     log.warning("Receiving failed: %s", e)
                     break
                 self._handle(frame_objects, on_message)
+            else:
+                if self._closing:
+                    self._settle_closes(time.monotonic(), everything=False)
             # awaiting a message that is there already returns without a turn of the loop: under a
             # steady flow (thousands of workers) the heartbeats, the dispatch, the snapshot and the
             # signal handlers would never run. One turn per batch bounds how long they wait.
@@ -437,6 +555,13 @@ class MasterLink:
         if self.closed:
             return
         self.closed = True
+        # the connections that closed since the socket was last found empty and never carried a
+        # message belong in the last summary
+        self._closing_on_fd.clear()
+        for closed in self._closing:
+            if closed.identity is None:
+                self._count_closed()
+        self._closing.clear()
         self.log_summaries(final=True)
         # close through the owning socket: closing only the asyncio shadow would leave the owner to
         # close the same handle again when it is collected, by then maybe another socket's
@@ -451,6 +576,15 @@ class MasterLink:
             self._sync_socket.close(linger=0)
         finally:
             self._context.term()
+
+
+def _fd_open(fd: int) -> bool:
+    """Whether ``fd`` is an open file of this process."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _peer_address(fd: int) -> str | None:

@@ -119,6 +119,10 @@ class WorkerMessages:
         #: stats reports a worker sent again that had been merged already (dropped)
         self.reports_sent_again = 0
         link.on_disconnect = self.connection_closed
+        # a close waits for the messages its connection sent before it to be read, at most as long as a
+        # silent worker is waited for: a master whose socket stays full that long is that far behind
+        # its workers anyway, and a dead worker is then known no later than its silence would tell
+        link.close_wait_limit = heartbeat_timeout
 
     def on_message(self, incoming: Incoming) -> None:
         """Route one checked message to its handler (a worker must say hello first)."""
@@ -179,9 +183,18 @@ class WorkerMessages:
         self.link.log_summaries()
 
     def connection_closed(self, identity: bytes) -> None:
-        """ZeroMQ closed the connection of the peer ``identity``: a worker whose process ended (or whose
-        frame was over the size cap) is missing at once, not after the heartbeat timeout."""
-        node_id, _ = split_identity(identity.decode("utf-8", "backslashreplace"))
+        """ZeroMQ closed the connection of the peer ``identity`` (and the messages it sent before were
+        handled): a worker whose process ended (or whose frame was over the size cap) is missing at once,
+        not after the heartbeat timeout.
+
+        Only the main connection tells: the heartbeat socket's close says nothing more (a worker's
+        process ends both, and a lost host both through ZeroMQ's heartbeats), but its own connection
+        does not carry the worker's last messages: a worker that sent ``quit`` and closed both could be
+        taken for a dead one before its ``quit`` is read.
+        """
+        node_id, heartbeat_socket = split_identity(identity.decode("utf-8", "backslashreplace"))
+        if heartbeat_socket:
+            return
         worker = self.workers.get(node_id)
         if worker is None or worker.missing:
             return
