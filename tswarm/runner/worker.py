@@ -64,14 +64,15 @@ CUSTOM_MESSAGES_HELD = 1000
 #: holds it (its delta accumulates, its ``report_to_master`` is not fired) until acknowledgements make
 #: room, so that a master that falls behind gets fewer, bigger reports instead of more and more frames.
 #: A master that keeps up (acknowledging in its heartbeats, once a second) never has more than 2 waiting
-#: when the next report is due; one with slower heartbeats gets room for one interval more each second
+#: when the next report is due; one whose heartbeats are H s apart gets ceil(H) + 2 (see _on_ack)
 STATS_IN_FLIGHT = 3
 #: the kept stats reports are sent again when the master's acknowledgement has not moved for this long
 #: (while the master is heard), as well as whenever the connection to the master is made again: a
 #: report written into a connection that a network cut killed is otherwise lost with it. A master that
 #: merely lags behind still has them queued, and one whose acknowledgement moves gets none again
 STATS_RESEND_AFTER = 5.0
-#: stats reports kept for sending again at most (several minutes' worth); past it the oldest is given up
+#: stats reports kept for sending again at most; past it the oldest is given up. Flow control keeps it to a
+#: few, but each final report goes whatever waits (tests stopped while the master acknowledges nothing)
 STATS_REPORTS_KEPT = 300
 #: a connection to the master not made within this long is dropped and tried again (at most every 2 s,
 #: RECONNECT_IVL_MAX): without it, a connect begun while the network was cut waits out TCP's SYN backoff
