@@ -201,8 +201,6 @@ class MasterLinkedRunner(UserRunner):
         #: since when this worker holds its reports because its master acknowledged none of the last
         #: few (None: it does not)
         self._holding_since: float | None = None
-        #: report intervals skipped because the master was behind (their numbers went in the next report)
-        self.reports_held = 0
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -538,7 +536,6 @@ class MasterLinkedRunner(UserRunner):
                 self._holding_since = None
             self._flush_stats()
             return
-        self.reports_held += 1
         if self._holding_since is None:
             self._holding_since = time.monotonic()
             log.info(
