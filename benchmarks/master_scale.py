@@ -3,7 +3,14 @@
 Runs a real MasterRunner (headless) in one process and N simulated workers in a few other processes.
 Each simulated worker speaks the real protocol (docs/protocol.md): hello, a heartbeat a second from its
 ``NODEID#hb`` socket, and a stats delta a second with 50 endpoints (built with RequestStats.take_delta
-from freshly logged requests), answering spawn/stop/quit as a worker does.
+from freshly logged requests), answering spawn/stop/quit as a worker does. Its reports are numbered
+(``seq``, ``kept_from``) and flow-controlled as a real worker's are: it reads ``stats_acked`` in the
+master's heartbeats, and while STATS_IN_FLIGHT of its reports are unacknowledged it holds the next
+(counted as "held"). The report that goes after held seconds says in its ``extra`` how many seconds it
+covers, but carries one second's delta (a real worker's carries all of them: the same 50 entries, a few
+more histogram buckets and per-second slots, so the master's merge costs about the same); the master's
+totals then count fewer requests than were simulated. The simulated workers never lose a report, so
+they send none again.
 
 The simulated workers must not be the bottleneck: each generator process builds one delta a second and
 packs it once; each worker's frame is that packed delta spliced between its own few fields (its node id,
@@ -15,6 +22,8 @@ For each N it measures, over a fixed window once all workers run:
     encryption with a secret) and the others (the socket monitor, the secret's ZAP handler);
   * the generators' CPU and the machine's (2 cores shared with other work: the load is printed);
   * whether every report sent was merged, and how late the latest one was (lag);
+  * how many reports the simulated workers held back (``held``, over the whole run) because STATS_IN_FLIGHT
+    of theirs were unacknowledged: 0 while the master keeps up;
   * whether any worker was falsely marked missing while the test ran (heartbeat timeout 5 s here);
   * the master's CPU per report merged (us/rep: one report and one heartbeat per worker-second), the
     figure that least depends on how busy the machine is.
@@ -166,6 +175,8 @@ def run_workers(
     keys = CurveKeys.from_secret(secret) if secret else None
     pack = msgpack.Packer(use_bin_type=True).pack
 
+    from tswarm.runner.worker import STATS_IN_FLIGHT
+
     rng = random.Random(seed)
     context = zmq.Context()
     context.set(zmq.MAX_SOCKETS, 2 * len(ids) + 64)  # libzmq's default allows 1023 sockets per context
@@ -194,13 +205,19 @@ def run_workers(
     acked: set[str] = set()
     done: set[str] = set()
     users: dict[str, dict[str, int]] = {}
+    # flow control, as a real worker's (tswarm.runner.worker.UnackedReports): a simulated worker never
+    # loses a report, so what it has not had acknowledged is the numbers after stats_acked
+    last_seq: dict[str, int] = dict.fromkeys(ids, 0)
+    stats_acked: dict[str, int] = dict.fromkeys(ids, 0)
+    seconds_held: dict[str, int] = dict.fromkeys(ids, 0)
+    held = 0
     stats = RequestStats()
     names = [f"/api/endpoint/{i}" for i in range(ENDPOINTS)]
     sent = 0
     next_tick = time.monotonic()
     deadline = time.monotonic() + 900
     # the parts of a frame that are the same for every worker: [type, data, node_id], data a map
-    stats_head = b"\x93" + pack("stats") + _map_header(4)
+    stats_head = b"\x93" + pack("stats") + _map_header(6)
     beat_head = b"\x93" + pack("heartbeat") + _map_header(5)
     beat_body = (
         pack("state")
@@ -214,7 +231,7 @@ def run_workers(
         + pack("timestamp")
     )
 
-    def stats_frame(node_id: str, packed_delta: bytes) -> bytes:
+    def stats_frame(node_id: str, packed_delta: bytes, seq: int, covers: int) -> bytes:
         counts = users.get(node_id, {})
         return b"".join(
             (
@@ -226,14 +243,26 @@ def run_workers(
                 pack("user_classes_count"),
                 pack(counts),
                 pack("extra"),
-                pack({"sent": time.time()}),
+                pack({"sent": time.time(), "covers": covers}),
+                pack("seq"),
+                pack(seq),
+                pack("kept_from"),
+                pack(stats_acked[node_id] + 1),  # the oldest unacknowledged: this one if none is
                 pack(node_id),
             )
         )
 
-    def send_stats(node_id: str, packed_delta: bytes) -> None:
-        nonlocal sent
-        main[node_id].send(stats_frame(node_id, packed_delta), copy=False)
+    def send_stats(node_id: str, packed_delta: bytes, final: bool = False) -> None:
+        """This second's report, unless STATS_IN_FLIGHT wait for the acknowledgement (a final one goes)."""
+        nonlocal sent, held
+        if not final and last_seq[node_id] - stats_acked[node_id] >= STATS_IN_FLIGHT:
+            held += 1
+            seconds_held[node_id] += 1
+            return
+        last_seq[node_id] += 1
+        covers = 1 + seconds_held[node_id]
+        seconds_held[node_id] = 0
+        main[node_id].send(stats_frame(node_id, packed_delta, last_seq[node_id], covers), copy=False)
         sent += 1
 
     empty = pack(RequestStats().take_delta())
@@ -246,7 +275,11 @@ def run_workers(
         for sock, _ in poller.poll(timeout):
             node_id = owner[sock]
             msg = decode(sock.recv())
-            if msg.type == "ack" and node_id not in acked:
+            if msg.type == "heartbeat":
+                number = msg.data.get("stats_acked")
+                if isinstance(number, int):
+                    stats_acked[node_id] = max(stats_acked[node_id], number)
+            elif msg.type == "ack" and node_id not in acked:
                 acked.add(node_id)
                 with connected.get_lock():
                     connected.value += 1
@@ -257,10 +290,10 @@ def run_workers(
                 main[node_id].send(encode("spawning_complete", counts, node_id))
             elif msg.type == "stop":
                 users[node_id] = {}
-                send_stats(node_id, empty)
+                send_stats(node_id, empty, final=True)
                 main[node_id].send(encode("stopped", {}, node_id))
             elif msg.type == "quit" and node_id not in done:
-                send_stats(node_id, empty)
+                send_stats(node_id, empty, final=True)
                 main[node_id].send(encode("quit", {}, node_id))
                 done.add(node_id)
         now = time.monotonic()
@@ -284,7 +317,7 @@ def run_workers(
     for sock in owner:
         sock.close()
     context.term()
-    results.put({"sent": sent})
+    results.put({"sent": sent, "held": held})
 
 
 def _thread_times(process: psutil.Process) -> dict[str, float]:
@@ -367,7 +400,8 @@ def measure(
         master.join(timeout=1)
         raise RuntimeError(f"the master gave no result (exit code {master.exitcode})") from None
     finished.value = 1
-    sent = sum(worker_results.get(timeout=60)["sent"] for _ in procs)
+    generated = [worker_results.get(timeout=60) for _ in procs]
+    sent = sum(g["sent"] for g in generated)
     for proc in [*procs, master]:
         proc.join(timeout=10)
         if proc.is_alive():
@@ -382,6 +416,8 @@ def measure(
         machine=machine,
         load=load,
         sent=sent,
+        # report-seconds the simulated workers held back because their master was behind (flow control)
+        held=sum(g["held"] for g in generated),
         connected=connected.value,
     )
     return result
@@ -445,6 +481,7 @@ def main() -> None:
 
     print(
         f"{'workers':>7} {'master CPU':>10} {'main':>6} {'zmq io':>6} {'other':>6} {'sent':>7} {'merged':>7} "
+        f"{'held':>6} "
         f"{'max lag':>8} {'p99 lag':>8} {'missing':>7} {'bad':>4} {'us/rep':>6} {'gen CPU':>7} {'machine':>7} "
         f"{'load':>5}  "
         "keeps up"
@@ -471,7 +508,7 @@ def main() -> None:
         t = r["threads"]
         print(
             f"{n:>7} {r['cpu']:>9.1f}% {t['main']:>5.1f}% {t['zmq_io']:>5.1f}% {t['other']:>5.1f}% "
-            f"{r['sent']:>7} {r['merged']:>7} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
+            f"{r['sent']:>7} {r['merged']:>7} {r['held']:>6} {r['max_lag']:>7.3f}s {r['p99_lag']:>7.3f}s "
             f"{r['missing']:>7} {r['protocol_errors']:>4} {1e6 * r['cpu_per_report']:>6.0f} "
             f"{r['generators']:>6.0f}% {r['machine']:>6.0f}% "
             f"{r['load']:>5.2f}  {'yes' if keeps_up else 'NO'}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -59,10 +60,19 @@ MIN_CPU_SPAN = 0.2
 LOG_LINES_KEPT = 1000
 #: custom messages a worker keeps while its master has not acknowledged it yet (beyond: dropped, logged)
 CUSTOM_MESSAGES_HELD = 1000
-#: a stats report the master has not acknowledged (in its heartbeats) this long after it was sent is
-#: sent again: one written into a connection that a network cut killed is otherwise lost with it
+#: stats reports that may wait for the master's acknowledgement at once: with one more due, the worker
+#: holds it (its delta accumulates, its ``report_to_master`` is not fired) until acknowledgements make
+#: room, so that a master that falls behind gets fewer, bigger reports instead of more and more frames.
+#: A master that keeps up (acknowledging in its heartbeats, once a second) never has more than 2 waiting
+#: when the next report is due; one whose heartbeats are H s apart gets ceil(H) + 2 (see _on_ack)
+STATS_IN_FLIGHT = 3
+#: the kept stats reports are sent again when the master's acknowledgement has not moved for this long
+#: (while the master is heard), as well as whenever the connection to the master is made again: a
+#: report written into a connection that a network cut killed is otherwise lost with it. A master that
+#: merely lags behind still has them queued, and one whose acknowledgement moves gets none again
 STATS_RESEND_AFTER = 5.0
-#: stats reports kept for sending again at most (several minutes' worth); past it the oldest is given up
+#: stats reports kept for sending again at most; past it the oldest is given up. Flow control keeps it to a
+#: few, but each final report goes whatever waits (tests stopped while the master acknowledges nothing)
 STATS_REPORTS_KEPT = 300
 #: a connection to the master not made within this long is dropped and tried again (at most every 2 s,
 #: RECONNECT_IVL_MAX): without it, a connect begun while the network was cut waits out TCP's SYN backoff
@@ -186,6 +196,11 @@ class MasterLinkedRunner(UserRunner):
         self.target_user_count: int = 0
         #: stats reports sent and not yet acknowledged, to send again after a cut (see UnackedReports)
         self._reports = UnackedReports(STATS_REPORTS_KEPT)
+        #: the connection to the master was made (again) since the kept reports were last sent again
+        self._connection_made = False
+        #: since when this worker holds its reports because its master acknowledged none of the last
+        #: few (None: it does not)
+        self._holding_since: float | None = None
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -290,6 +305,8 @@ class MasterLinkedRunner(UserRunner):
                 return
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self.refused = None
+                # what was written into the connection before (if there was one) may be lost with it
+                self._connection_made = True
                 continue
             # a master that cannot decrypt our hello (another secret) just closes: no detail here
             if event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self.keys is None:
@@ -349,6 +366,10 @@ class MasterLinkedRunner(UserRunner):
         timeout = data.get("heartbeat_timeout")
         if isinstance(timeout, int | float) and timeout > 0:
             self.master_heartbeat_timeout = float(timeout)
+        interval = data.get("heartbeat_interval")
+        if isinstance(interval, int | float) and 0 < interval < 3600:
+            # its acknowledgements come with its heartbeats: slower ones leave more reports waiting
+            self._reports.in_flight = max(STATS_IN_FLIGHT, math.ceil(interval / STATS_INTERVAL) + 2)
         if not self.connected.is_set():
             log.info("Connected to the master at %s as worker %d", self.endpoint, self.worker_index)
         self.connected.set()
@@ -454,9 +475,10 @@ class MasterLinkedRunner(UserRunner):
         if was_running:
             self.environment.events.test_stopping.fire(environment=self.environment)
         self.stop_all_users()
-        # every report the master has not acknowledged yet goes again before the final one, so that
-        # its numbers are whole when it hears "stopped" (it merges each report once)
-        self._send_reports_again(after=0.0)
+        # reports probably lost go again before the final one, so that the master's numbers are whole
+        # when it hears "stopped" (it merges each report once); the others are ahead of it in the
+        # same connection
+        self._send_lost_reports_again()
         self._flush_stats()
         self.state = RunState.STOPPED
         self._send("stopped", {})
@@ -499,27 +521,67 @@ class MasterLinkedRunner(UserRunner):
         self._socket.send(frame)
         self._reports.sent(data["seq"], frame, time.monotonic())
 
-    def _send_reports_again(self, after: float) -> None:
-        """Send again the stats reports not acknowledged ``after`` seconds after they were last sent."""
+    def _report_if_room(self) -> None:
+        """Send this interval's stats report, or hold it while the master acknowledged none of the last
+        ``STATS_IN_FLIGHT``: the delta (and what ``report_to_master`` listeners gather) accumulates, and
+        the next report that goes carries all of it."""
+        if self._reports.has_room():
+            if self._holding_since is not None:
+                log.info(
+                    "The master at %s acknowledges this worker's stats reports again; this one carries "
+                    "the last %.0fs",
+                    self.endpoint,
+                    time.monotonic() - self._holding_since,
+                )
+                self._holding_since = None
+            self._flush_stats()
+            return
+        if self._holding_since is None:
+            self._holding_since = time.monotonic()
+            log.info(
+                "The master at %s has not acknowledged this worker's last %d stats reports (it is behind, "
+                "or out of reach); holding the next until it does: the numbers accumulate, none is lost",
+                self.endpoint,
+                len(self._reports),
+            )
+
+    def _send_reports_again(self, after: float, why: str) -> None:
+        """Send again every kept stats report if the master's acknowledgement has not moved for ``after``
+        seconds since they were last sent (all of them at once with ``after`` 0); ``why`` is logged."""
         frames = self._reports.due(time.monotonic(), after)
-        if frames and after:
-            log.info("Sending %d stats report(s) again: the master has not acknowledged them", len(frames))
+        if frames:
+            log.info("Sending %d stats report(s) again: %s", len(frames), why)
         for frame in frames:
             self._socket.send(frame)
+
+    def _send_lost_reports_again(self) -> None:
+        """Send again the kept stats reports that were probably lost: all of them when the connection to
+        the master was made again since (what was written into the old one may be lost with it), or
+        when its acknowledgement has not moved for STATS_RESEND_AFTER while it is heard. Never to a
+        master that merely lags behind: it still has them queued, and a copy would double its work."""
+        if not self.connected.is_set() or self._rejoining:
+            return
+        if self._connection_made:
+            self._connection_made = False
+            self._send_reports_again(after=0.0, why="the connection to the master was made again")
+        elif time.monotonic() - self._last_master_message < self.master_heartbeat_timeout:
+            # not while the master is silent: the frames would only pile up in the socket's queue
+            self._send_reports_again(
+                after=STATS_RESEND_AFTER,
+                why=f"the master's acknowledgement has not moved for {STATS_RESEND_AFTER:.0f}s",
+            )
 
     def _report_loop(self) -> None:
         while True:
             gevent.sleep(STATS_INTERVAL)
+            # the acknowledgements first: they decide whether this interval's report may go
+            self._fire_heartbeat_events()
+            self._send_lost_reports_again()
             if self.state != RunState.READY:
-                self._flush_stats()
+                self._report_if_room()
             lines = self._log_forwarder.take()
             if lines:
                 self._send("logs", {"lines": lines})
-            self._fire_heartbeat_events()
-            heard = time.monotonic() - self._last_master_message < self.master_heartbeat_timeout
-            if heard and self.connected.is_set() and not self._rejoining:
-                # not while the master is silent: the frames would only pile up in the socket's queue
-                self._send_reports_again(after=STATS_RESEND_AFTER)
 
     def _fire_heartbeat_events(self) -> None:
         events = self.environment.events
@@ -536,7 +598,7 @@ class MasterLinkedRunner(UserRunner):
                 continue
             acked = data.get("stats_acked")
             if isinstance(acked, int) and data.get("master_id") == self._master_id:
-                self._reports.acknowledged(acked)
+                self._reports.acknowledged(acked, time.monotonic())
             events.heartbeat_received.fire(client_id=self.node_id, timestamp=timestamp)
 
     def _watch_master(self) -> None:
@@ -745,23 +807,33 @@ class UnackedReports:
     """The stats reports a worker sent that its master has not acknowledged yet.
 
     Reports are numbered from 1. The master merges each number once and says in its heartbeats up to
-    which number it has merged them all; what it has not acknowledged a while after it was sent is sent
-    again (a cut connection loses what was written into it). Each report also says the lowest number
-    still kept (``kept_from``), so that the master stops waiting for one given up (past ``limit``, or
-    cleared because the stats were reset or the master is a new one).
+    which number it has merged them all. At most ``in_flight`` wait for that at once (``has_room``: the
+    worker holds its next report meanwhile); they are sent again when the connection was made again (a
+    cut connection loses what was written into it), or when the acknowledgement has not moved for a
+    while (``due``). Each report also says the lowest number still kept (``kept_from``), so that the
+    master stops waiting for one given up (past ``limit``, or cleared because the stats were reset or
+    the master is a new one).
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, in_flight: int = STATS_IN_FLIGHT) -> None:
         self.limit = limit
+        #: reports that may wait for the acknowledgement before the next is held
+        self.in_flight = in_flight
         self._last = 0
         #: (number, encoded frame, when it was last sent), oldest first
         self._kept: deque[tuple[int, bytes, float]] = deque()
         self._gave_up = False
+        #: when the acknowledgement last moved (took kept reports off)
+        self._moved_at = -math.inf
 
     def number_next(self) -> tuple[int, int]:
         """The number of the next report, and the lowest number kept once it is sent."""
         self._last += 1
         return self._last, self._kept[0][0] if self._kept else self._last
+
+    def has_room(self) -> bool:
+        """Whether the next report may go: fewer than ``in_flight`` wait for the acknowledgement."""
+        return len(self._kept) < self.in_flight
 
     def sent(self, number: int, frame: bytes, now: float) -> None:
         """Report ``number`` was sent as ``frame``: keep it until it is acknowledged."""
@@ -775,21 +847,26 @@ class UnackedReports:
                     self.limit,
                 )
 
-    def acknowledged(self, number: int) -> None:
-        """The master merged every report up to ``number``."""
+    def acknowledged(self, number: int, now: float) -> None:
+        """The master merged every report up to ``number`` (heard at ``now``)."""
         while self._kept and self._kept[0][0] <= number:
             self._kept.popleft()
+            self._moved_at = now
         self._gave_up = False
 
     def due(self, now: float, after: float) -> list[bytes]:
-        """The frames not acknowledged ``after`` seconds after they were last sent, marked as sent now."""
-        due = [frame for _, frame, sent_at in self._kept if now - sent_at >= after]
-        if due:
-            self._kept = deque(
-                (number, frame, now if now - sent_at >= after else sent_at)
-                for number, frame, sent_at in self._kept
-            )
-        return due
+        """Every kept frame, marked as sent now, if the acknowledgement has not moved for ``after``
+        seconds since they were last sent; else none. With ``after`` 0: every kept frame."""
+        if not self._kept:
+            return []
+        # a master that acknowledges, however late, is working through its queue: what it has not
+        # acknowledged yet is in that queue, and a second copy would only add to its work
+        waiting_since = max(self._moved_at, self._kept[0][2])  # the oldest: sent first, or with all
+        if now - waiting_since < after:
+            return []
+        frames = [frame for _, frame, _ in self._kept]
+        self._kept = deque((number, frame, now) for number, frame, _ in self._kept)
+        return frames
 
     def clear(self) -> None:
         """Give up every kept report (the next report says so with its ``kept_from``)."""
