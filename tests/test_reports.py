@@ -27,7 +27,7 @@ from tswarm.controller.outputs import (
     stats_from_report,
     validate_json_report,
 )
-from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats
+from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsHistory
 from tswarm.stats.histogram import distribution_bars
 
 RUN_TIMEOUT = 60
@@ -175,6 +175,73 @@ def test_html_is_self_contained_and_escapes_what_the_test_named() -> None:
     assert not re.search(r"""(src|href)\s*=|url\(|@import|<link""", page.replace("&lt;img src=", ""))
     assert "Content-Security-Policy" in page
     assert 'id="checks"' not in page  # no checks in this report
+
+
+def report_with_history(seconds: int = 12) -> tuple[Any, StatsHistory]:
+    """A report whose history has a sample a second over requests logged across ``seconds`` seconds."""
+    start = 1_700_000_000.0
+    stats = RequestStats(start_time=start)
+    history = StatsHistory()
+    for second in range(seconds):
+        log_requests(stats, seed=second, count=100, start=start + second)
+        history.record(stats, user_count=5, now=start + second + 1)
+    return saved(
+        build_json_report(stats, history, run_meta={"command": "run", "end_time": start + seconds})
+    ), history
+
+
+def _figure(page: str, caption: str) -> str:
+    """The <figure> of the page whose caption is ``caption``."""
+    match = re.search(rf"<figure><figcaption>{re.escape(caption)}</figcaption>.*?</figure>", page)
+    assert match is not None, caption
+    return match.group(0)
+
+
+def test_the_history_carries_p99_beside_p50_and_p95() -> None:
+    report, history = report_with_history()
+    assert validate_json_report(report) == []
+    points = history.points()
+    assert len(report["history"]) == len(points) == 12
+    for item, sample in zip(report["history"], points, strict=True):
+        # every key of before, and p99 (the TUI's history had it; the report did not)
+        assert set(item) == {
+            "timestamp",
+            "user_count",
+            "current_rps",
+            "current_fail_per_sec",
+            "p50",
+            "p95",
+            "p99",
+            "total_requests",
+            "total_failures",
+        }
+        assert item["p99"] == pytest.approx(sample.p99, abs=1e-4) and sample.p99 > 0
+        assert item["p50"] <= item["p95"] <= item["p99"]
+    # a report of an older tswarm, without p99, is still valid
+    for item in report["history"]:
+        del item["p99"]
+    assert validate_json_report(report) == []
+    report["history"][0]["p99"] = "slow"
+    assert validate_json_report(report) == ["history[0].p99: expected number, got str"]
+
+
+def test_the_html_response_time_chart_draws_p99() -> None:
+    report, _ = report_with_history()
+    chart = _figure(render_html_report(report), "Response time (ms), last ~10 s")
+    assert chart.count("<polyline") == 3
+    assert [label for label in re.findall(r'y="14">([^<]+)</text>', chart)] == ["p50", "p95", "p99"]
+    # the p99 line is the one the history says: its highest point is the chart's highest
+    lines = re.findall(
+        r'<polyline fill="none" stroke="(#[0-9a-f]+)" stroke-width="1.8" points="([^"]+)"', chart
+    )
+    tops = {colour: min(float(xy.split(",")[1]) for xy in points.split()) for colour, points in lines}
+    p50, p95, p99 = (tops[colour] for colour, _ in lines)
+    assert p99 <= p95 <= p50  # SVG's y grows downwards
+    # an older report's history has no p99: two lines, as before
+    for item in report["history"]:
+        del item["p99"]
+    older = _figure(render_html_report(report), "Response time (ms), last ~10 s")
+    assert older.count("<polyline") == 2 and ">p99<" not in older
 
 
 def test_checks_are_rendered_when_the_report_has_them() -> None:
@@ -439,7 +506,8 @@ def test_the_page_in_a_headless_browser(run_with_reports: tuple[Path, Any, Any])
         assert f"<h2>{heading}</h2>" in text
     assert "failures==0" in text and "FAIL" in text
     assert "/status/&lt;500&gt;" in text and "<script" not in text
-    assert text.count("<polyline") == 5 and text.count("<svg") == 4
+    # requests/s and failures/s, p50, p95 and p99, users
+    assert text.count("<polyline") == 6 and text.count("<svg") == 4
     shot = work / "report.png"
     taken = chromium(work, "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri())
     assert taken.returncode == 0, taken.stderr

@@ -72,8 +72,15 @@ svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 """
 
-#: line colours of the charts: requests/s, failures/s, p50, p95, users
-_BLUE, _RED, _GREEN, _ORANGE, _PURPLE = "#2f6fdf", "#c62828", "#1b7f3b", "#e07b00", "#7a3fb8"
+#: line colours of the charts: requests/s, failures/s, p50, p95, p99, users
+_BLUE, _RED, _GREEN, _ORANGE, _MAGENTA, _PURPLE = (
+    "#2f6fdf",
+    "#c62828",
+    "#1b7f3b",
+    "#e07b00",
+    "#b0307a",
+    "#7a3fb8",
+)
 
 
 def render_html_report(report: JsonReport | Mapping[str, Any]) -> str:
@@ -308,6 +315,13 @@ def _charts(history: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> str
         return _empty("The run was too short for charts over time (fewer than two samples).")
     start = float(run.get("start_time", history[0]["timestamp"]))
     times = [float(p["timestamp"]) - start for p in history]
+    response_times = [
+        ("p50", _GREEN, [float(p["p50"]) for p in history]),
+        ("p95", _ORANGE, [float(p["p95"]) for p in history]),
+    ]
+    # reports of older tswarm versions have no p99 in their history
+    if all("p99" in p for p in history):
+        response_times.append(("p99", _MAGENTA, [float(p["p99"]) for p in history]))
     charts = [
         _line_chart(
             "Requests/s and failures/s",
@@ -321,10 +335,7 @@ def _charts(history: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> str
         _line_chart(
             "Response time (ms), last ~10 s",
             times,
-            [
-                ("p50", _GREEN, [float(p["p50"]) for p in history]),
-                ("p95", _ORANGE, [float(p["p95"]) for p in history]),
-            ],
+            response_times,
             format_ms,
         ),
         _line_chart("Users", times, [("users", _PURPLE, [float(p["user_count"]) for p in history])], _count),

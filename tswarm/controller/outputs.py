@@ -385,6 +385,7 @@ def build_json_report(
                 "current_fail_per_sec": p.current_fail_per_sec,
                 "p50": _r(p.p50),
                 "p95": _r(p.p95),
+                "p99": _r(p.p99),
                 "total_requests": p.total_requests,
                 "total_failures": p.total_failures,
             }
@@ -506,6 +507,8 @@ class HistoryPointReport(TypedDict):
     current_fail_per_sec: float
     p50: float
     p95: float
+    #: optional: reports of older tswarm versions lack it
+    p99: NotRequired[float]
     total_requests: int
     total_failures: int
 
