@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,103 @@ def test_the_html_response_time_chart_draws_p99() -> None:
     assert older.count("<polyline") == 2 and ">p99<" not in older
 
 
+class SectionRows(HTMLParser):
+    """The rows of the table in one ``<section id=...>`` of a page (the header first): (row class, cells,
+    marked cells), a cell's text without its markup, and which cells are marked as failures are."""
+
+    def __init__(self, section_id: str) -> None:
+        super().__init__()
+        self.section_id = section_id
+        self.inside = False
+        self.rows: list[tuple[str, list[str], list[bool]]] = []
+        self.paragraphs: list[str] = []
+        self._cell: list[str] | None = None
+        self._bad = False
+        self._in_p = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "section":
+            self.inside = attributes.get("id") == self.section_id
+        elif self.inside and tag == "tr":
+            self.rows.append((attributes.get("class") or "", [], []))
+        elif self.inside and tag in ("td", "th"):
+            self._cell, self._bad = [], False
+        elif self._cell is not None and tag == "span" and attributes.get("class") == "bad":
+            self._bad = True
+        elif self.inside and tag == "p":
+            self._in_p = True
+            self.paragraphs.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.inside = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self.rows[-1][1].append("".join(self._cell))
+            self.rows[-1][2].append(self._bad)
+            self._cell = None
+        elif tag == "p":
+            self._in_p = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._in_p:
+            self.paragraphs[-1] += data
+
+
+def section_rows(page: str, section_id: str) -> SectionRows:
+    parser = SectionRows(section_id)
+    parser.feed(page)
+    return parser
+
+
+def test_the_html_report_lists_status_codes_per_endpoint_and_in_all() -> None:
+    stats = RequestStats(start_time=1_700_000_000.0)
+    now = 1_700_000_001.0
+    for _ in range(9):
+        stats.log_request("GET", "/a", 5.0, 10, now=now, status_code=200)
+    stats.log_request("GET", "/a", 5.0, 10, now=now, status_code=404)
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=0)  # no response
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=302)
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=1234)  # counted as other
+    stats.log_request("POST", "/plain", 5.0, 10, now=now)  # no HTTP answer to count (a custom client)
+    page = render_html_report(report_of(stats))
+    assert page.index('id="distribution"') < page.index('id="status-codes"') < page.index('id="failures"')
+    header, *body = section_rows(page, "status-codes").rows
+    assert header[1] == ["Type", "Name", "Status code", "Requests", "Share"]
+    assert [(cls, cells) for cls, cells, _ in body] == [
+        ("", ["GET", "/a", "200", "9", "90.0%"]),
+        ("", ["GET", "/a", "404", "1", "10.0%"]),
+        ("", ["GET", HOSTILE_NAME, "no response", "1", "33.3%"]),
+        ("", ["GET", HOSTILE_NAME, "302", "1", "33.3%"]),
+        ("", ["GET", HOSTILE_NAME, "other", "1", "33.3%"]),
+        ("total", ["", "Aggregated", "no response", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "200", "9", "69.2%"]),
+        ("total", ["", "Aggregated", "302", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "404", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "other", "1", "7.69%"]),
+    ]
+    # no response and HTTP errors are marked as failures are elsewhere on the page; the rest is not
+    marked = {(cells[1], cells[2]): bad[2:] for _, cells, bad in body}
+    assert {key for key, flags in marked.items() if all(flags)} == {
+        ("/a", "404"),
+        (HOSTILE_NAME, "no response"),
+        ("Aggregated", "no response"),
+        ("Aggregated", "404"),
+    }
+    assert all(not any(flags) for key, flags in marked.items() if key[1] in ("200", "302", "other"))
+    assert "<script>" not in page  # the name is escaped here too
+
+
+def test_the_html_report_says_when_no_status_code_was_counted() -> None:
+    stats = RequestStats(start_time=1_700_000_000.0)
+    log_requests(stats, seed=9, count=50, start=1_700_000_000.0)  # no status codes
+    section = section_rows(render_html_report(report_of(stats)), "status-codes")
+    assert not any(cells for _, cells, _ in section.rows)
+    assert section.paragraphs == ["No status codes: no HTTP requests, or a report of an older tswarm."]
+
+
 def test_checks_are_rendered_when_the_report_has_them() -> None:
     stats = RequestStats(start_time=1_700_000_000.0)
     log_requests(stats, seed=7, count=100, start=1_700_000_000.0)
@@ -348,6 +446,18 @@ def test_a_run_writes_html_and_markdown(run_with_reports: tuple[Path, Any, Any])
     page = (work / "out" / "report_3u_3s.html").read_text()
     assert "/status/&lt;500&gt;" in page and "/fast" in page and "<polyline" in page
     assert f"<td>{report['total']['num_requests']}</td>" in page
+    # the status codes the target answered with, each endpoint's and in all; the 500s marked
+    codes = {
+        (e["name"], label): n
+        for e in [*report["entries"], report["total"]]
+        for label, n in e["status_codes"].items()
+    }
+    assert codes[("/status/<500>", "500")] == 30 and codes[("Aggregated", "500")] == 30
+    shown = {
+        (cells[1], cells[2]): (cells[3], bad[2])
+        for _, cells, bad in section_rows(page, "status-codes").rows[1:]
+    }
+    assert shown == {key: (str(n), key[1] == "500") for key, n in codes.items()}
     summary = (work / "out" / "summary.md").read_text()
     assert f"**{report['total']['num_requests']}** requests" in summary
     assert "### Failures" in summary and "/status/\\<500\\>" in summary
@@ -500,6 +610,7 @@ def test_the_page_in_a_headless_browser(run_with_reports: tuple[Path, Any, Any])
         "Statistics",
         "Response time percentiles (ms)",
         "Charts",
+        "Status codes",
         "Failures",
         "Workers",
     ):
