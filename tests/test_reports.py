@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from tswarm.controller.outputs import (
     stats_from_report,
     validate_json_report,
 )
-from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats
+from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsHistory
 from tswarm.stats.histogram import distribution_bars
 
 RUN_TIMEOUT = 60
@@ -177,6 +178,170 @@ def test_html_is_self_contained_and_escapes_what_the_test_named() -> None:
     assert 'id="checks"' not in page  # no checks in this report
 
 
+def report_with_history(seconds: int = 12) -> tuple[Any, StatsHistory]:
+    """A report whose history has a sample a second over requests logged across ``seconds`` seconds."""
+    start = 1_700_000_000.0
+    stats = RequestStats(start_time=start)
+    history = StatsHistory()
+    for second in range(seconds):
+        log_requests(stats, seed=second, count=100, start=start + second)
+        history.record(stats, user_count=5, now=start + second + 1)
+    return saved(
+        build_json_report(stats, history, run_meta={"command": "run", "end_time": start + seconds})
+    ), history
+
+
+def _figure(page: str, caption: str) -> str:
+    """The <figure> of the page whose caption is ``caption``."""
+    match = re.search(rf"<figure><figcaption>{re.escape(caption)}</figcaption>.*?</figure>", page)
+    assert match is not None, caption
+    return match.group(0)
+
+
+def test_the_history_carries_p99_beside_p50_and_p95() -> None:
+    report, history = report_with_history()
+    assert validate_json_report(report) == []
+    points = history.points()
+    assert len(report["history"]) == len(points) == 12
+    for item, sample in zip(report["history"], points, strict=True):
+        # every key of before, and p99 (the TUI's history had it; the report did not)
+        assert set(item) == {
+            "timestamp",
+            "user_count",
+            "current_rps",
+            "current_fail_per_sec",
+            "p50",
+            "p95",
+            "p99",
+            "total_requests",
+            "total_failures",
+        }
+        assert item["p99"] == pytest.approx(sample.p99, abs=1e-4) and sample.p99 > 0
+        assert item["p50"] <= item["p95"] <= item["p99"]
+    # a report of an older tswarm, without p99, is still valid
+    for item in report["history"]:
+        del item["p99"]
+    assert validate_json_report(report) == []
+    report["history"][0]["p99"] = "slow"
+    assert validate_json_report(report) == ["history[0].p99: expected number, got str"]
+
+
+def test_the_html_response_time_chart_draws_p99() -> None:
+    report, _ = report_with_history()
+    chart = _figure(render_html_report(report), "Response time (ms), last ~10 s")
+    assert chart.count("<polyline") == 3
+    assert [label for label in re.findall(r'y="14">([^<]+)</text>', chart)] == ["p50", "p95", "p99"]
+    # the p99 line is the one the history says: its highest point is the chart's highest
+    lines = re.findall(
+        r'<polyline fill="none" stroke="(#[0-9a-f]+)" stroke-width="1.8" points="([^"]+)"', chart
+    )
+    tops = {colour: min(float(xy.split(",")[1]) for xy in points.split()) for colour, points in lines}
+    p50, p95, p99 = (tops[colour] for colour, _ in lines)
+    assert p99 <= p95 <= p50  # SVG's y grows downwards
+    # an older report's history has no p99: two lines, as before
+    for item in report["history"]:
+        del item["p99"]
+    older = _figure(render_html_report(report), "Response time (ms), last ~10 s")
+    assert older.count("<polyline") == 2 and ">p99<" not in older
+
+
+class SectionRows(HTMLParser):
+    """The rows of the table in one ``<section id=...>`` of a page (the header first): (row class, cells,
+    marked cells), a cell's text without its markup, and which cells are marked as failures are."""
+
+    def __init__(self, section_id: str) -> None:
+        super().__init__()
+        self.section_id = section_id
+        self.inside = False
+        self.rows: list[tuple[str, list[str], list[bool]]] = []
+        self.paragraphs: list[str] = []
+        self._cell: list[str] | None = None
+        self._bad = False
+        self._in_p = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "section":
+            self.inside = attributes.get("id") == self.section_id
+        elif self.inside and tag == "tr":
+            self.rows.append((attributes.get("class") or "", [], []))
+        elif self.inside and tag in ("td", "th"):
+            self._cell, self._bad = [], False
+        elif self._cell is not None and tag == "span" and attributes.get("class") == "bad":
+            self._bad = True
+        elif self.inside and tag == "p":
+            self._in_p = True
+            self.paragraphs.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.inside = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self.rows[-1][1].append("".join(self._cell))
+            self.rows[-1][2].append(self._bad)
+            self._cell = None
+        elif tag == "p":
+            self._in_p = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._in_p:
+            self.paragraphs[-1] += data
+
+
+def section_rows(page: str, section_id: str) -> SectionRows:
+    parser = SectionRows(section_id)
+    parser.feed(page)
+    return parser
+
+
+def test_the_html_report_lists_status_codes_per_endpoint_and_in_all() -> None:
+    stats = RequestStats(start_time=1_700_000_000.0)
+    now = 1_700_000_001.0
+    for _ in range(9):
+        stats.log_request("GET", "/a", 5.0, 10, now=now, status_code=200)
+    stats.log_request("GET", "/a", 5.0, 10, now=now, status_code=404)
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=0)  # no response
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=302)
+    stats.log_request("GET", HOSTILE_NAME, 5.0, 10, now=now, status_code=1234)  # counted as other
+    stats.log_request("POST", "/plain", 5.0, 10, now=now)  # no HTTP answer to count (a custom client)
+    page = render_html_report(report_of(stats))
+    assert page.index('id="distribution"') < page.index('id="status-codes"') < page.index('id="failures"')
+    header, *body = section_rows(page, "status-codes").rows
+    assert header[1] == ["Type", "Name", "Status code", "Requests", "Share"]
+    assert [(cls, cells) for cls, cells, _ in body] == [
+        ("", ["GET", "/a", "200", "9", "90.0%"]),
+        ("", ["GET", "/a", "404", "1", "10.0%"]),
+        ("", ["GET", HOSTILE_NAME, "no response", "1", "33.3%"]),
+        ("", ["GET", HOSTILE_NAME, "302", "1", "33.3%"]),
+        ("", ["GET", HOSTILE_NAME, "other", "1", "33.3%"]),
+        ("total", ["", "Aggregated", "no response", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "200", "9", "69.2%"]),
+        ("total", ["", "Aggregated", "302", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "404", "1", "7.69%"]),
+        ("total", ["", "Aggregated", "other", "1", "7.69%"]),
+    ]
+    # no response and HTTP errors are marked as failures are elsewhere on the page; the rest is not
+    marked = {(cells[1], cells[2]): bad[2:] for _, cells, bad in body}
+    assert {key for key, flags in marked.items() if all(flags)} == {
+        ("/a", "404"),
+        (HOSTILE_NAME, "no response"),
+        ("Aggregated", "no response"),
+        ("Aggregated", "404"),
+    }
+    assert all(not any(flags) for key, flags in marked.items() if key[1] in ("200", "302", "other"))
+    assert "<script>" not in page  # the name is escaped here too
+
+
+def test_the_html_report_says_when_no_status_code_was_counted() -> None:
+    stats = RequestStats(start_time=1_700_000_000.0)
+    log_requests(stats, seed=9, count=50, start=1_700_000_000.0)  # no status codes
+    section = section_rows(render_html_report(report_of(stats)), "status-codes")
+    assert not any(cells for _, cells, _ in section.rows)
+    assert section.paragraphs == ["No status codes: no HTTP requests, or a report of an older tswarm."]
+
+
 def test_checks_are_rendered_when_the_report_has_them() -> None:
     stats = RequestStats(start_time=1_700_000_000.0)
     log_requests(stats, seed=7, count=100, start=1_700_000_000.0)
@@ -281,6 +446,18 @@ def test_a_run_writes_html_and_markdown(run_with_reports: tuple[Path, Any, Any])
     page = (work / "out" / "report_3u_3s.html").read_text()
     assert "/status/&lt;500&gt;" in page and "/fast" in page and "<polyline" in page
     assert f"<td>{report['total']['num_requests']}</td>" in page
+    # the status codes the target answered with, each endpoint's and in all; the 500s marked
+    codes = {
+        (e["name"], label): n
+        for e in [*report["entries"], report["total"]]
+        for label, n in e["status_codes"].items()
+    }
+    assert codes[("/status/<500>", "500")] == 30 and codes[("Aggregated", "500")] == 30
+    shown = {
+        (cells[1], cells[2]): (cells[3], bad[2])
+        for _, cells, bad in section_rows(page, "status-codes").rows[1:]
+    }
+    assert shown == {key: (str(n), key[1] == "500") for key, n in codes.items()}
     summary = (work / "out" / "summary.md").read_text()
     assert f"**{report['total']['num_requests']}** requests" in summary
     assert "### Failures" in summary and "/status/\\<500\\>" in summary
@@ -433,13 +610,15 @@ def test_the_page_in_a_headless_browser(run_with_reports: tuple[Path, Any, Any])
         "Statistics",
         "Response time percentiles (ms)",
         "Charts",
+        "Status codes",
         "Failures",
         "Workers",
     ):
         assert f"<h2>{heading}</h2>" in text
     assert "failures==0" in text and "FAIL" in text
     assert "/status/&lt;500&gt;" in text and "<script" not in text
-    assert text.count("<polyline") == 5 and text.count("<svg") == 4
+    # requests/s and failures/s, p50, p95 and p99, users
+    assert text.count("<polyline") == 6 and text.count("<svg") == 4
     shot = work / "report.png"
     taken = chromium(work, "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri())
     assert taken.returncode == 0, taken.stderr

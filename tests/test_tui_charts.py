@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
+from pathlib import Path
 
 import pytest
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.color import Color
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel
 from tui_fixtures import T0, FakeController, make_snapshot
 
 from tswarm.controller.formatting import format_elapsed, format_rps
@@ -344,6 +348,46 @@ async def test_closing_a_dialog_on_the_charts_stays_on_the_charts() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.active_view == "charts" and app.query_one(ChartsView).has_focus
+
+
+def _footer_keys(app: TswarmApp) -> dict[str, int]:
+    """The footer's keys and group labels as shown (description -> its right edge), only those it had
+    room for."""
+    footer = app.screen.query_one(Footer)
+    shown = {key.description: key.region.right for key in footer.query(FooterKey) if key.region.width}
+    shown.update(
+        (str(label.render()), label.region.right) for label in footer.query(FooterLabel) if label.region.width
+    )
+    return shown
+
+
+async def test_quit_stays_in_the_footer_of_the_charts_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart keys took the footer's room: at 80 columns ``q quit`` was cut off on Charts."""
+    monkeypatch.chdir(tmp_path)
+    app = _app(_five_minutes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert {"quit", "shot", "help"} <= set(_footer_keys(app))  # Statistics has room for them all
+        await pilot.press("2")
+        await pilot.pause()
+        shown = _footer_keys(app)
+        assert {"zoom", "pan", "max", "quit", "help"} <= set(shown)
+        assert max(shown.values()) <= 80, shown  # quit ended past the 80th column
+        assert "shot" not in shown  # the screenshot key made the room
+        # ctrl+s still works there (the help lists it)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert [name for name in os.listdir(tmp_path) if name.endswith(".svg")]
+        await pilot.press("1")
+        await pilot.pause()
+        assert "shot" in _footer_keys(app)
+        # a wide terminal has room for every key on Charts too
+        await pilot.resize_terminal(120, 40)
+        await pilot.press("2")
+        await pilot.pause()
+        assert {"zoom", "shot", "quit", "help"} <= set(_footer_keys(app))
 
 
 class OneChart(App[None]):

@@ -22,7 +22,13 @@ from tswarm.controller.formatting import (
     format_rps,
     percentile_column,
 )
-from tswarm.controller.outputs import EntryReport, JsonReport
+from tswarm.controller.outputs import (
+    EntryReport,
+    JsonReport,
+    is_failure_status,
+    readable_status_code,
+    status_code_from_label,
+)
 from tswarm.stats.histogram import distribution_bars
 
 __all__ = ["render_html_report"]
@@ -54,6 +60,7 @@ th { background: var(--head); font-weight: 600; white-space: nowrap; }
 th.l, td.l { text-align: left; }
 td.name { text-align: left; word-break: break-all; }
 tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
+tr.total + tr.total td { border-top-width: 1px; }
 table.meta { width: auto; }
 table.meta th { text-align: left; background: none; font-weight: 500; color: var(--muted); }
 table.meta td { text-align: left; }
@@ -72,8 +79,15 @@ svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 """
 
-#: line colours of the charts: requests/s, failures/s, p50, p95, users
-_BLUE, _RED, _GREEN, _ORANGE, _PURPLE = "#2f6fdf", "#c62828", "#1b7f3b", "#e07b00", "#7a3fb8"
+#: line colours of the charts: requests/s, failures/s, p50, p95, p99, users
+_BLUE, _RED, _GREEN, _ORANGE, _MAGENTA, _PURPLE = (
+    "#2f6fdf",
+    "#c62828",
+    "#1b7f3b",
+    "#e07b00",
+    "#b0307a",
+    "#7a3fb8",
+)
 
 
 def render_html_report(report: JsonReport | Mapping[str, Any]) -> str:
@@ -109,6 +123,7 @@ def render_html_report(report: JsonReport | Mapping[str, Any]) -> str:
     )
     parts.append(_section("Charts", _charts(report["history"], run), section_id="charts"))
     parts.append(_section("Response time distribution", _distribution(total), section_id="distribution"))
+    parts.append(_section("Status codes", _status_codes(entries, total), section_id="status-codes"))
     parts.append(_section("Failures", _failures(report["failures"]), section_id="failures"))
     parts.append(_section("Exceptions", _exceptions(report["exceptions"]), section_id="exceptions"))
     parts.append(_section("Workers", _workers(run), section_id="workers"))
@@ -137,11 +152,9 @@ def _when(run: Mapping[str, Any]) -> str:
     return f"{start} to {end} ({format_duration(float(run.get('duration', 0.0)))})"
 
 
-def _table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 0, total: bool = False
-) -> str:
-    """A table from already escaped cells; the first ``left`` columns are text (left aligned); with
-    ``total`` the last row is the aggregate."""
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 0, totals: int = 0) -> str:
+    """A table from already escaped cells; the first ``left`` columns are text (left aligned); the last
+    ``totals`` rows are the aggregate's."""
     head = "".join(f'<th class="l">{h}</th>' if i < left else f"<th>{h}</th>" for i, h in enumerate(headers))
     body = []
     all_rows = list(rows)
@@ -149,7 +162,7 @@ def _table(
         cells = "".join(
             f'<td class="name">{c}</td>' if i < left else f"<td>{c}</td>" for i, c in enumerate(row)
         )
-        cls = ' class="total"' if total and n == len(all_rows) - 1 else ""
+        cls = ' class="total"' if n >= len(all_rows) - totals else ""
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -236,7 +249,7 @@ def _statistics(entries: Sequence[EntryReport], total: EntryReport) -> str:
         "Failures/s",
     ]
     rows = [_entry_cells(e) for e in entries] + [_entry_cells(total)]
-    return _table(headers, rows, left=2, total=True)
+    return _table(headers, rows, left=2, totals=1)
 
 
 def _percentiles(entries: Sequence[EntryReport], total: EntryReport, percentiles: Sequence[float]) -> str:
@@ -245,7 +258,28 @@ def _percentiles(entries: Sequence[EntryReport], total: EntryReport, percentiles
         [escape(e["method"]), escape(e["name"]), *(format_ms(e["percentiles"].get(c)) for c in columns)]
         for e in [*entries, total]
     ]
-    return _table(["Type", "Name", *columns], rows, left=2, total=True)
+    return _table(["Type", "Name", *columns], rows, left=2, totals=1)
+
+
+def _status_codes(entries: Sequence[EntryReport], total: EntryReport) -> str:
+    """Per endpoint and for the aggregate: each status code, its requests and its share of the requests
+    that got a status code; no response and HTTP errors are marked as the failures are."""
+    rows: list[list[str]] = []
+    totals = 0
+    for entry in [*entries, total]:
+        codes = entry.get("status_codes") or {}
+        counted = sum(codes.values())
+        for label, count in codes.items():
+            code = status_code_from_label(label)
+            cells = [escape(readable_status_code(code)), str(count), format_percent(count / counted)]
+            if is_failure_status(code):
+                cells = [f'<span class="bad">{c}</span>' for c in cells]
+            rows.append([escape(entry["method"]), escape(entry["name"]), *cells])
+            totals += entry is total
+    if not rows:
+        return _empty("No status codes: no HTTP requests, or a report of an older tswarm.")
+    headers = ["Type", "Name", "Status code", "Requests", "Share"]
+    return _table(headers, rows, left=2, totals=totals)
 
 
 def _failures(failures: Sequence[Mapping[str, Any]]) -> str:
@@ -308,6 +342,13 @@ def _charts(history: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> str
         return _empty("The run was too short for charts over time (fewer than two samples).")
     start = float(run.get("start_time", history[0]["timestamp"]))
     times = [float(p["timestamp"]) - start for p in history]
+    response_times = [
+        ("p50", _GREEN, [float(p["p50"]) for p in history]),
+        ("p95", _ORANGE, [float(p["p95"]) for p in history]),
+    ]
+    # reports of older tswarm versions have no p99 in their history
+    if all("p99" in p for p in history):
+        response_times.append(("p99", _MAGENTA, [float(p["p99"]) for p in history]))
     charts = [
         _line_chart(
             "Requests/s and failures/s",
@@ -321,10 +362,7 @@ def _charts(history: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> str
         _line_chart(
             "Response time (ms), last ~10 s",
             times,
-            [
-                ("p50", _GREEN, [float(p["p50"]) for p in history]),
-                ("p95", _ORANGE, [float(p["p95"]) for p in history]),
-            ],
+            response_times,
             format_ms,
         ),
         _line_chart("Users", times, [("users", _PURPLE, [float(p["user_count"]) for p in history])], _count),

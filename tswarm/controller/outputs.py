@@ -24,7 +24,7 @@ from tswarm.controller.snapshot import EntryDetail, EntryRow, ExceptionRow, Fail
 from tswarm.exceptions import UsageError
 from tswarm.shapes import Bounds, Count, shape_checker
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry, StatsError, StatsHistory
-from tswarm.stats.entries import DELTA_VERSION, OTHER_STATUS, ExceptionStats, WireEntry
+from tswarm.stats.entries import DELTA_VERSION, NO_RESPONSE_STATUS, OTHER_STATUS, ExceptionStats, WireEntry
 from tswarm.stats.histogram import MAX_BUCKET_KEY
 
 __all__ = [
@@ -47,9 +47,12 @@ __all__ = [
     "exception_rows",
     "failure_rows",
     "history_points",
+    "is_failure_status",
     "load_json_report",
+    "readable_status_code",
     "sorted_exceptions",
     "sorted_failures",
+    "status_code_from_label",
     "status_code_label",
     "stats_from_report",
     "stats_csv_columns",
@@ -68,6 +71,8 @@ EXCEPTIONS_CSV_COLUMNS = ("Count", "Message", "Traceback", "Nodes")
 STATUS_CODES_CSV_COLUMNS = ("Type", "Name", "Status Code", "Count")
 #: how the outputs spell OTHER_STATUS (codes past the cap of an entry, or not a number from 0 to 999)
 OTHER_STATUS_LABEL = "other"
+#: how the summaries and the HTML report spell NO_RESPONSE_STATUS (the files write "0")
+NO_RESPONSE_LABEL = "no response"
 
 
 def status_code_label(code: int) -> str:
@@ -75,11 +80,22 @@ def status_code_label(code: int) -> str:
     return OTHER_STATUS_LABEL if code == OTHER_STATUS else str(code)
 
 
-def _status_code_from_label(label: str) -> int:
-    # the inverse of status_code_label for a report read back; anything else counts as other
+def status_code_from_label(label: str) -> int:
+    """The inverse of :func:`status_code_label`, for a report read back; anything else is other."""
     if label.isdigit() and int(label) <= 999:
         return int(label)
     return OTHER_STATUS
+
+
+def readable_status_code(code: int) -> str:
+    """A status code as a person reads it in a summary or a page: ``200``, ``no response``, ``other``."""
+    return NO_RESPONSE_LABEL if code == NO_RESPONSE_STATUS else status_code_label(code)
+
+
+def is_failure_status(code: int) -> bool:
+    """No response, or an HTTP error (4xx, 5xx): what the HTTP clients count as a failure unless the
+    test says otherwise (``catch_response``); "other" is neither known good nor bad."""
+    return code == NO_RESPONSE_STATUS or code >= 400
 
 
 def _sorted_status_codes(entry: StatsEntry) -> list[tuple[int, int]]:
@@ -385,6 +401,7 @@ def build_json_report(
                 "current_fail_per_sec": p.current_fail_per_sec,
                 "p50": _r(p.p50),
                 "p95": _r(p.p95),
+                "p99": _r(p.p99),
                 "total_requests": p.total_requests,
                 "total_failures": p.total_failures,
             }
@@ -506,6 +523,8 @@ class HistoryPointReport(TypedDict):
     current_fail_per_sec: float
     p50: float
     p95: float
+    #: optional: reports of older tswarm versions lack it
+    p99: NotRequired[float]
     total_requests: int
     total_failures: int
 
@@ -646,7 +665,7 @@ def _wire_entry(data: EntryReport) -> WireEntry:
 def _status_codes_from_report(labels: dict[str, int]) -> dict[int, int]:
     codes: dict[int, int] = {}
     for label, count in labels.items():
-        code = _status_code_from_label(label)
+        code = status_code_from_label(label)
         codes[code] = codes.get(code, 0) + count
     return codes
 

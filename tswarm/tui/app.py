@@ -58,6 +58,8 @@ _SECONDARY_KEYS = frozenset(
     for entry in KEY_ACTIONS
     if entry.action in _STATS_ACTIONS or entry.action.startswith("view(")
 )
+#: the footer's keys that give way to the Charts view's keys in a narrow footer
+_ROOM_FOR_CHART_KEYS = frozenset({"ctrl+s"})
 #: the tab labels when the terminal is too narrow for the titles
 _SHORT_TITLES = {
     "stats": "Stats",
@@ -235,7 +237,11 @@ class TswarmApp(App[None]):
         # sort keys in the filter box.
         wide = event.size.width >= WIDE_FOOTER
         self.screen_stack[0].query_one(Footer).show_command_palette = wide
-        self._show_secondary_keys(wide)
+        try:
+            view = self.active_view
+        except NoMatches:
+            view = ""
+        self._show_footer_keys(wide, view)
 
     def _fit_to_terminal(self, width: int, height: int) -> None:
         """Below the minimum size, a screen that says so; short tab labels when the long ones do not fit."""
@@ -282,12 +288,16 @@ class TswarmApp(App[None]):
 
         self.theme_changed_signal.subscribe(self, changed)
 
-    def _show_secondary_keys(self, show: bool) -> None:
+    def _show_footer_keys(self, wide: bool, view: str) -> None:
+        """The secondary keys only in a wide footer; in a narrow one on Charts, whose keys take the
+        room, the screenshot key (listed in the help) gives way too, so that ``q quit`` stays."""
+        shown = dict.fromkeys(_SECONDARY_KEYS, wide)
+        shown.update(dict.fromkeys(_ROOM_FOR_CHART_KEYS, wide or view != "charts"))
         # The footer lists the bindings whose ``show`` is set; bindings are frozen, so swap in copies.
         # (Textual 8.2 keeps an App's bindings in ``_bindings.key_to_bindings``.)
         table = self._bindings.key_to_bindings
         changed = False
-        for key in _SECONDARY_KEYS:
+        for key, show in shown.items():
             entries = table.get(key, [])
             if any(binding.show != show for binding in entries):
                 table[key] = [dataclasses.replace(binding, show=show) for binding in entries]
@@ -306,6 +316,7 @@ class TswarmApp(App[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Hidden views are not redrawn each tick; bring the newly shown one up to date at once.
         self._draw_view(event.pane.id or "")
+        self._show_footer_keys(self.size.width >= WIDE_FOOTER, event.pane.id or "")
         self.refresh_bindings()
 
     def _check_autoquit(self, snapshot: RunSnapshot) -> None:
