@@ -112,6 +112,9 @@ REACHES_NEVER = {
     # pass/fail checks: plain logic on the stats, read by the command line, the controller and front-ends
     "checks": {"gevent", "asyncio", "textual", "zmq", "msgpack", "tswarm.protocol", "tswarm.runner"}
     | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},
+    # how both ends notice a vanished peer: zmq only, used by master and worker alike
+    "liveness": {"gevent", "textual", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
+    | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli", "tswarm.secret"},
     # the shared secret and its keys: zmq and the standard library, used by master and worker alike
     "secret": {"gevent", "textual", "msgpack", "tswarm.protocol", "tswarm.stats", "tswarm.runner"}
     | {"tswarm.clients", "tswarm.controller", "tswarm.tui", "tswarm.headless", "tswarm.cli"},

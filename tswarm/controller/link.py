@@ -28,6 +28,7 @@ import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from tswarm.controller.run_log import printable
+from tswarm.liveness import watch_liveness
 from tswarm.protocol import (
     MASTER_NODE_ID,
     MAX_FRAME_BYTES,
@@ -51,10 +52,6 @@ PEER_WARNINGS_PER_INTERVAL = 5
 SUMMARY_INTERVAL = 10.0
 #: how often running out of file descriptors is logged
 FD_WARNING_INTERVAL = 60.0
-#: ZeroMQ's own (ZMTP) heartbeats on every connection: a peer that does not answer them (a host that
-#: vanished, a cut link) has its connection closed, so that its identity is free for it to come back
-ZMTP_HEARTBEAT_IVL_MS = 1000
-ZMTP_HEARTBEAT_TIMEOUT_MS = 5000
 #: connections waiting to be accepted (the kernel caps it at net.core.somaxconn)
 LISTEN_BACKLOG = 4096
 #: messages taken from the socket per turn of the loop, beyond the first (see receive_forever)
@@ -163,11 +160,10 @@ class MasterLink:
         self._sync_socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         # No ROUTER_HANDOVER: with it, any peer that connects under a worker's node id (it is in the
         # logs) takes that worker's identity and cuts it off. Without it, a second connection under an
-        # identity in use is refused; a worker's own dead connection is closed by the ZMTP heartbeats
-        # below, so that the worker can come back under its id.
+        # identity in use is refused; a worker's own dead connection is closed by the kernel (TCP
+        # keepalive and user timeout: tswarm.liveness), so that the worker can come back under its id.
         self._sync_socket.setsockopt(zmq.ROUTER_HANDOVER, 0)
-        self._sync_socket.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS)
-        self._sync_socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS)
+        watch_liveness(self._sync_socket)
         # frames queued per connection before TCP pushes back on the sender: 8 frames of MAX_FRAME_BYTES
         # at most (ZeroMQ's default, 1,000, would let one peer park 16 GB here)
         self._sync_socket.setsockopt(zmq.RCVHWM, 8)

@@ -28,6 +28,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from tswarm._version import __version__
 from tswarm.exceptions import TestFileError
+from tswarm.liveness import watch_liveness
 from tswarm.protocol import (
     CUSTOM_TYPE,
     PROTOCOL_VERSION,
@@ -180,7 +181,7 @@ class MasterLinkedRunner(UserRunner):
         self._socket.setsockopt(zmq.IDENTITY, self.node_id.encode())
         self._socket.setsockopt(zmq.LINGER, 2000)
         self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-        _zmtp_heartbeats(self._socket)
+        watch_liveness(self._socket)
         _retry_slow_connects(self._socket)
         if keys is not None:
             keys.secure_worker(self._socket)
@@ -658,7 +659,7 @@ class MasterLinkedRunner(UserRunner):
         hb = context.socket(zmq.DEALER)
         hb.setsockopt(zmq.IDENTITY, heartbeat_identity(self.node_id))
         hb.setsockopt(zmq.LINGER, 0)
-        _zmtp_heartbeats(hb)
+        watch_liveness(hb)
         _retry_slow_connects(hb)
         if self.keys is not None:
             self.keys.secure_worker(hb)
@@ -717,13 +718,6 @@ _HANDSHAKE_EVENTS = (
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
-
-
-def _zmtp_heartbeats(sock: Any) -> None:
-    """ZeroMQ's own heartbeats (answered by its I/O thread, busy users or not): a connection to a master
-    whose host vanished is closed and made again, instead of hanging half-open."""
-    sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
 
 
 def _retry_slow_connects(sock: Any) -> None:
