@@ -123,8 +123,8 @@ def run_master(
         async def watch_missing() -> None:
             while True:
                 await asyncio.sleep(0.5)
-                # while the test runs: once it stops, the workers quit and close their sockets, and a
-                # close can be told before the quit queued ahead of it is read (see the README)
+                # while the test runs (a worker that quits and closes after the stop is not missing;
+                # the master reads its queued quit before acting on the close)
                 if runner.test_is_active():
                     missing.update(w.node_id for w in runner.workers.values() if w.missing)
 
