@@ -1,7 +1,7 @@
 """Distributions drawn as text: a response-time histogram, status codes and errors with their shares.
 
 Shared by the Distributions view (the whole test) and the endpoint drill-down (one entry); may import
-the controller's snapshot and formatting (never gevent, zmq or the runner).
+the controller's snapshot, formatting and outputs' status-code labels (never gevent, zmq or the runner).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tswarm.controller.formatting import format_count, format_ms, format_percent
+from tswarm.controller.outputs import readable_status_code
 from tswarm.controller.snapshot import FailureRow
 from tswarm.stats.histogram import distribution_bars
 
@@ -19,22 +20,12 @@ __all__ = [
     "BarList",
     "ResponseTimeHistogram",
     "error_shares",
-    "status_code_label",
     "status_code_shares",
 ]
 
-#: the status code tswarm.stats counts for codes past an entry's cap or outside 0..999
-_OTHER_STATUS = -1
 #: at most this many rows in a histogram, however tall the widget
 MAX_HISTOGRAM_ROWS = 20
 _BLOCKS = " ▏▎▍▌▋▊▉█"
-
-
-def status_code_label(code: int) -> str:
-    """How a status code reads: ``200``, ``no response`` (0), ``other``."""
-    if code == 0:
-        return "no response"
-    return "other" if code == _OTHER_STATUS else str(code)
 
 
 def _status_style(code: int) -> str:
@@ -50,7 +41,7 @@ def _status_style(code: int) -> str:
 def status_code_shares(codes: Iterable[tuple[int, int]]) -> list[tuple[str, int, str]]:
     """(label, requests, style) per status code, most requests first."""
     ordered = sorted(codes, key=lambda item: (-item[1], item[0]))
-    return [(status_code_label(code), count, _status_style(code)) for code, count in ordered if count]
+    return [(readable_status_code(code), count, _status_style(code)) for code, count in ordered if count]
 
 
 def error_shares(failures: Iterable[FailureRow], key: tuple[str, str] | None = None) -> list[tuple[str, int]]:
