@@ -19,7 +19,7 @@ from test_distributed import Proc, worker_args, write
 
 from tswarm.controller.workers import MAX_REPORTS_AHEAD, ReportNumbers
 from tswarm.protocol import PROTOCOL_VERSION, decode, encode
-from tswarm.runner.worker import STATS_IN_FLIGHT, STATS_RESEND_AFTER, UnackedReports
+from tswarm.runner.worker import STATS_IN_FLIGHT, STATS_RESEND_AFTER, UnackedReports, report_parts
 from tswarm.stats import RequestStats
 
 procs = test_distributed.procs  # the fixture
@@ -322,3 +322,36 @@ def test_a_worker_whose_master_does_not_acknowledge_holds_its_reports_and_loses_
     assert [report["requests_seen"] for report in first.values()] == [requests_in(r) for r in first.values()]
     assert len(caught_up) == 1, master.log_lines
     assert sum("holding the next" in line for line in master.log_lines) == 1, master.log_lines
+
+
+def test_a_report_too_big_for_one_frame_goes_in_parts_that_add_up_to_it() -> None:
+    """A report held while the master was behind, of many names, could pass ZeroMQ's frame limit (which
+    drops the frame and the connection): it goes in parts, each under the budget, that merge to the whole."""
+    worker = RequestStats(start_time=1000.0)
+    for i in range(40):
+        for k in range(30):
+            worker.log_request("GET", f"/n/{i}", 1.0 + k * i, 10, now=1000.0 + k % 20, status_code=200)
+        worker.log_error("GET", f"/n/{i}", "boom", now=1001.0)
+    worker.log_interrupted(2)
+    delta = worker.take_delta()
+    data = {"stats": delta, "user_count": 5, "user_classes_count": {"U": 5}, "extra": {"mine": 1}}
+    budget = 4_000
+    parts = report_parts(data, "w1", budget)
+    assert len(parts) > 4
+    assert all(len(encode("stats", part, "w1")) <= budget for part in parts)
+    assert [e for part in parts for e in part["stats"]["entries"]] == list(delta["entries"])
+    assert [part["extra"] for part in parts] == [{"mine": 1}] + [{}] * (len(parts) - 1)
+    assert all(part["user_count"] == 5 for part in parts)
+    whole, shared = (
+        RequestStats(start_time=1000.0, track_deltas=False),
+        RequestStats(start_time=1000.0, track_deltas=False),
+    )
+    whole.merge_delta(decode(encode("stats", data, "w1")).data["stats"])
+    for part in parts:
+        shared.merge_delta(decode(encode("stats", part, "w1")).data["stats"])
+    assert shared.num_requests == whole.num_requests == 1200 and shared.interrupted == whole.interrupted == 2
+    assert shared.total.histogram == whole.total.histogram
+    assert {k: e.occurrences for k, e in shared.errors.items()} == {
+        k: e.occurrences for k, e in whole.errors.items()
+    }
+    assert report_parts(data, "w1") == [data]  # under the real budget: one report

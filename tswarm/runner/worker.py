@@ -31,6 +31,7 @@ from tswarm.exceptions import TestFileError
 from tswarm.liveness import watch_liveness
 from tswarm.protocol import (
     CUSTOM_TYPE,
+    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     Message,
     ProtocolError,
@@ -75,6 +76,10 @@ STATS_RESEND_AFTER = 5.0
 #: stats reports kept for sending again at most; past it the oldest is given up. Flow control keeps it to a
 #: few, but each final report goes whatever waits (tests stopped while the master acknowledges nothing)
 STATS_REPORTS_KEPT = 300
+#: a stats report whose frame would be bigger goes in parts, each with some of the entries: ZeroMQ drops a
+#: frame over MAX_FRAME_BYTES with its connection, and a report of many names with dense histograms, held
+#: while the master was behind (up to 16 seconds of them each), can reach it
+STATS_FRAME_BUDGET = MAX_FRAME_BYTES // 2
 #: a connection to the master not made within this long is dropped and tried again (at most every 2 s,
 #: RECONNECT_IVL_MAX): without it, a connect begun while the network was cut waits out TCP's SYN backoff
 #: after the network is back (its next try up to half a minute later), and the worker can reach
@@ -516,11 +521,11 @@ class MasterLinkedRunner(UserRunner):
         return data
 
     def _flush_stats(self) -> None:
-        data = self._stats_message()
-        data["seq"], data["kept_from"] = self._reports.number_next()
-        frame = encode("stats", data, self.node_id)
-        self._socket.send(frame)
-        self._reports.sent(data["seq"], frame, time.monotonic())
+        for data in report_parts(self._stats_message(), self.node_id):
+            data["seq"], data["kept_from"] = self._reports.number_next()
+            frame = encode("stats", data, self.node_id)
+            self._socket.send(frame)
+            self._reports.sent(data["seq"], frame, time.monotonic())
 
     def _report_if_room(self) -> None:
         """Send this interval's stats report, or hold it while the master acknowledged none of the last
@@ -795,6 +800,35 @@ class LinkedLocalRunner(MasterLinkedRunner, LocalRunner):
     """
 
     send_message = LocalRunner.send_message
+
+
+def report_parts(
+    data: dict[str, Any], node_id: str, budget: int = STATS_FRAME_BUDGET
+) -> list[dict[str, Any]]:
+    """A stats message as one report, or as several whose frames each stay under ``budget`` bytes.
+
+    The delta's entries are shared out (halved until each part fits, or holds a single entry); the
+    first part keeps the errors, exceptions, interrupted requests and what ``report_to_master``
+    listeners added, the others carry only their entries and the user counts. The master merges
+    each part as a report of its own: together they add up to the whole.
+    """
+    entries = data["stats"]["entries"]
+    if len(entries) <= 1 or len(encode("stats", data, node_id)) <= budget:
+        return [data]
+    half = len(entries) // 2
+    first = {**data, "stats": {**data["stats"], "entries": entries[:half]}}
+    rest = {
+        "stats": {
+            "version": data["stats"]["version"],
+            "entries": entries[half:],
+            "errors": [],
+            "exceptions": [],
+        },
+        "user_count": data["user_count"],
+        "user_classes_count": data["user_classes_count"],
+        "extra": {},
+    }
+    return report_parts(first, node_id, budget) + report_parts(rest, node_id, budget)
 
 
 class UnackedReports:
