@@ -7,8 +7,9 @@ import io
 import pytest
 
 from tswarm.cli.options import RunOptions
+from tswarm.controller.report import STATUS_CODES_WIDTH, render_status_codes
 from tswarm.env import Environment
-from tswarm.headless.reporter import STATUS_CODES_WIDTH, HeadlessReporter, render_status_codes
+from tswarm.headless.reporter import HeadlessReporter
 from tswarm.stats import RequestStats
 from tswarm.stats.entries import MAX_STATUS_CODES
 

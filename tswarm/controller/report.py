@@ -25,18 +25,21 @@ from tswarm.controller.formatting import (
     format_rps,
     percentile_column,
 )
-from tswarm.controller.outputs import sorted_exceptions, sorted_failures
+from tswarm.controller.outputs import readable_status_code, sorted_exceptions, sorted_failures
 from tswarm.stats import PERCENTILES_TO_REPORT, RequestStats, StatsEntry
 
 __all__ = [
     "render_check_table",
     "render_live_table",
+    "render_status_codes",
     "render_summary",
     "render_table",
     "terminal_width",
     "use_color",
 ]
 
+#: the status-code line wraps at this width when the summary goes to a file or a pipe
+STATUS_CODES_WIDTH = 80
 #: longest request name shown before it is cut
 NAME_WIDTH = 50
 #: longest error text shown before it is cut
@@ -443,6 +446,27 @@ def render_missing_workers(outages: Sequence[Mapping[str, Any]], width: int | No
             f"for {format_age(outage['duration'])}, {back}"
         )
     return _wrap("\n".join(lines), width, hanging="    ") + "\n"
+
+
+def render_status_codes(stats: RequestStats, width: int | None = None) -> str:
+    """The summary's status codes of the aggregate, most requests first, on one line or wrapped at
+    ``width`` (:data:`STATUS_CODES_WIDTH` when None) between codes; "" when no code was counted.
+
+    ``Status codes: 200 x 9812 · 404 x 12 · no response x 3``
+    """
+    codes = sorted(stats.total.status_codes.items(), key=lambda item: (-item[1], item[0]))
+    items = [f"{readable_status_code(code)} x {format_count(count)}" for code, count in codes if count]
+    if not items:
+        return ""
+    limit = width or STATUS_CODES_WIDTH
+    head = "Status codes: "
+    lines = [head + items[0]]
+    for item in items[1:]:
+        if len(lines[-1]) + len(" · ") + len(item) <= limit:
+            lines[-1] += " · " + item
+        else:
+            lines.append(" " * len(head) + item)
+    return "\n".join(lines) + "\n"
 
 
 def terminal_width(stream: Any) -> int | None:

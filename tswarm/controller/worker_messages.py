@@ -188,9 +188,9 @@ class WorkerMessages:
         not after the heartbeat timeout.
 
         Only the main connection tells: the heartbeat socket's close says nothing more (a worker's
-        process ends both, and a lost host both through ZeroMQ's heartbeats), but its own connection
-        does not carry the worker's last messages: a worker that sent ``quit`` and closed both could be
-        taken for a dead one before its ``quit`` is read.
+        process ends both, and the kernel's keepalives close both of a lost host: tswarm.liveness), but
+        its own connection does not carry the worker's last messages: a worker that sent ``quit`` and
+        closed both could be taken for a dead one before its ``quit`` is read.
         """
         node_id, heartbeat_socket = split_identity(identity.decode("utf-8", "backslashreplace"))
         if heartbeat_socket:

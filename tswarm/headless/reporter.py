@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from tswarm._version import __version__
 from tswarm.checks import CheckVerdict, evaluate_checks
-from tswarm.controller.formatting import format_count
 from tswarm.controller.html_report import render_html_report
 from tswarm.controller.junit import render_junit
 from tswarm.controller.locust_stats import locust_stats_text, write_locust_stats_file
@@ -23,7 +22,6 @@ from tswarm.controller.outputs import (
     CsvHistoryWriter,
     build_json_report,
     check_record,
-    readable_status_code,
     write_csv_stats,
     write_json,
     write_text_file,
@@ -32,12 +30,13 @@ from tswarm.controller.report import (
     render_check_table,
     render_live_table,
     render_missing_workers,
+    render_status_codes,
     render_summary,
     terminal_width,
     use_color,
 )
 from tswarm.dispatch import class_counts
-from tswarm.stats import RequestStats, StatsHistory
+from tswarm.stats import StatsHistory
 
 if TYPE_CHECKING:
     from tswarm.cli.options import RunOptions
@@ -52,8 +51,6 @@ LIVE_TABLE_ROWS = 20
 _LIVE_TABLE_CHROME = 8
 #: never fewer entries than this on a small terminal
 _MIN_LIVE_TABLE_ROWS = 5
-#: the status-code line wraps at this width when the summary goes to a file or a pipe
-STATUS_CODES_WIDTH = 80
 
 
 def live_table_rows(stream: Any) -> int:
@@ -67,27 +64,6 @@ def live_table_rows(stream: Any) -> int:
             return LIVE_TABLE_ROWS
         return max(_MIN_LIVE_TABLE_ROWS, height - _LIVE_TABLE_CHROME)
     return LIVE_TABLE_ROWS
-
-
-def render_status_codes(stats: RequestStats, width: int | None = None) -> str:
-    """The summary's status codes of the aggregate, most requests first, on one line or wrapped at
-    ``width`` (:data:`STATUS_CODES_WIDTH` when None) between codes; "" when no code was counted.
-
-    ``Status codes: 200 x 9812 · 404 x 12 · no response x 3``
-    """
-    codes = sorted(stats.total.status_codes.items(), key=lambda item: (-item[1], item[0]))
-    items = [f"{readable_status_code(code)} x {format_count(count)}" for code, count in codes if count]
-    if not items:
-        return ""
-    limit = width or STATUS_CODES_WIDTH
-    head = "Status codes: "
-    lines = [head + items[0]]
-    for item in items[1:]:
-        if len(lines[-1]) + len(" · ") + len(item) <= limit:
-            lines[-1] += " · " + item
-        else:
-            lines.append(" " * len(head) + item)
-    return "\n".join(lines) + "\n"
 
 
 class HeadlessReporter:
