@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual.widgets import Input, Static
-from tui_fixtures import FakeController
+from tui_fixtures import FakeController, report_paths
 
 from tswarm.cli.options import RunOptions
 from tswarm.controller.snapshot import RunState
@@ -24,7 +24,7 @@ from tswarm.tui.screens.endpoint import EndpointScreen
 from tswarm.tui.screens.help import HelpScreen
 from tswarm.tui.screens.quit import QuitScreen
 from tswarm.tui.screens.spawn import SpawnScreen, parse_duration
-from tswarm.tui.screens.write import WriteScreen, report_paths
+from tswarm.tui.screens.write import WriteScreen
 from tswarm.tui.widgets.stats_view import TOTAL_KEY, StatsView
 
 SIZE = (120, 40)

@@ -24,7 +24,6 @@ from tswarm.controller.snapshot import (
     WorkerRow,
     WorkerState,
 )
-from tswarm.tui.screens.write import report_paths
 
 #: 2024-05-01 12:00:00 UTC: every timestamp in the fixture counts from here
 T0 = 1714564800.0
@@ -45,6 +44,15 @@ _ENDPOINTS = (
     ("GET", "/api/recommendations/for-user/[id]", 5210, 1, 310.0, 26.1),
     ("POST", "/login", 1200, 0, 95.0, 6.0),
 )
+
+
+def report_paths(prefix: str) -> list[str]:
+    """The files the fake controller says it wrote under ``prefix`` (as the real one names them)."""
+    return [
+        *(f"{prefix}_{kind}.csv" for kind in ("stats", "failures", "exceptions", "status_codes")),
+        f"{prefix}.json",
+        f"{prefix}.html",
+    ]
 
 
 #: the status code of each endpoint's failures (0: no response), to match the failures below

@@ -229,9 +229,9 @@ def _write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 def write_csv_stats(
     prefix: str, stats: RequestStats, percentiles: Sequence[float] = PERCENTILES_TO_REPORT
-) -> None:
+) -> list[str]:
     """Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_exceptions.csv and PREFIX_status_codes.csv,
-    each atomically.
+    each atomically; returns their paths.
 
     Rows: one per entry sorted by (name, method), then the "Aggregated" row; in the status codes file,
     one per (entry, code), codes ascending ("0": no response) and "other" last.
@@ -258,6 +258,7 @@ def write_csv_stats(
             for code, count in _sorted_status_codes(entry)
         ),
     )
+    return [f"{prefix}_{kind}.csv" for kind in ("stats", "failures", "exceptions", "status_codes")]
 
 
 class CsvHistoryWriter:

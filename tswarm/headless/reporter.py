@@ -242,8 +242,7 @@ class HeadlessReporter:
         now = time.time()
         self.history.record(stats, self.user_count(), now, force=True)
         self._verdicts = self.evaluate_final_checks() if self.options.checks else []
-        write_csv_stats(prefix, stats)
-        written = [f"{prefix}_{kind}.csv" for kind in ("stats", "failures", "exceptions", "status_codes")]
+        written = write_csv_stats(prefix, stats)
         report = self.json_report(now)
         write_json(f"{prefix}.json", report)
         written.append(f"{prefix}.json")

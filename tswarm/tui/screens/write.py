@@ -12,21 +12,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-__all__ = ["WriteScreen", "default_prefix", "report_paths"]
+__all__ = ["WriteScreen", "default_prefix"]
 
 
 def default_prefix(now: float | None = None) -> str:
     """``tswarm_<date>-<time>`` in local time: a new name for each write, sorted by when."""
     return time.strftime("tswarm_%Y%m%d-%H%M%S", time.localtime(now))
-
-
-def report_paths(prefix: str) -> list[str]:
-    """The files written under ``prefix`` (as ``RunController.write_outputs(prefix)`` names them)."""
-    return [
-        *(f"{prefix}_{kind}.csv" for kind in ("stats", "failures", "exceptions")),
-        f"{prefix}.json",
-        f"{prefix}.html",
-    ]
 
 
 class WriteScreen(ModalScreen[str | None]):
